@@ -1,0 +1,149 @@
+"""autodiff's own dtype objects.
+
+Every backend maps its native dtypes to these singletons, so ``t.dtype ==
+ad.float32`` holds whatever array library stores the tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ALL_DTYPES",
+    "DType",
+    "bfloat16",
+    "bool",
+    "complex64",
+    "complex128",
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "to_dtype",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+]
+
+_builtin_bool = bool
+
+
+class DType:
+    """A data type, independent of the array library that stores the data.
+
+    Parameters
+    ----------
+    name : str
+        Canonical name (``"float32"``, ``"int64"``, ``"bool"`` ...).
+    kind : str
+        One of ``"bool"``, ``"signed integer"``, ``"unsigned integer"``,
+        ``"real floating"``, ``"complex floating"``.
+    bits : int
+        Size of one element in bits.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.tensor([1.0, 2.0], dtype=ad.float32).dtype == ad.float32
+    True
+    """
+
+    __slots__ = ("bits", "kind", "name")
+
+    def __init__(self, name: str, kind: str, bits: int) -> None:
+        self.name = name
+        self.kind = kind
+        self.bits = bits
+
+    def __repr__(self) -> str:
+        return f"autodiff.{self.name}"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> str:
+        return self.name
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per element."""
+        return self.bits // 8
+
+    @property
+    def is_floating(self) -> _builtin_bool:
+        """True for real and complex floating dtypes (the differentiable ones)."""
+        return self.kind in ("real floating", "complex floating")
+
+
+bool = DType("bool", "bool", 8)  # noqa: A001 - the standard's name
+int8 = DType("int8", "signed integer", 8)
+int16 = DType("int16", "signed integer", 16)
+int32 = DType("int32", "signed integer", 32)
+int64 = DType("int64", "signed integer", 64)
+uint8 = DType("uint8", "unsigned integer", 8)
+uint16 = DType("uint16", "unsigned integer", 16)
+uint32 = DType("uint32", "unsigned integer", 32)
+uint64 = DType("uint64", "unsigned integer", 64)
+float16 = DType("float16", "real floating", 16)
+bfloat16 = DType("bfloat16", "real floating", 16)
+float32 = DType("float32", "real floating", 32)
+float64 = DType("float64", "real floating", 64)
+complex64 = DType("complex64", "complex floating", 64)
+complex128 = DType("complex128", "complex floating", 128)
+
+ALL_DTYPES: tuple[DType, ...] = (
+    bool,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    float16,
+    bfloat16,
+    float32,
+    float64,
+    complex64,
+    complex128,
+)
+
+_BY_NAME: dict[str, DType] = {d.name: d for d in ALL_DTYPES}
+
+
+def to_dtype(obj: Any) -> DType:
+    """Return the autodiff dtype for ``obj``.
+
+    Accepts an autodiff ``DType``, a dtype name (``"float32"``), or any object
+    whose ``str()`` or ``name`` is a dtype name (NumPy, CuPy, MLX and
+    array-api-strict dtypes all qualify).
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` names no dtype autodiff knows.
+    """
+    if obj.__class__ is DType:
+        return obj
+    if obj is float:
+        return float64
+    if obj is int:
+        return int64
+    if obj is _builtin_bool:
+        return bool
+    if obj is complex:
+        return complex128
+    for candidate in (getattr(obj, "name", None), getattr(obj, "__name__", None), str(obj)):
+        if isinstance(candidate, str):
+            name = candidate.rsplit(".", 1)[-1].rstrip("_")
+            found = _BY_NAME.get(name)
+            if found is not None:
+                return found
+    raise TypeError(
+        f"{obj!r} is not a dtype autodiff knows; use one of "
+        f"{', '.join(d.name for d in ALL_DTYPES)} (for example ad.float32)."
+    )

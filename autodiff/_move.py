@@ -1,0 +1,69 @@
+"""Moving tensors between devices and backends, as a differentiable primitive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import backends
+from ._config import current
+from .backends import Backend, Device
+from .engine import Node, primitive
+from .grad_mode import GRAD_ENABLED
+from .tensor import Tensor, wrap
+
+__all__ = ["move_array", "resolve_device", "to_device"]
+
+
+def resolve_device(spec: Any, default_backend: Backend | None = None) -> Device:
+    """Turn ``spec`` (``Device``, ``"mlx:gpu"``, ``"cpu"``, a native device) into a ``Device``.
+
+    A bare label (``"cpu"``) means that device of ``default_backend`` (the current
+    backend when None).
+    """
+    if isinstance(spec, Device):
+        return backends.get(spec.backend).device(spec)
+    if isinstance(spec, str):
+        head, _, rest = spec.partition(":")
+        if rest and head in backends.registered():
+            return backends.get(head).device(rest)
+    backend = default_backend if default_backend is not None else current().backend
+    return backend.device(spec)
+
+
+def move_array(data: Any, src: Backend, dst: Device) -> Any:
+    """Copy a native array of ``src`` onto ``dst`` (DLPack when possible, else the host)."""
+    target = backends.get(dst.backend)
+    if target is src:
+        return data.to_device(dst.native)
+    try:
+        return (
+            target.from_dlpack(data, dst)
+            if hasattr(target, "from_dlpack")
+            else (target.asarray(src.to_numpy(data), device=dst))
+        )
+    except (TypeError, ValueError, RuntimeError, BufferError):
+        return target.asarray(src.to_numpy(data), device=dst)
+
+
+def _move_vjp(xp: Any, g: Any, ans: Any, a: Any, dst: Device, src: Device) -> tuple[Any]:
+    # the gradient goes back to where the input lived
+    if isinstance(g, Tensor):
+        return (to_device(g, src),)
+    return (move_array(g, backends.get(dst.backend), src),)
+
+
+move_p = primitive("to_device", lambda xp, a, dst, src: a, _move_vjp)
+
+
+def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
+    """Move ``x`` to ``device``; differentiable (gradients flow back to ``x``'s device)."""
+    src = x.device
+    dst = resolve_device(device, x._backend)
+    if dst == src:
+        return x
+    target = backends.get(dst.backend)
+    out = wrap(move_array(x.data, x._backend, dst), target)
+    if x._rg and GRAD_ENABLED.get():
+        out._rg = True
+        out._node = Node(move_p, target, (x,), {"dst": dst, "src": src}, out.data)
+    return out

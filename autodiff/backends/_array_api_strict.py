@@ -1,0 +1,54 @@
+"""The array-api-strict backend: proof that autodiff uses only the standard."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from .. import _dtypes
+from ._base import Backend, Device
+
+__all__ = ["ArrayApiStrictBackend"]
+
+_LABELS = {"CPU_DEVICE": "cpu"}
+
+
+class ArrayApiStrictBackend(Backend):
+    """array-api-strict, the reference implementation of the standard."""
+
+    name = "array_api_strict"
+    install_hint = "Install it with: pip install 'autodiff[array_api_strict]'"
+    multi_device = True
+
+    def availability(self) -> tuple[bool, str]:
+        if importlib.util.find_spec("array_api_strict") is None:
+            return False, "the array-api-strict package is not installed"
+        return True, ""
+
+    def _load_xp(self) -> Any:
+        import array_api_strict as xp
+
+        return xp
+
+    def _device_table(self) -> dict[str, Any]:
+        devices = self.xp.__array_namespace_info__().devices()
+        return {_LABELS.get(d._device, d._device): d for d in devices}
+
+    def device_of(self, array: Any) -> Device:
+        native = array.device
+        return self._device_map()[_LABELS.get(native._device, native._device)]
+
+    def supports(self, dtype: Any, device: Any = None) -> bool:
+        dt = _dtypes.to_dtype(dtype)
+        self.xp  # noqa: B018 - fills the dtype table
+        if dt not in self._dtype_to_native:
+            return False
+        label = self.device(device).label
+        if label == "no_float64" and dt in (_dtypes.float64, _dtypes.complex128):
+            return False
+        return not (label == "no_x64" and dt.bits == 64 and dt is not _dtypes.complex64)
+
+    def to_numpy(self, array: Any) -> Any:
+        import numpy as np
+
+        return np.from_dlpack(array)

@@ -1,0 +1,319 @@
+"""The ``Backend`` object and ``Device``: what every array library supplies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import _dtypes
+from .._dtypes import DType
+
+__all__ = ["Backend", "BackendUnavailableError", "Device", "HostRandom"]
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend was chosen that cannot run here (library missing, no device)."""
+
+
+class Device:
+    """A device of one backend, e.g. ``numpy:cpu``, ``cupy:cuda:0``, ``mlx:gpu``.
+
+    Parameters
+    ----------
+    backend : str
+        The backend's registered name.
+    native : object
+        The array library's own device object (``"cpu"``, a CuPy device, ...).
+    label : str, optional
+        The part after ``backend:`` in ``str(device)``; defaults to ``str(native)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> str(ad.tensor([1.0]).device)
+    'numpy:cpu'
+    """
+
+    __slots__ = ("backend", "label", "native")
+
+    def __init__(self, backend: str, native: Any, label: str | None = None) -> None:
+        self.backend = backend
+        self.native = native
+        self.label = str(native) if label is None else label
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.label}"
+
+    def __repr__(self) -> str:
+        return f"Device('{self}')"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return str(self) == other or self.label == other
+        if not isinstance(other, Device):
+            return NotImplemented
+        return self.backend == other.backend and self.label == other.label
+
+    def __hash__(self) -> int:
+        return hash((self.backend, self.label))
+
+
+class HostRandom:
+    """A seeded generator that draws on the host with NumPy and moves the result.
+
+    Backends without a generator of their own (or whose generator differs
+    between devices) use this, so one seed gives the same numbers everywhere.
+    """
+
+    def __init__(self, backend: Backend, seed: int | None = None) -> None:
+        import numpy as np
+
+        self._np = np
+        self._backend = backend
+        self._rng = np.random.default_rng(seed)
+
+    def seed(self, seed: int | None) -> None:
+        """Reset the generator to ``seed``."""
+        self._rng = self._np.random.default_rng(seed)
+
+    def _out(self, host: Any, dtype: Any, device: Any) -> Any:
+        b = self._backend
+        dtype = b.default_float if dtype is None else _dtypes.to_dtype(dtype)
+        return b.asarray(host.astype(dtype.name), dtype=dtype, device=device)
+
+    def normal(
+        self,
+        shape: Sequence[int] | int,
+        *,
+        mean: float = 0.0,
+        std: float = 1.0,
+        dtype: Any = None,
+        device: Any = None,
+    ) -> Any:
+        """Draw from N(mean, std²)."""
+        return self._out(self._rng.normal(mean, std, size=shape), dtype, device)
+
+    def uniform(
+        self,
+        shape: Sequence[int] | int,
+        *,
+        low: float = 0.0,
+        high: float = 1.0,
+        dtype: Any = None,
+        device: Any = None,
+    ) -> Any:
+        """Draw from U[low, high)."""
+        return self._out(self._rng.uniform(low, high, size=shape), dtype, device)
+
+    def integers(
+        self,
+        low: int,
+        high: int,
+        shape: Sequence[int] | int = (),
+        *,
+        dtype: Any = None,
+        device: Any = None,
+    ) -> Any:
+        """Draw integers from [low, high)."""
+        dtype = _dtypes.int64 if dtype is None else _dtypes.to_dtype(dtype)
+        host = self._rng.integers(low, high, size=shape)
+        return self._backend.asarray(host.astype(dtype.name), dtype=dtype, device=device)
+
+    def permutation(self, n: int, *, device: Any = None) -> Any:
+        """A random permutation of ``range(n)`` as an int64 array."""
+        host = self._rng.permutation(n).astype("int64")
+        return self._backend.asarray(host, dtype=_dtypes.int64, device=device)
+
+
+class Backend:
+    """One array library, seen through its array API namespace.
+
+    Subclasses set ``name``, ``install_hint`` and the dtype table, and
+    implement ``_load_xp``, ``_device_table`` and ``device_of``. Everything a
+    primitive needs goes through this object: ``xp`` for the generic
+    array-API forward, ``kernels`` for faster backend-specific forwards.
+
+    Attributes
+    ----------
+    name : str
+        Registered name (``"numpy"``).
+    kernels : dict
+        Primitive → faster forward ``f(xp, *arrays, **params)``. Never a
+        gradient rule: those are the same on every backend.
+    """
+
+    name: str = "?"
+    install_hint: str = ""
+    multi_device: bool = False
+    #: float dtype for Python floats when no default was set
+    default_float: DType = _dtypes.float64
+
+    def __init__(self) -> None:
+        self.kernels: dict[Any, Callable[..., Any]] = {}
+        self._xp: Any = None
+        self._dtype_to_native: dict[DType, Any] = {}
+        self._native_to_dtype: dict[Any, DType] = {}
+        self._devices: dict[str, Device] | None = None
+        self._random: Any = None
+
+    # -- the namespace -------------------------------------------------------
+    def _load_xp(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def xp(self) -> Any:
+        """The array library's array API namespace (imported on first use)."""
+        xp = self._xp
+        if xp is None:
+            ok, why = self.availability()
+            if not ok:
+                raise BackendUnavailableError(
+                    f"backend '{self.name}' cannot run here: {why}. {self.install_hint}"
+                )
+            xp = self._xp = self._load_xp()
+            self._fill_dtypes(xp)
+        return xp
+
+    def availability(self) -> tuple[bool, str]:
+        """Return ``(True, "")`` or ``(False, reason)``; never raises."""
+        return True, ""
+
+    def _fill_dtypes(self, xp: Any) -> None:
+        for dt in _dtypes.ALL_DTYPES:
+            native = getattr(xp, dt.name, None)
+            if native is not None and self._native_ok(dt, native):
+                self._dtype_to_native[dt] = native
+                self._native_to_dtype[native] = dt
+
+    def _native_ok(self, dtype: DType, native: Any) -> bool:
+        return True
+
+    # -- dtypes ---------------------------------------------------------------
+    def native_dtype(self, dtype: Any) -> Any:
+        """The library's dtype for an autodiff dtype; ``TypeError`` if it has none."""
+        self.xp  # noqa: B018 - make sure the table is filled
+        dt = _dtypes.to_dtype(dtype)
+        native = self._dtype_to_native.get(dt)
+        if native is None:
+            raise TypeError(
+                f"backend '{self.name}' has no {dt.name}; it supports "
+                f"{', '.join(d.name for d in self.dtypes())}."
+            )
+        return native
+
+    def dtype_of(self, array: Any) -> DType:
+        """The autodiff dtype of a native array."""
+        dt = self._native_to_dtype.get(array.dtype)
+        if dt is None:
+            dt = _dtypes.to_dtype(array.dtype)
+        return dt
+
+    def dtypes(self, device: Any = None) -> tuple[DType, ...]:
+        """The autodiff dtypes this backend (on ``device``) can hold."""
+        self.xp  # noqa: B018
+        return tuple(d for d in self._dtype_to_native if self.supports(d, device))
+
+    def supports(self, dtype: Any, device: Any = None) -> bool:
+        """Whether arrays of ``dtype`` can live on ``device`` (default device if None)."""
+        self.xp  # noqa: B018
+        return _dtypes.to_dtype(dtype) in self._dtype_to_native
+
+    # -- devices -------------------------------------------------------------
+    def _device_table(self) -> dict[str, Any]:
+        """Map device label → native device, for every device present."""
+        raise NotImplementedError
+
+    def devices(self) -> tuple[Device, ...]:
+        """Every device of this backend present on this machine."""
+        return tuple(self._device_map().values())
+
+    def _device_map(self) -> dict[str, Device]:
+        if self._devices is None:
+            self.xp  # noqa: B018
+            self._devices = {
+                label: Device(self.name, native, label)
+                for label, native in self._device_table().items()
+            }
+        return self._devices
+
+    @property
+    def default_device(self) -> Device:
+        """The device arrays go to when none is named."""
+        return next(iter(self._device_map().values()))
+
+    def device(self, spec: Any) -> Device:
+        """Resolve ``spec`` (a ``Device``, a label such as ``"cpu"``, or a native device).
+
+        Raises
+        ------
+        ValueError
+            If the backend has no such device.
+        """
+        if spec is None:
+            return self.default_device
+        table = self._device_map()
+        if isinstance(spec, Device):
+            if spec.backend != self.name:
+                raise ValueError(
+                    f"device {spec} belongs to backend '{spec.backend}', not '{self.name}'."
+                )
+            label = spec.label
+        elif isinstance(spec, str):
+            label = spec.split(":", 1)[1] if spec.startswith(self.name + ":") else spec
+            label = self._alias(label)
+        else:
+            label = self._label_of_native(spec)
+        found = table.get(label)
+        if found is None:
+            raise ValueError(
+                f"backend '{self.name}' has no device '{spec}'; devices here: "
+                f"{', '.join(str(d) for d in table.values())}."
+            )
+        return found
+
+    def _alias(self, label: str) -> str:
+        return label
+
+    def _label_of_native(self, native: Any) -> str:
+        for label, dev in self._device_map().items():
+            if dev.native == native:
+                return label
+        return str(native)
+
+    def device_of(self, array: Any) -> Device:
+        """The ``Device`` an array lives on."""
+        return self.default_device
+
+    # -- arrays --------------------------------------------------------------
+    def asarray(self, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
+        """Make a native array from ``obj`` (nested lists, scalars, buffers, arrays)."""
+        xp = self.xp
+        native_dt = None if dtype is None else self.native_dtype(dtype)
+        dev = self.device(device).native if device is not None else None
+        if dtype is not None and not self.supports(dtype, device):
+            raise TypeError(
+                f"{_dtypes.to_dtype(dtype).name} is not supported on "
+                f"{self.device(device)}; use a dtype it supports: "
+                f"{', '.join(d.name for d in self.dtypes(device))}."
+            )
+        return xp.asarray(obj, dtype=native_dt, device=dev, copy=copy)
+
+    def to_numpy(self, array: Any) -> Any:
+        """Copy (or view) a native array as a NumPy array on the host."""
+        import numpy as np
+
+        return np.asarray(array)
+
+    @property
+    def random(self) -> Any:
+        """The backend's seeded generator: ``seed``, ``normal``, ``uniform``,
+        ``integers``, ``permutation``."""
+        if self._random is None:
+            self._random = HostRandom(self)
+        return self._random
+
+    def synchronize(self, array: Any) -> None:
+        """Wait until ``array`` is computed (lazy and asynchronous backends)."""
+
+    def __repr__(self) -> str:
+        return f"<autodiff backend '{self.name}'>"

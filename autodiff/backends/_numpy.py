@@ -1,0 +1,48 @@
+"""The NumPy backend (CPU, the default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._base import Backend
+
+__all__ = ["NumpyBackend"]
+
+
+class NumpyBackend(Backend):
+    """NumPy through ``array_api_compat.numpy``."""
+
+    name = "numpy"
+    install_hint = "Install it with: pip install numpy"
+
+    def _load_xp(self) -> Any:
+        import array_api_compat.numpy as xp
+
+        return xp
+
+    def _fill_dtypes(self, xp: Any) -> None:
+        super()._fill_dtypes(xp)
+        # NumPy arrays carry np.dtype instances; index those too.
+        for dt, native in list(self._dtype_to_native.items()):
+            self._native_to_dtype[np.dtype(native)] = dt
+
+    def _native_ok(self, dtype: Any, native: Any) -> bool:
+        return dtype.name != "bfloat16"
+
+    def _device_table(self) -> dict[str, Any]:
+        return {"cpu": "cpu"}
+
+    def asarray(self, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
+        native_dt = None if dtype is None else self.native_dtype(dtype)
+        if device is not None:
+            self.device(device)
+        if copy:
+            return np.array(obj, dtype=native_dt, copy=True)
+        if copy is False:
+            return np.asarray(obj, dtype=native_dt, copy=False)
+        return np.asarray(obj, dtype=native_dt)
+
+    def to_numpy(self, array: Any) -> Any:
+        return np.asarray(array)

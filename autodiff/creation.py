@@ -1,0 +1,287 @@
+"""Creating tensors: ``tensor``, ``var``, ``constant`` and the array API creation functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import _dtypes
+from ._config import current, get_default_dtype
+from ._move import resolve_device
+from .backends import Backend, Device
+from .tensor import Tensor, wrap
+
+__all__ = [
+    "arange",
+    "asarray",
+    "constant",
+    "empty",
+    "empty_like",
+    "eye",
+    "full",
+    "full_like",
+    "linspace",
+    "ones",
+    "ones_like",
+    "tensor",
+    "var",
+    "zeros",
+    "zeros_like",
+]
+
+
+def _target(device: Any) -> tuple[Backend, Device]:
+    if device is None:
+        sel = current()
+        return sel.backend, sel.device
+    dev = resolve_device(device)
+    from . import backends
+
+    return backends.get(dev.backend), dev
+
+
+def _is_pythonic(obj: Any) -> bool:
+    return isinstance(obj, (int, float, complex, list, tuple)) and not isinstance(obj, bool)
+
+
+def _from_data(obj: Any, dtype: Any, device: Any, copy: Any) -> Tensor:
+    if isinstance(obj, Tensor):
+        out = obj
+        if device is not None:
+            out = out.to_device(device)
+        if dtype is not None and _dtypes.to_dtype(dtype) is not out.dtype:
+            out = out.astype(dtype)
+        elif copy:
+            out = wrap(out._backend.xp.asarray(out.data, copy=True), out._backend)
+        return out
+    backend, dev = _target(device)
+    target_dt = None if dtype is None else _dtypes.to_dtype(dtype)
+    if target_dt is None and _is_pythonic(obj):
+        data = backend.asarray(obj, device=dev, copy=copy)
+        found = backend.dtype_of(data)
+        default = get_default_dtype(backend)
+        if found.kind == "real floating" and found is not default:
+            data = backend.asarray(data, dtype=default, device=dev)
+        elif found.kind == "complex floating" and default is _dtypes.float32:
+            data = backend.asarray(data, dtype=_dtypes.complex64, device=dev)
+    else:
+        if target_dt is not None and not backend.supports(target_dt, dev):
+            raise TypeError(
+                f"{target_dt.name} is not supported on {dev}; autodiff never narrows "
+                f"silently. Use one of: {', '.join(d.name for d in backend.dtypes(dev))}."
+            )
+        data = backend.asarray(obj, dtype=target_dt, device=dev, copy=copy)
+    return wrap(data, backend)
+
+
+def tensor(
+    data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+) -> Tensor:
+    """Make a tensor from data (PyTorch style).
+
+    Parameters
+    ----------
+    data : scalar, nested sequence, array or Tensor
+        Python floats become the default float dtype (float64 on NumPy, CuPy
+        and array-api-strict; float32 on MLX); arrays keep their dtype.
+    dtype : DType, optional
+    device : str or Device, optional
+        ``"numpy:cpu"``, ``"cpu"`` (of the current backend), an ``ad.Device`` ...
+    requires_grad : bool
+        Record operations on it for differentiation (floating dtypes only).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> x.shape, x.dtype, x.requires_grad
+    ((2,), autodiff.float64, True)
+    """
+    src = data
+    t = _from_data(data, dtype, device, None)
+    if t is src:
+        t = t.detach()
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def var(name: str, value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A named leaf that requires grad (integers become the default float dtype).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.var("x", 2.0)
+    >>> y = ad.var("y", 3.0)
+    >>> z = x * y + ad.sin(x)
+    >>> grads = z.backward()
+    >>> round(float(grads["x"]), 4), float(grads["y"])
+    (2.5839, 2.0)
+    """
+    t = _from_data(value, dtype, device, None)
+    if t is value:
+        t = t.detach()
+    if dtype is None and not t.dtype.is_floating:
+        t = wrap(t._backend.asarray(t.data, dtype=get_default_dtype(t._backend)), t._backend)
+    t.requires_grad = True
+    t.name = str(name)
+    return t
+
+
+def constant(value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor that does not require grad (gradients never flow into it)."""
+    t = _from_data(value, dtype, device, None)
+    return t.detach() if t is value or t.requires_grad else t
+
+
+def asarray(
+    obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | None = None
+) -> Tensor:
+    """Convert ``obj`` to a tensor; a tensor passes through with its graph intact.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([1.0], requires_grad=True)
+    >>> ad.asarray(x) is x
+    True
+    """
+    return _from_data(obj, dtype, device, copy)
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+
+
+def _dtype_or_default(dtype: Any, backend: Backend, dev: Device) -> Any:
+    dt = get_default_dtype(backend) if dtype is None else _dtypes.to_dtype(dtype)
+    if not backend.supports(dt, dev):
+        raise TypeError(f"{dt.name} is not supported on {dev}.")
+    return backend.native_dtype(dt)
+
+
+def zeros(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor of zeros (default float dtype unless ``dtype`` is given)."""
+    backend, dev = _target(device)
+    nd = _dtype_or_default(dtype, backend, dev)
+    return wrap(backend.xp.zeros(_shape(shape), dtype=nd, device=dev.native), backend)
+
+
+def ones(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor of ones."""
+    backend, dev = _target(device)
+    nd = _dtype_or_default(dtype, backend, dev)
+    return wrap(backend.xp.ones(_shape(shape), dtype=nd, device=dev.native), backend)
+
+
+def empty(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """An uninitialized tensor."""
+    backend, dev = _target(device)
+    nd = _dtype_or_default(dtype, backend, dev)
+    return wrap(backend.xp.empty(_shape(shape), dtype=nd, device=dev.native), backend)
+
+
+def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor filled with ``fill_value`` (its dtype follows the value when not given)."""
+    backend, dev = _target(device)
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = _dtypes.bool
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = _dtypes.int64
+    nd = _dtype_or_default(dtype, backend, dev)
+    return wrap(backend.xp.full(_shape(shape), fill_value, dtype=nd, device=dev.native), backend)
+
+
+def _like(x: Any, dtype: Any, device: Any) -> tuple[Any, Any, Any]:
+    x = x if isinstance(x, Tensor) else asarray(x)
+    backend = x._backend
+    dev = x.device if device is None else resolve_device(device, backend)
+    nd = backend.native_dtype(x.dtype if dtype is None else dtype)
+    return x, backend, (nd, dev)
+
+
+def zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Zeros with the shape (and, by default, dtype and device) of ``x``."""
+    x, backend, (nd, dev) = _like(x, dtype, device)
+    return wrap(backend.xp.zeros(x.shape, dtype=nd, device=dev.native), backend)
+
+
+def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """Ones with the shape (and, by default, dtype and device) of ``x``."""
+    x, backend, (nd, dev) = _like(x, dtype, device)
+    return wrap(backend.xp.ones(x.shape, dtype=nd, device=dev.native), backend)
+
+
+def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """An uninitialized tensor like ``x``."""
+    x, backend, (nd, dev) = _like(x, dtype, device)
+    return wrap(backend.xp.empty(x.shape, dtype=nd, device=dev.native), backend)
+
+
+def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
+    """A tensor like ``x`` filled with ``fill_value``."""
+    x, backend, (nd, dev) = _like(x, dtype, device)
+    return wrap(backend.xp.full(x.shape, fill_value, dtype=nd, device=dev.native), backend)
+
+
+def arange(
+    start: Any,
+    /,
+    stop: Any = None,
+    step: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
+    """Evenly spaced values in ``[start, stop)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.arange(3).tolist()
+    [0, 1, 2]
+    """
+    backend, dev = _target(device)
+    if dtype is None:
+        is_float = any(isinstance(v, float) for v in (start, stop, step))
+        dtype = get_default_dtype(backend) if is_float else _dtypes.int64
+    nd = _dtype_or_default(dtype, backend, dev)
+    data = backend.xp.arange(start, stop, step, dtype=nd, device=dev.native)
+    return wrap(data, backend)
+
+
+def linspace(
+    start: Any,
+    stop: Any,
+    /,
+    num: int,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+    endpoint: bool = True,
+) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop``."""
+    backend, dev = _target(device)
+    nd = _dtype_or_default(dtype, backend, dev)
+    data = backend.xp.linspace(start, stop, num, dtype=nd, device=dev.native, endpoint=endpoint)
+    return wrap(data, backend)
+
+
+def eye(
+    n_rows: int,
+    n_cols: int | None = None,
+    /,
+    *,
+    k: int = 0,
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
+    """A 2-d tensor with ones on the ``k``-th diagonal."""
+    backend, dev = _target(device)
+    nd = _dtype_or_default(dtype, backend, dev)
+    return wrap(backend.xp.eye(n_rows, n_cols, k=k, dtype=nd, device=dev.native), backend)
+
+
+def _sequence_shape(obj: Sequence[Any]) -> tuple[int, ...]:
+    return (len(obj),)

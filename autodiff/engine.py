@@ -1,0 +1,559 @@
+"""The engine: primitives, graph nodes, and reverse mode.
+
+A primitive is a forward ``f(xp, *arrays, **params)`` and a VJP rule
+``vjp(xp, g, ans, *inputs, **params) -> tuple`` (one entry per input,
+``None`` for no gradient), both written against the array API. Calling a
+primitive unwraps its tensors, runs the forward on the inputs' backend and,
+only when grad mode is on and an input requires grad, records one ``Node``.
+
+``backward`` walks the recorded nodes in reverse creation order (creation
+order is a topological order, so no recursion and no DFS are needed), calls
+each rule, and — not the rule — reduces broadcast dimensions, casts to the
+input's dtype and accumulates. First order runs the rules on raw arrays with
+the backend's namespace; with ``create_graph=True`` the same rules run on
+tensors with ``xp = autodiff``, so the backward pass is itself recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import attrgetter
+from typing import Any
+
+from .grad_mode import GRAD_ENABLED, enable_grad
+from .tensor import Tensor, wrap
+
+__all__ = [
+    "PRIMITIVES",
+    "Gradients",
+    "Node",
+    "Primitive",
+    "apply",
+    "apply1",
+    "apply2",
+    "backward",
+    "call",
+]
+
+#: Every primitive by name (filled as the op modules define them).
+PRIMITIVES: dict[str, Primitive] = {}
+
+_SCALARS = frozenset((int, float, bool, complex))
+_seq = itertools.count()
+_by_seq = attrgetter("seq")
+
+#: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
+#: rules under ``create_graph=True``.
+NAMESPACE: Any = None
+
+
+class Primitive:
+    """One differentiable (or not) operation.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, used by backend ``kernels`` overrides and error messages.
+    forward : callable
+        ``forward(xp, *arrays, **params) -> array`` (a tuple of arrays when
+        ``nout > 1``), written against the array API.
+    vjp : callable, optional
+        ``vjp(xp, g, ans, *inputs, **params) -> tuple`` with one entry per
+        input. ``g`` and ``ans`` are tuples when ``nout > 1``.
+    vjps : tuple of callables, optional
+        Per-input rules ``rule(xp, g, ans, *inputs, **params) -> array``; the
+        engine calls only those whose input needs a gradient. Give ``vjp`` or
+        ``vjps``, not both; give neither for a non-differentiable primitive
+        (its outputs never require grad).
+    nout : int
+        Number of outputs.
+    """
+
+    __slots__ = ("__dict__", "differentiable", "forward", "jvp", "name", "nout", "vjp", "vjps")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        vjp: Callable[..., Any] | None = None,
+        *,
+        vjps: Sequence[Callable[..., Any] | None] | None = None,
+        jvp: Callable[..., Any] | None = None,
+        nout: int = 1,
+    ) -> None:
+        if vjp is not None and vjps is not None:
+            raise ValueError(f"primitive '{name}': give vjp or vjps, not both.")
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.vjps = tuple(vjps) if vjps is not None else None
+        self.jvp = jvp
+        self.nout = nout
+        self.differentiable = vjp is not None or vjps is not None
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def primitive(
+    name: str,
+    forward: Callable[..., Any],
+    vjp: Callable[..., Any] | None = None,
+    **kwargs: Any,
+) -> Primitive:
+    """Create a ``Primitive`` and add it to ``PRIMITIVES``."""
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive '{name}' is already defined.")
+    prim = Primitive(name, forward, vjp, **kwargs)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+class Node:
+    """One recorded primitive call: what backward needs to run its rule."""
+
+    __slots__ = ("ans", "backend", "hooks", "inputs", "params", "prim", "seq")
+
+    def __init__(
+        self, prim: Primitive, backend: Any, inputs: tuple[Any, ...], params: Any, ans: Any
+    ) -> None:
+        self.prim = prim
+        self.backend = backend
+        self.inputs: tuple[Any, ...] | None = inputs
+        self.params = params
+        self.ans = ans
+        self.seq = next(_seq)
+        self.hooks: list[tuple[int, Callable[[Any], Any]]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<node {self.prim.name} #{self.seq}>"
+
+
+# -- forward ------------------------------------------------------------------
+
+
+def _mixed(a: Tensor, b: Tensor, prim: Primitive) -> ValueError:
+    return ValueError(
+        f"{prim.name}: tensors on different devices, {a.device} and {b.device}; "
+        f"move one with .to_device() first (for example x.to_device('{a.device}'))."
+    )
+
+
+def _forward_error(prim: Primitive, args: Sequence[Any], err: Exception) -> Exception:
+    shapes = " and ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a) for a in args)
+    dtypes = ", ".join(a.dtype.name for a in args if isinstance(a, Tensor))
+    msg = f"{prim.name}: cannot apply to inputs of shapes {shapes} ({dtypes}): {err}"
+    if isinstance(err, IndexError):
+        return IndexError(msg)
+    if isinstance(err, TypeError):
+        return TypeError(msg)
+    if isinstance(err, ValueError):
+        return ValueError(msg)
+    return err
+
+
+def _coerce(obj: Any, like: Tensor) -> Tensor:
+    """Turn a non-tensor operand (array, list, NumPy scalar) into a constant tensor."""
+    backend = like._backend
+    try:
+        data = backend.asarray(obj, device=like.device)
+    except Exception as err:
+        raise TypeError(
+            f"cannot combine a tensor with {type(obj).__name__} {obj!r}: {err}"
+        ) from err
+    return wrap(data, backend)
+
+
+def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) -> Tensor:
+    """Call a one-input primitive on tensor ``x``."""
+    backend = x._backend
+    fwd = backend.kernels.get(prim) or prim.forward
+    try:
+        out = fwd(backend.xp, x.data, **params) if params else fwd(backend.xp, x.data)
+    except Exception as err:
+        raise _forward_error(prim, (x,), err) from err
+    t = wrap(out, backend)
+    if x._rg and prim.differentiable and GRAD_ENABLED.get():
+        t._rg = True
+        t._node = Node(prim, backend, (x,), params, out)
+    return t
+
+
+def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
+    """Call a two-input primitive; at least one of ``a``, ``b`` is a tensor."""
+    if isinstance(a, Tensor):
+        backend = a._backend
+        if isinstance(b, Tensor):
+            if b._backend is not backend or (
+                backend.multi_device and backend.device_of(a.data) != backend.device_of(b.data)
+            ):
+                raise _mixed(a, b, prim)
+            bd = b.data
+            rg = a._rg or b._rg
+        elif b.__class__ in _SCALARS:
+            bd = b
+            rg = a._rg
+        else:
+            b = _coerce(b, a)
+            bd = b.data
+            rg = a._rg
+        ad_ = a.data
+    else:
+        backend = b._backend
+        if a.__class__ not in _SCALARS:
+            a = _coerce(a, b)
+        ad_ = a.data if isinstance(a, Tensor) else a
+        bd = b.data
+        rg = b._rg
+    fwd = backend.kernels.get(prim) or prim.forward
+    try:
+        out = fwd(backend.xp, ad_, bd)
+    except Exception as err:
+        raise _forward_error(prim, (a, b), err) from err
+    t = wrap(out, backend)
+    if rg and prim.differentiable and GRAD_ENABLED.get():
+        t._rg = True
+        t._node = Node(prim, backend, (a, b), None, out)
+    return t
+
+
+def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None = None) -> Any:
+    """Call any primitive. ``args`` holds tensors and Python scalars (at least one tensor).
+
+    Returns a tensor, or a tuple of tensors when ``prim.nout > 1``.
+    """
+    first: Tensor | None = None
+    rg = False
+    datas = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if first is None:
+                first = a
+            elif a._backend is not first._backend or (
+                first._backend.multi_device
+                and first._backend.device_of(a.data) != first._backend.device_of(first.data)
+            ):
+                raise _mixed(first, a, prim)
+            datas.append(a.data)
+            rg = rg or a._rg
+        else:
+            datas.append(a)
+    if first is None:
+        raise TypeError(f"{prim.name}: expected at least one tensor argument.")
+    backend = first._backend
+    fwd = backend.kernels.get(prim) or prim.forward
+    try:
+        out = fwd(backend.xp, *datas, **params) if params else fwd(backend.xp, *datas)
+    except Exception as err:
+        raise _forward_error(prim, args, err) from err
+    record = rg and prim.differentiable and GRAD_ENABLED.get()
+    if prim.nout == 1:
+        t = wrap(out, backend)
+        if record:
+            t._rg = True
+            t._node = Node(prim, backend, tuple(args), params, out)
+        return t
+    outs = tuple(wrap(o, backend) for o in out)
+    if record:
+        node = Node(prim, backend, tuple(args), params, tuple(out))
+        for i, t in enumerate(outs):
+            t._rg = True
+            t._node = node
+            t._oi = i
+    return outs
+
+
+def call(xp: Any, prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Run ``prim`` from inside a rule: recorded on tensors, plain on raw arrays.
+
+    Rules that need another primitive (a scatter for getitem's gradient, say)
+    use this, so the same rule works in first-order and ``create_graph`` mode.
+    """
+    if xp is NAMESPACE:
+        return apply(prim, args, params)
+    return prim.forward(xp, *args, **params)
+
+
+# -- backward -----------------------------------------------------------------
+
+
+class Gradients(Mapping[Any, Tensor]):
+    """The gradients one ``backward()`` computed, keyed by leaf tensor.
+
+    Look up by tensor (``grads[x]``, ``grads.wrt(x)``) or by leaf name
+    (``grads["x"]``); iterating yields the leaf tensors.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.var("x", 2.0)
+    >>> y = ad.var("y", 3.0)
+    >>> grads = (x * y).backward()
+    >>> float(grads["x"]), float(grads.wrt(y))
+    (3.0, 2.0)
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: dict[int, tuple[Tensor, Tensor]]) -> None:
+        self._items = items
+
+    def wrt(self, tensor: Tensor | str) -> Tensor:
+        """The gradient with respect to ``tensor`` (a leaf, or a leaf's name)."""
+        return self[tensor]
+
+    def __getitem__(self, key: Any) -> Tensor:
+        if isinstance(key, str):
+            found = [g for t, g in self._items.values() if t.name == key]
+            if len(found) == 1:
+                return found[0]
+            names = sorted(t.name for t, _ in self._items.values() if t.name)
+            if not found:
+                raise KeyError(f"no gradient for a leaf named {key!r}; named leaves: {names}")
+            raise KeyError(f"{len(found)} leaves are named {key!r}; look up by tensor instead.")
+        entry = self._items.get(id(key))
+        if entry is None or entry[0] is not key:
+            raise KeyError(
+                "no gradient for this tensor: it is not a leaf that requires grad "
+                "and that the output depends on."
+            )
+        return entry[1]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (t for t, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        parts = [f"{t.name or 'tensor' + str(t.shape)}: {g!r}" for t, g in self._items.values()]
+        return "Gradients({" + ", ".join(parts) + "})"
+
+
+def _unbroadcast(xp: Any, g: Any, shape: tuple[int, ...], prim: Primitive) -> Any:
+    """Sum ``g`` over the dimensions that broadcasting added to ``shape``."""
+    gshape = tuple(g.shape)
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        return xp.broadcast_to(g, shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+        if lead:
+            g = xp.reshape(g, tuple(g.shape)[lead:])
+    if tuple(g.shape) != shape:
+        try:
+            g = xp.broadcast_to(g, shape)
+        except Exception as err:
+            raise RuntimeError(
+                f"the gradient rule of '{prim.name}' returned shape {gshape} for an input "
+                f"of shape {shape}; this is a bug in that rule."
+            ) from err
+    return g
+
+
+def _run_hooks(hooks: list[Any], g: Any, raw: bool, backend: Any) -> Any:
+    for fn in hooks:
+        arg = wrap(g, backend) if raw else g
+        new = fn(arg)
+        if new is not None:
+            if not isinstance(new, Tensor):
+                raise TypeError(f"a gradient hook must return a Tensor or None, got {new!r}.")
+            g = new.data if raw else new
+    return g
+
+
+def backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    *,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+    accumulate: bool = True,
+) -> dict[int, tuple[Tensor, Any]]:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Returns ``{id(t): (t, grad)}`` for every leaf reached (or for ``inputs``
+    when given), with ``grad`` a tensor. With ``accumulate`` the leaves'
+    ``.grad`` are updated too.
+    """
+    if create_graph:
+        # the recorded backward refers to the forward's saved values: keep them
+        with enable_grad():
+            return _backward(roots, root_grads, True, True, inputs, accumulate)
+    return _backward(roots, root_grads, retain_graph, False, inputs, accumulate)
+
+
+def _backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None,
+    accumulate: bool,
+) -> dict[int, tuple[Tensor, Any]]:
+    raw = not create_graph
+    grads: dict[Node, Any] = {}
+    leaves: dict[int, list[Any]] = {}
+    wanted: dict[tuple[Node, int], Tensor] = {}
+    if inputs is not None:
+        for t in inputs:
+            if t._node is not None:
+                wanted[(t._node, t._oi)] = t
+    captured: dict[int, tuple[Tensor, Any]] = {}
+
+    def send(t: Tensor, g: Any) -> None:
+        node = t._node
+        if node is None:
+            entry = leaves.get(id(t))
+            if entry is None:
+                leaves[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
+        elif node.prim.nout == 1:
+            prev = grads.get(node)
+            grads[node] = g if prev is None else prev + g
+        else:
+            slots = grads.get(node)
+            if slots is None:
+                slots = grads[node] = [None] * node.prim.nout
+            prev = slots[t._oi]
+            slots[t._oi] = g if prev is None else prev + g
+
+    for t, g in zip(roots, root_grads):
+        send(t, g)
+
+    # Collect every node reachable from the roots.
+    stack = [t._node for t in roots if t._node is not None]
+    nodes = set(stack)
+    while stack:
+        node = stack.pop()
+        ins = node.inputs
+        if ins is None:
+            continue
+        for t in ins:
+            if isinstance(t, Tensor):
+                p = t._node
+                if p is not None and p not in nodes:
+                    nodes.add(p)
+                    stack.append(p)
+
+    for node in sorted(nodes, key=_by_seq, reverse=True):
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        prim = node.prim
+        ins = node.inputs
+        if ins is None:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time (at '{prim.name}'): "
+                "its saved values were freed by the first backward(). Pass "
+                "retain_graph=True to the first backward() if you need to call it again."
+            )
+        backend = node.backend
+        xp = backend.xp if raw else NAMESPACE
+        ans = node.ans
+        multi = prim.nout != 1
+        if multi:
+            g = tuple(
+                gi if gi is not None else xp.zeros_like(a if raw else wrap(a, backend))
+                for gi, a in zip(g, ans)
+            )
+        if node.hooks is not None:
+            g = _apply_node_hooks(node, g, raw, multi)
+        if wanted:
+            _capture(node, g, multi, wanted, captured, raw, backend)
+        if raw:
+            args = tuple(t.data if isinstance(t, Tensor) else t for t in ins)
+        else:
+            args = ins
+            ans = _wrap_ans(node, ans, backend)
+        params = node.params or {}
+        vjps = prim.vjps
+        if vjps is None:
+            res = prim.vjp(xp, g, ans, *args, **params)
+            if len(res) != len(ins):
+                raise RuntimeError(
+                    f"the gradient rule of '{prim.name}' returned {len(res)} gradients "
+                    f"for {len(ins)} inputs; it must return one entry (or None) per input."
+                )
+        else:
+            res = [
+                rule(xp, g, ans, *args, **params)
+                if rule is not None and isinstance(t, Tensor) and t._rg
+                else None
+                for rule, t in zip(vjps, ins)
+            ]
+        for t, gi in zip(ins, res):
+            if gi is None or not isinstance(t, Tensor) or not t._rg:
+                continue
+            ref = t.data if raw else t
+            if tuple(gi.shape) != tuple(ref.shape):
+                gi = _unbroadcast(xp, gi, tuple(ref.shape), prim)
+            if gi.dtype != ref.dtype:
+                gi = xp.astype(gi, ref.dtype)
+            send(t, gi)
+        if not retain_graph:
+            node.inputs = None
+            node.ans = None
+
+    out = captured
+    for t, g in leaves.values():
+        if t._hooks is not None:
+            g = _run_hooks(t._hooks, g, raw, t._backend)
+        gt = wrap(g, t._backend) if raw else g
+        if inputs is None or any(t is w for w in inputs):
+            out[id(t)] = (t, gt)
+        if accumulate:
+            t.grad = gt if t.grad is None else t.grad + gt
+    return out
+
+
+def _wrap_ans(node: Node, ans: Any, backend: Any) -> Any:
+    if node.prim.nout == 1:
+        t = wrap(ans, backend)
+        t._rg = True
+        t._node = node
+        return t
+    outs = []
+    for i, a in enumerate(ans):
+        t = wrap(a, backend)
+        t._rg = True
+        t._node = node
+        t._oi = i
+        outs.append(t)
+    return tuple(outs)
+
+
+def _apply_node_hooks(node: Node, g: Any, raw: bool, multi: bool) -> Any:
+    parts = list(g) if multi else [g]
+    for oi, fn in node.hooks or ():
+        parts[oi] = _run_hooks([fn], parts[oi], raw, node.backend)
+    return tuple(parts) if multi else parts[0]
+
+
+def _capture(
+    node: Node,
+    g: Any,
+    multi: bool,
+    wanted: dict[tuple[Node, int], Tensor],
+    captured: dict[int, tuple[Tensor, Any]],
+    raw: bool,
+    backend: Any,
+) -> None:
+    parts = g if multi else (g,)
+    for oi, gi in enumerate(parts):
+        t = wanted.get((node, oi))
+        if t is not None:
+            captured[id(t)] = (t, wrap(gi, backend) if raw else gi)

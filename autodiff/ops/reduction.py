@@ -1,0 +1,112 @@
+"""Reductions: forward and gradient rule side by side."""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+from ..engine import apply1, primitive
+from ..tensor import Tensor
+from ._util import as_tensor, normalize_axes
+
+__all__ = ["kept_shape", "max", "mean", "min", "sum"]
+
+
+def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """``shape`` with the reduced axes set to 1 (the keepdims shape)."""
+    axes = normalize_axes(axis, len(shape))
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _spread(xp: Any, g: Any, a: Any, axis: Any) -> Any:
+    # the gradient of a reduction, broadcast back over the reduced axes
+    shape = tuple(a.shape)
+    return xp.broadcast_to(xp.reshape(g, kept_shape(shape, axis)), shape)
+
+
+def _count(shape: tuple[int, ...], axis: Any) -> int:
+    return math.prod(shape[i] for i in normalize_axes(axis, len(shape)))
+
+
+sum_p = primitive(
+    "sum",
+    lambda xp, a, axis=None, keepdims=False: xp.sum(a, axis=axis, keepdims=keepdims),
+    lambda xp, g, ans, a, axis=None, keepdims=False: (_spread(xp, g, a, axis),),
+)
+mean_p = primitive(
+    "mean",
+    lambda xp, a, axis=None, keepdims=False: xp.mean(a, axis=axis, keepdims=keepdims),
+    lambda xp, g, ans, a, axis=None, keepdims=False: (
+        _spread(xp, g, a, axis) / builtins.max(_count(tuple(a.shape), axis), 1),
+    ),
+)
+
+
+def _extreme_vjp(
+    xp: Any, g: Any, ans: Any, a: Any, axis: Any = None, keepdims: bool = False
+) -> Any:
+    # every element equal to the extreme gets an equal share of g
+    kept = kept_shape(tuple(a.shape), axis)
+    hit = xp.astype(a == xp.reshape(ans, kept), g.dtype)
+    share = xp.sum(hit, axis=normalize_axes(axis, a.ndim), keepdims=True)
+    return (xp.reshape(g, kept) * hit / share,)
+
+
+max_p = primitive(
+    "max",
+    lambda xp, a, axis=None, keepdims=False: xp.max(a, axis=axis, keepdims=keepdims),
+    _extreme_vjp,
+)
+min_p = primitive(
+    "min",
+    lambda xp, a, axis=None, keepdims=False: xp.min(a, axis=axis, keepdims=keepdims),
+    _extreme_vjp,
+)
+
+
+def _reduce(prim: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = as_tensor(x)
+    if axis is not None:
+        axes = normalize_axes(axis, x.ndim)
+        axis = axes[0] if isinstance(axis, int) else axes
+    return apply1(prim, x, {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all axes).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.sum(ad.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
+    [4.0, 6.0]
+    """
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return _reduce(sum_p, x, axis, keepdims)
+
+
+def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``."""
+    return _reduce(mean_p, x, axis, keepdims)
+
+
+def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient equally.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    >>> _ = ad.max(x).backward()
+    >>> x.grad.tolist()
+    [0.0, 0.5, 0.5]
+    """
+    return _reduce(max_p, x, axis, keepdims)
+
+
+def min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``; tied minima share the gradient equally."""
+    return _reduce(min_p, x, axis, keepdims)

@@ -1,0 +1,225 @@
+"""Shape and layout primitives: forward and gradient rule side by side."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .. import _dtypes
+from ..engine import apply, apply1, primitive
+from ..tensor import Tensor
+from ._util import as_tensor, normalize_axis
+
+__all__ = [
+    "astype",
+    "broadcast_to",
+    "concat",
+    "expand_dims",
+    "matrix_transpose",
+    "permute_dims",
+    "reshape",
+    "squeeze",
+    "stack",
+]
+
+
+def _back_to_input_shape(xp: Any, g: Any, ans: Any, a: Any, **_: Any) -> tuple[Any]:
+    return (xp.reshape(g, tuple(a.shape)),)
+
+
+reshape_p = primitive(
+    "reshape",
+    lambda xp, a, shape, copy=None: (
+        xp.reshape(a, shape) if copy is None else xp.reshape(a, shape, copy=copy)
+    ),
+    _back_to_input_shape,
+)
+# the engine sums the broadcast dimensions away
+broadcast_to_p = primitive(
+    "broadcast_to",
+    lambda xp, a, shape: xp.broadcast_to(a, shape),
+    lambda xp, g, ans, a, shape: (g,),
+)
+squeeze_p = primitive("squeeze", lambda xp, a, axis: xp.squeeze(a, axis=axis), _back_to_input_shape)
+expand_dims_p = primitive(
+    "expand_dims", lambda xp, a, axis: xp.expand_dims(a, axis=axis), _back_to_input_shape
+)
+
+
+def _inverse(axes: Sequence[int]) -> tuple[int, ...]:
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+permute_dims_p = primitive(
+    "permute_dims",
+    lambda xp, a, axes: xp.permute_dims(a, axes),
+    lambda xp, g, ans, a, axes: (xp.permute_dims(g, _inverse(axes)),),
+)
+matrix_transpose_p = primitive(
+    "matrix_transpose",
+    lambda xp, a: xp.matrix_transpose(a),
+    lambda xp, g, ans, a: (xp.matrix_transpose(g),),
+)
+
+
+def _concat_fwd(xp: Any, *arrays: Any, axis: int | None) -> Any:
+    if axis is None:
+        return xp.concat([xp.reshape(a, (-1,)) for a in arrays], axis=0)
+    return xp.concat(list(arrays), axis=axis)
+
+
+def _concat_vjp(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int | None) -> tuple[Any, ...]:
+    # each input gets its slice of g along the concatenation axis
+    out = []
+    start = 0
+    for a in arrays:
+        if axis is None:
+            n = math.prod(a.shape)
+            out.append(xp.reshape(g[start : start + n], tuple(a.shape)))
+        else:
+            n = a.shape[axis]
+            key = (slice(None),) * axis + (slice(start, start + n), Ellipsis)
+            out.append(g[key])
+        start += n
+    return tuple(out)
+
+
+concat_p = primitive("concat", _concat_fwd, _concat_vjp)
+
+
+def _stack_vjp(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> tuple[Any, ...]:
+    # input i is the slice i of g along the new axis
+    return tuple(g[(slice(None),) * axis + (i, Ellipsis)] for i in range(len(arrays)))
+
+
+stack_p = primitive(
+    "stack", lambda xp, *arrays, axis: xp.stack(list(arrays), axis=axis), _stack_vjp
+)
+
+
+def _astype_fwd(xp: Any, a: Any, dtype: Any, copy: bool = True) -> Any:
+    return xp.astype(a, dtype, copy=copy)
+
+
+astype_p = primitive(
+    "astype",
+    _astype_fwd,
+    lambda xp, g, ans, a, dtype, copy=True: (xp.astype(g, a.dtype),),
+)
+
+
+def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Tensor:
+    """Give ``x`` a new shape with the same number of elements (one entry may be -1).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.reshape(ad.arange(6.0), (2, 3)).shape
+    (2, 3)
+    """
+    x = as_tensor(x)
+    shape = tuple(int(s) for s in shape)
+    known = math.prod(s for s in shape if s != -1)
+    if shape.count(-1) > 1 or (
+        (-1 not in shape and known != x.size) or (-1 in shape and (known == 0 or x.size % known))
+    ):
+        raise ValueError(
+            f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) to {shape}."
+        )
+    params: dict[str, Any] = {"shape": shape}
+    if copy is not None:
+        params["copy"] = copy
+    return apply1(reshape_p, x, params)
+
+
+def broadcast_to(x: Any, /, shape: Sequence[int]) -> Tensor:
+    """Broadcast ``x`` to ``shape``; the gradient sums over the broadcast axes."""
+    return apply1(broadcast_to_p, as_tensor(x), {"shape": tuple(int(s) for s in shape)})
+
+
+def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
+    """Remove the size-1 axes named by ``axis``."""
+    x = as_tensor(x)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if x.shape[normalize_axis(a, x.ndim)] != 1:
+            raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1.")
+    return apply1(squeeze_p, x, {"axis": axis})
+
+
+def expand_dims(x: Any, /, axis: int = 0) -> Tensor:
+    """Insert a size-1 axis at ``axis`` (``unsqueeze``)."""
+    x = as_tensor(x)
+    normalize_axis(axis, x.ndim + 1)
+    return apply1(expand_dims_p, x, {"axis": axis})
+
+
+def permute_dims(x: Any, /, axes: Sequence[int]) -> Tensor:
+    """Reorder the axes of ``x``."""
+    x = as_tensor(x)
+    axes = tuple(normalize_axis(int(a), x.ndim) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(
+            f"permute_dims: {axes} is not a permutation of the axes of shape {x.shape}."
+        )
+    return apply1(permute_dims_p, x, {"axes": axes})
+
+
+def matrix_transpose(x: Any, /) -> Tensor:
+    """Swap the last two axes."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}.")
+    return apply1(matrix_transpose_p, x)
+
+
+def _tensors(arrays: Sequence[Any], name: str) -> list[Tensor]:
+    if isinstance(arrays, Tensor) or not len(arrays):
+        raise ValueError(f"{name} needs a non-empty sequence of tensors.")
+    first = next((a for a in arrays if isinstance(a, Tensor)), None)
+    return [as_tensor(a, first) for a in arrays]
+
+
+def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis (``axis=None`` flattens them first)."""
+    ts = _tensors(arrays, "concat")
+    if axis is not None:
+        axis = normalize_axis(axis, ts[0].ndim)
+        for t in ts[1:]:
+            if t.ndim != ts[0].ndim or any(
+                s != r for i, (s, r) in enumerate(zip(t.shape, ts[0].shape)) if i != axis
+            ):
+                raise ValueError(
+                    f"concat: shapes {ts[0].shape} and {t.shape} differ outside axis {axis}."
+                )
+    return apply(concat_p, ts, {"axis": axis})
+
+
+def stack(arrays: Sequence[Any], /, *, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    ts = _tensors(arrays, "stack")
+    for t in ts[1:]:
+        if t.shape != ts[0].shape:
+            raise ValueError(f"stack: all shapes must be equal, got {ts[0].shape} and {t.shape}.")
+    axis = normalize_axis(axis, ts[0].ndim + 1)
+    return apply(stack_p, ts, {"axis": axis})
+
+
+def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:
+    """Cast to ``dtype``. Differentiable between floating dtypes; a cast to an
+    integer or bool dtype gives a tensor that does not require grad."""
+    x = as_tensor(x)
+    if device is not None:
+        x = x.to_device(device)
+    target = _dtypes.to_dtype(dtype)
+    native = x._backend.native_dtype(target)
+    if not x._backend.supports(target, x.device):
+        raise TypeError(f"{target.name} is not supported on {x.device}.")
+    out = apply1(astype_p, x, {"dtype": native, "copy": copy})
+    if not target.is_floating:
+        out = out.detach()
+    return out

@@ -1,0 +1,516 @@
+"""``Tensor``: a backend array, plus what reverse mode needs to know about it."""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._dtypes import DType
+
+__all__ = ["Tensor", "wrap"]
+
+_new = object.__new__
+
+
+class Tensor:
+    """An N-d array of one backend that can take part in differentiation.
+
+    Create tensors with ``ad.tensor``, ``ad.var``, ``ad.constant`` or any
+    array API creation function (``ad.asarray``, ``ad.zeros`` ...).
+    ``Tensor(data, ...)`` accepts the same arguments as ``ad.tensor``.
+
+    Attributes
+    ----------
+    data : array
+        The backend array (a NumPy array on the NumPy backend ...).
+    grad : Tensor or None
+        Accumulated gradient of a leaf after ``backward()``.
+    name : str or None
+        The name given by ``ad.var`` (used by ``Gradients`` lookups).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([1.0, 2.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> _ = y.backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0]
+    """
+
+    __slots__ = ("__weakref__", "_backend", "_hooks", "_node", "_oi", "_rg", "data", "grad", "name")
+
+    data: Any
+    _backend: Any
+    _rg: bool
+    _node: Any
+    _oi: int
+    grad: Tensor | None
+    name: str | None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> None:
+        from .creation import tensor
+
+        made = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        self.data = made.data
+        self._backend = made._backend
+        self._rg = made._rg
+        self._node = None
+        self._oi = 0
+        self.grad = None
+        self.name = None
+        self._hooks = None
+
+    # -- attributes ----------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The tensor's shape as a tuple of ints."""
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> DType:
+        """The autodiff dtype (``ad.float32`` ...), the same object on every backend."""
+        return self._backend.dtype_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.data.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return math.prod(self.data.shape)
+
+    @property
+    def device(self) -> Any:
+        """The ``ad.Device`` the data lives on (``numpy:cpu``, ``cupy:cuda:0`` ...)."""
+        return self._backend.device_of(self.data)
+
+    @property
+    def backend(self) -> Any:
+        """The ``Backend`` object that stores this tensor."""
+        return self._backend
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor. Settable on leaves."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if self._node is not None:
+            raise RuntimeError(
+                "requires_grad can only be changed on leaf tensors; use .detach() to get "
+                "a leaf from the result of an operation."
+            )
+        if value and not self.dtype.is_floating:
+            raise TypeError(
+                f"only floating-point tensors can require gradients, but this tensor is "
+                f"{self.dtype.name}; convert it first, e.g. x.astype(ad.float64)."
+            )
+        self._rg = bool(value)
+
+    def requires_grad_(self, value: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return ``self``."""
+        self.requires_grad = value
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded operation."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """Name of the primitive that made this tensor (None for leaves)."""
+        return None if self._node is None else self._node.prim.name
+
+    # -- reverse mode ----------------------------------------------------------
+    def backward(
+        self,
+        grad: Any = None,
+        *,
+        retain_graph: bool = False,
+        create_graph: bool = False,
+    ) -> Any:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Parameters
+        ----------
+        grad : Tensor or array-like, optional
+            The cotangent; required unless the tensor has a single element.
+        retain_graph : bool
+            Keep the graph so backward can run through it again.
+        create_graph : bool
+            Record the backward pass, so gradients can be differentiated again.
+
+        Returns
+        -------
+        Gradients
+            This call's gradients, by leaf tensor or leaf name.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> x = ad.var("x", 3.0)
+        >>> grads = (x * x + x).backward()
+        >>> float(grads["x"])
+        7.0
+        """
+        from .engine import Gradients, backward
+
+        if not self._rg:
+            raise RuntimeError(
+                "backward() called on a tensor that does not require grad: no input of the "
+                "computation requires grad. Create inputs with requires_grad=True or ad.var()."
+            )
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient works only on a single-element tensor; "
+                    f"this one has shape {self.shape}. Reduce it first (e.g. y.sum()."
+                    f"backward()) or pass grad= of shape {self.shape}."
+                )
+            g = self._backend.xp.ones_like(self.data)
+        else:
+            g = (
+                grad.data
+                if isinstance(grad, Tensor)
+                else self._backend.asarray(grad, dtype=self.dtype, device=self.device)
+            )
+            if tuple(g.shape) != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {tuple(g.shape)} but the tensor has shape "
+                    f"{self.shape}; they must match."
+                )
+        root_grad: Any = g
+        if create_graph:
+            root_grad = grad if isinstance(grad, Tensor) else wrap(g, self._backend)
+        items = backward([self], [root_grad], retain_graph=retain_graph, create_graph=create_graph)
+        return Gradients(items)
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``fn(grad)`` when the gradient for this tensor is computed.
+
+        ``fn`` may return a replacement gradient. Returns a function that
+        removes the hook.
+        """
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad.")
+        node = self._node
+        if node is None:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(fn)
+            hooks = self._hooks
+            entry: Any = fn
+        else:
+            if node.hooks is None:
+                node.hooks = []
+            entry = (self._oi, fn)
+            node.hooks.append(entry)
+            hooks = node.hooks
+
+        def remove() -> None:
+            if entry in hooks:
+                hooks.remove(entry)
+
+        return remove
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
+        if self._node is None:
+            return
+        ref = weakref.ref(self)
+
+        def keep(g: Tensor) -> None:
+            t = ref()
+            if t is not None:
+                t.grad = g if t.grad is None else t.grad + g
+
+        self.register_hook(keep)
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return wrap(self.data, self._backend)
+
+    # -- conversion ------------------------------------------------------------
+    def numpy(self) -> Any:
+        """The data as a NumPy array (copied to the host if needed)."""
+        return self._backend.to_numpy(self.data)
+
+    def item(self) -> Any:
+        """The single element as a Python scalar."""
+        if self.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with one element; this one has shape {self.shape}."
+            )
+        return self.numpy().item()
+
+    value = item
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists."""
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in ("signed integer", "unsigned integer"):
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype.name}.")
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if not self.data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self.data.shape[0])
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if not self.data.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __array_namespace__(self, *, api_version: str | None = None) -> Any:
+        import autodiff
+
+        if api_version is not None and api_version not in autodiff.SUPPORTED_API_VERSIONS:
+            raise ValueError(
+                f"api_version {api_version!r} is not supported; autodiff implements "
+                f"{', '.join(autodiff.SUPPORTED_API_VERSIONS)}."
+            )
+        return autodiff
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> Any:
+        return self.data.__dlpack_device__()
+
+    def __repr__(self) -> str:
+        body = repr(self.numpy())
+        if body.startswith("array("):
+            body = body[6:-1]
+            body = body.split(", dtype=")[0]
+        extra = [f"dtype={self.dtype.name}", f"device={self.device}"]
+        if self.name is not None:
+            extra.insert(0, f"name={self.name!r}")
+        if self._node is not None:
+            extra.append(f"grad_fn={self._node.prim.name}")
+        elif self._rg:
+            extra.append("requires_grad=True")
+        return f"Tensor({body}, {', '.join(extra)})"
+
+    def __str__(self) -> str:
+        return str(self.numpy())
+
+    __hash__ = object.__hash__
+
+    # -- operators (the primitives live in autodiff.ops) -------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _apply2(_ew.add_p, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _apply2(_ew.add_p, other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _apply2(_ew.sub_p, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _apply2(_ew.sub_p, other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _apply2(_ew.mul_p, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _apply2(_ew.mul_p, other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _apply2(_ew.div_p, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _apply2(_ew.div_p, other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _apply2(_ew.pow_p, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _apply2(_ew.pow_p, other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _la.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _apply1(_ew.neg_p, self)
+
+    def __pos__(self) -> Tensor:
+        return _apply1(_ew.pos_p, self)
+
+    def __abs__(self) -> Tensor:
+        return _apply1(_ew.abs_p, self)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _apply2(_ew.equal_p, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _apply2(_ew.not_equal_p, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _apply2(_ew.less_p, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _apply2(_ew.less_equal_p, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _apply2(_ew.greater_p, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _apply2(_ew.greater_equal_p, self, other)
+
+    def __getitem__(self, key: Any) -> Tensor:
+        return _ix.getitem(self, key)
+
+    # -- method forms users know ---------------------------------------------------
+    @property
+    def T(self) -> Tensor:
+        """Transpose of a tensor with at most two dimensions."""
+        if self.ndim > 2:
+            raise ValueError(
+                f".T needs a tensor with at most 2 dimensions, got {self.ndim}; use .mT to "
+                "transpose the last two axes or .transpose(axes)."
+            )
+        return _sh.permute_dims(self, tuple(range(self.ndim))[::-1])
+
+    @property
+    def mT(self) -> Tensor:
+        """Transpose of the last two axes (a stack of matrices)."""
+        return _sh.matrix_transpose(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes if None)."""
+        return _red.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes if None)."""
+        return _red.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient equally."""
+        return _red.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; ties share the gradient equally."""
+        return _red.min(self, axis=axis, keepdims=keepdims)
+
+    def exp(self) -> Tensor:
+        """Elementwise e**x."""
+        return _apply1(_ew.exp_p, self)
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return _apply1(_ew.log_p, self)
+
+    def sin(self) -> Tensor:
+        """Elementwise sine."""
+        return _apply1(_ew.sin_p, self)
+
+    def cos(self) -> Tensor:
+        """Elementwise cosine."""
+        return _apply1(_ew.cos_p, self)
+
+    def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent."""
+        return _apply1(_ew.tanh_p, self)
+
+    def sqrt(self) -> Tensor:
+        """Elementwise square root."""
+        return _apply1(_ew.sqrt_p, self)
+
+    def relu(self) -> Tensor:
+        """Elementwise max(x, 0); the gradient at 0 is 0."""
+        return _apply1(_ew.relu_p, self)
+
+    def sigmoid(self) -> Tensor:
+        """Elementwise logistic function 1 / (1 + exp(-x))."""
+        return _apply1(_ew.sigmoid_p, self)
+
+    def abs(self) -> Tensor:
+        """Elementwise absolute value; the gradient at 0 is 0."""
+        return _apply1(_ew.abs_p, self)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Reshape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``)."""
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        return _sh.reshape(self, shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes (reverse them when none are given)."""
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(range(self.ndim))[::-1]
+        return _sh.permute_dims(self, axes)
+
+    def matmul(self, other: Any) -> Tensor:
+        """Matrix product ``self @ other``."""
+        return _la.matmul(self, other)
+
+    def astype(self, dtype: Any, *, copy: bool = True) -> Tensor:
+        """Cast to ``dtype`` (differentiable between floating dtypes)."""
+        return _sh.astype(self, dtype, copy=copy)
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
+        """Move to ``device`` (``"numpy:cpu"``, ``ad.Device`` ...), across backends too.
+
+        The move is differentiable: gradients flow back to the source device.
+        """
+        return _mv.to_device(self, device, stream=stream)
+
+
+def wrap(data: Any, backend: Any) -> Tensor:
+    """Wrap a native array as a tensor that does not require grad (no checks)."""
+    t = _new(Tensor)
+    t.data = data
+    t._backend = backend
+    t._rg = False
+    t._node = None
+    t._oi = 0
+    t.grad = None
+    t.name = None
+    t._hooks = None
+    return t
+
+
+# Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
+from . import _move as _mv  # noqa: E402
+from .engine import apply1 as _apply1  # noqa: E402
+from .engine import apply2 as _apply2  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import indexing as _ix  # noqa: E402
+from .ops import linalg as _la  # noqa: E402
+from .ops import reduction as _red  # noqa: E402
+from .ops import shape as _sh  # noqa: E402

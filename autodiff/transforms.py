@@ -1,0 +1,283 @@
+"""Function transforms: ``vjp``, ``jvp``, ``grad``, ``value_and_grad``, ``stop_gradient``.
+
+Transforms nest: an input that already takes part in an outer differentiation
+is watched through an identity node instead of being cut from its graph, and
+the inner backward then records itself (``create_graph``) so the outer
+transform can differentiate through it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import _tree
+from .engine import apply1, backward
+from .grad_mode import enable_grad
+from .ops.elementwise import pos_p
+from .tensor import Tensor, wrap
+
+__all__ = ["grad", "jvp", "stop_gradient", "value_and_grad", "vjp"]
+
+
+def stop_gradient(x: Any) -> Any:
+    """Return ``x`` (a tensor or a tree of tensors) cut from the graph.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor(2.0, requires_grad=True)
+    >>> ad.stop_gradient(x * x).requires_grad
+    False
+    """
+    return _tree.tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, x)
+
+
+def _watch(x: Any) -> Any:
+    if not isinstance(x, Tensor):
+        return x
+    if x._rg:
+        return apply1(pos_p, x)  # keeps the link to an outer graph
+    if not x.dtype.is_floating:
+        raise TypeError(
+            f"cannot differentiate with respect to a {x.dtype.name} tensor; "
+            "only floating-point inputs have gradients."
+        )
+    y = x.detach()
+    y._rg = True
+    return y
+
+
+def _vjp_core(
+    outs: Sequence[Tensor], watched: Sequence[Any], cts: Sequence[Any], retain: bool
+) -> list[Any]:
+    create = any(isinstance(c, Tensor) and c._rg for c in cts) or any(
+        isinstance(w, Tensor) and w._node is not None for w in watched
+    )
+    roots, root_grads = [], []
+    for o, c in zip(outs, cts):
+        if not isinstance(o, Tensor):
+            raise TypeError(
+                f"a differentiated function must return tensors, got {type(o).__name__}."
+            )
+        c = (
+            c
+            if isinstance(c, Tensor)
+            else wrap(o._backend.asarray(c, dtype=o.dtype, device=o.device), o._backend)
+        )
+        if c.shape != o.shape:
+            raise ValueError(f"cotangent of shape {c.shape} for an output of shape {o.shape}.")
+        if o._rg:
+            roots.append(o)
+            root_grads.append(c if create else c.data)
+    tensors = [w for w in watched if isinstance(w, Tensor)]
+    found = (
+        backward(
+            roots,
+            root_grads,
+            retain_graph=retain,
+            create_graph=create,
+            inputs=tensors,
+            accumulate=False,
+        )
+        if roots
+        else {}
+    )
+    result: list[Any] = []
+    for w in watched:
+        if not isinstance(w, Tensor):
+            result.append(None)
+            continue
+        entry = found.get(id(w))
+        if entry is None:
+            from .creation import zeros_like
+
+            result.append(zeros_like(w))
+        else:
+            result.append(entry[1])
+    return result
+
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """Evaluate ``f(*primals)`` and return ``(out, vjp_fn)``.
+
+    ``vjp_fn(cotangent)`` returns a tuple with the gradient for each primal
+    (same tree structure). With ``has_aux``, ``f`` returns ``(out, aux)`` and
+    ``vjp`` returns ``(out, vjp_fn, aux)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> out, f_vjp = ad.vjp(ad.sin, ad.tensor(0.0))
+    >>> f_vjp(ad.tensor(1.0))[0].item()
+    1.0
+    """
+    leaves, structure = _tree.flatten(primals)
+    with enable_grad():  # a transform differentiates even inside no_grad
+        watched = [_watch(x) for x in leaves]
+        result = f(*_tree.unflatten(structure, watched))
+    aux = None
+    if has_aux:
+        result, aux = result
+    out_leaves, _ = _tree.flatten(result)
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        ct_leaves, _ = _tree.flatten(cotangent)
+        if len(ct_leaves) != len(out_leaves):
+            raise ValueError(
+                f"the cotangent has {len(ct_leaves)} leaves but the output has {len(out_leaves)}."
+            )
+        grads = _vjp_core(out_leaves, watched, ct_leaves, retain=True)
+        return _tree.unflatten(structure, grads)
+
+    if has_aux:
+        return result, vjp_fn, aux
+    return result, vjp_fn
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), J·tangents)``.
+
+    Computed by linearity from two reverse passes (the transpose of the VJP),
+    so every primitive with a VJP rule has a JVP.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> out, t = ad.jvp(ad.exp, (ad.tensor(0.0),), (ad.tensor(2.0),))
+    >>> t.item()
+    2.0
+    """
+    with enable_grad():  # a transform differentiates even inside no_grad
+        return _jvp(f, tuple(primals), tuple(tangents))
+
+
+def _jvp(
+    f: Callable[..., Any], primals: tuple[Any, ...], tangents: tuple[Any, ...]
+) -> tuple[Any, Any]:
+    p_leaves, structure = _tree.flatten(primals)
+    t_leaves, _ = _tree.flatten(tangents)
+    if len(p_leaves) != len(t_leaves):
+        raise ValueError("primals and tangents must have the same structure.")
+    watched = [_watch(x) for x in p_leaves]
+    result = f(*_tree.unflatten(structure, watched))
+    out_leaves, out_structure = _tree.flatten(result)
+    dummies = []
+    for o in out_leaves:
+        d = wrap(o._backend.xp.zeros_like(o.data), o._backend)
+        d._rg = True
+        dummies.append(d)
+    gs = _vjp_core(out_leaves, watched, dummies, retain=True)
+    total: Any = None
+    for g, t in zip(gs, t_leaves):
+        if g is None or t is None:
+            continue
+        term = (g * t).sum()
+        total = term if total is None else total + term
+    if total is None or not total._rg:
+        from .creation import zeros_like
+
+        tan_out = [zeros_like(o) for o in out_leaves]
+    else:
+        tan_out = _vjp_core(
+            [total],
+            dummies,
+            [wrap(total._backend.xp.ones_like(total.data), total._backend)],
+            retain=True,
+        )
+    outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
+    if not outer:
+        result = _tree.tree_map(lambda o: o.detach() if isinstance(o, Tensor) else o, result)
+    return result, _tree.unflatten(out_structure, tan_out)
+
+
+def _check_scalar(out: Any, name: str) -> None:
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"{name}: the function must return a scalar tensor, but it returned {type(out).__name__}."
+        )
+    if out.size != 1:
+        raise TypeError(
+            f"{name}: the function must return a scalar, but it returned shape {out.shape}; use ad.vjp or ad.jacobian for non-scalar outputs."
+        )
+    if not out.dtype.is_floating:
+        raise TypeError(
+            f"{name}: the function returned a {out.dtype.name} tensor; only floating outputs can be differentiated."
+        )
+
+
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Return a function computing ``(f(*args), df/dargs[argnums])``.
+
+    With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is
+    ``((value, aux), grad)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> v, g = ad.value_and_grad(lambda x: (x * x).sum())(ad.tensor([1.0, 2.0]))
+    >>> v.item(), g.tolist()
+    (5.0, [2.0, 4.0])
+    """
+    single = isinstance(argnums, int)
+    nums: tuple[int, ...] = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        for n in nums:
+            if not -len(args) <= n < len(args):
+                raise ValueError(
+                    f"argnums {n} is out of range for a call with {len(args)} positional arguments."
+                )
+        args_l = list(args)
+        chosen = tuple(args_l[n] for n in nums)
+        leaves, structure = _tree.flatten(chosen)
+        with enable_grad():
+            watched = [_watch(x) for x in leaves]
+            for n, sub in zip(nums, _tree.unflatten(structure, watched)):
+                args_l[n] = sub
+            out = f(*args_l, **kwargs)
+        aux = None
+        if has_aux:
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise TypeError("with has_aux=True the function must return a pair (value, aux).")
+            out, aux = out
+        _check_scalar(out, "grad")
+        one = wrap(out._backend.xp.ones_like(out.data), out._backend)
+        grads = _vjp_core([out], watched, [one], retain=False)
+        tree = _tree.unflatten(structure, grads)
+        g = tree[0] if single else tree
+        outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
+        value = out if outer else out.detach()
+        return ((value, aux) if has_aux else value), g
+
+    return wrapped
+
+
+def grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Return a function computing the gradient of scalar-valued ``f``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> df = ad.grad(lambda x: x ** 3)
+    >>> df(ad.tensor(2.0)).item()
+    12.0
+    >>> ad.grad(df)(ad.tensor(2.0)).item()
+    12.0
+    """
+    vg = value_and_grad(f, argnums, has_aux=has_aux)
+
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        (value, g) = vg(*args, **kwargs)
+        if has_aux:
+            return g, value[1]
+        return g
+
+    return wrapped

@@ -1,0 +1,45 @@
+"""Shared fixtures: every test runs on the backend the nox session selected."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import autodiff as ad
+
+settings.register_profile(
+    "autodiff",
+    deadline=None,
+    max_examples=15,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "autodiff"))
+
+
+@pytest.fixture
+def backend() -> ad.Backend:
+    """The backend under test (``AUTODIFF_BACKEND``)."""
+    return ad.get_backend()
+
+
+@pytest.fixture
+def fdtype(backend: ad.Backend) -> ad.DType:
+    """The most precise float dtype the backend's default device holds."""
+    return ad.float64 if backend.supports(ad.float64) else ad.float32
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+def make(values: object, dtype: ad.DType | None = None, requires_grad: bool = False) -> ad.Tensor:
+    """A tensor on the backend under test from host values."""
+    arr = np.asarray(values)
+    if dtype is None and arr.dtype.kind == "f":
+        dtype = ad.float64 if ad.get_backend().supports(ad.float64) else ad.float32
+    return ad.tensor(arr, dtype=dtype, requires_grad=requires_grad)
