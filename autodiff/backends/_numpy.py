@@ -39,10 +39,17 @@ class NumpyBackend(Backend):
         if device is not None:
             self.device(device)
         if copy:
-            return np.array(obj, dtype=native_dt, copy=True)
-        if copy is False:
-            return np.asarray(obj, dtype=native_dt, copy=False)
-        return np.asarray(obj, dtype=native_dt)
+            arr = np.array(obj, dtype=native_dt, copy=True)
+        elif copy is False:
+            arr = np.asarray(obj, dtype=native_dt, copy=False)
+        else:
+            arr = np.asarray(obj, dtype=native_dt)
+        if arr.dtype == object:
+            raise TypeError(
+                f"cannot make a numeric array from {type(obj).__name__} {obj!r}: "
+                "use numbers, nested lists of numbers or arrays."
+            )
+        return arr
 
     def to_numpy(self, array: Any) -> Any:
         return np.asarray(array)
