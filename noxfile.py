@@ -19,7 +19,13 @@ nox.options.error_on_missing_interpreters = False
 BACKENDS: dict[str, list[str]] = {
     "numpy": [],
     "array_api_strict": ["array_api_strict"],
+    "torch": ["torch"],
+    "jax": ["jax"],
 }
+
+#: exact pins installed first: PyTorch's CPU wheel (an unpinned torch pulls a
+#: CUDA build of several GB)
+PINS: dict[str, list[str]] = {"torch": ["torch==2.13.0"]}
 
 
 def _has_cuda() -> bool:
@@ -36,6 +42,8 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend == "cupy" and not _has_cuda():
         session.skip("no CUDA GPU on this machine: the CuPy session needs one")
     extras = ",".join(["test", *BACKENDS[backend]])
+    if PINS.get(backend):
+        session.install(*PINS[backend])
     session.install("-e", f".[{extras}]")
     args = list(session.posargs)
     if backend == "numpy" and not args:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
+from .backends._base import BY_NAMESPACE
 from .grad_mode import GRAD_ENABLED, enable_grad
 from .tensor import Tensor, wrap
 
@@ -140,15 +141,30 @@ def _mixed(a: Tensor, b: Tensor, prim: Primitive) -> ValueError:
     )
 
 
+def _broadcastable(shapes: list[tuple[int, ...]]) -> bool:
+    for dims in zip(*(reversed(s) for s in shapes)):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            return False
+    return True
+
+
 def _forward_error(prim: Primitive, args: Sequence[Any], err: Exception) -> Exception:
-    shapes = " and ".join(str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a) for a in args)
+    """Re-raise an array library's error as a standard exception naming the inputs."""
+    shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+    described = " and ".join(
+        str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a) for a in args
+    )
     dtypes = ", ".join(a.dtype.name for a in args if isinstance(a, Tensor))
-    msg = f"{prim.name}: cannot apply to inputs of shapes {shapes} ({dtypes}): {err}"
+    if len(shapes) > 1 and not _broadcastable(shapes):
+        return ValueError(f"{prim.name}: shapes {described} cannot be broadcast together ({err})")
+    msg = f"{prim.name}: cannot apply to inputs of shapes {described} ({dtypes}): {err}"
     if isinstance(err, IndexError):
         return IndexError(msg)
     if isinstance(err, TypeError):
         return TypeError(msg)
-    if isinstance(err, ValueError):
+    if isinstance(err, (ValueError, RuntimeError)) and not isinstance(err, NotImplementedError):
+        # array libraries signal bad input as ValueError (NumPy) or RuntimeError (PyTorch)
         return ValueError(msg)
     return err
 
@@ -272,7 +288,9 @@ def call(xp: Any, prim: Primitive, *args: Any, **params: Any) -> Any:
     """
     if xp is NAMESPACE:
         return apply(prim, args, params)
-    return prim.forward(xp, *args, **params)
+    backend = BY_NAMESPACE.get(id(xp))
+    fwd = (backend.kernels.get(prim) if backend is not None else None) or prim.forward
+    return fwd(xp, *args, **params)
 
 
 # -- backward -----------------------------------------------------------------

@@ -38,6 +38,9 @@ __all__ = [
 BUILTIN: dict[str, str] = {
     "numpy": "autodiff.backends._numpy:NumpyBackend",
     "array_api_strict": "autodiff.backends._array_api_strict:ArrayApiStrictBackend",
+    "torch": "autodiff.backends._torch:TorchBackend",
+    "jax": "autodiff.backends._jax:JaxBackend",
+    "dask": "autodiff.backends._dask:DaskBackend",
 }
 
 ENTRY_POINT_GROUP = "autodiff.backends"

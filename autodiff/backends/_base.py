@@ -8,7 +8,11 @@ from typing import Any
 from .. import _dtypes
 from .._dtypes import DType
 
-__all__ = ["Backend", "BackendUnavailableError", "Device", "HostRandom"]
+__all__ = ["BY_NAMESPACE", "Backend", "BackendUnavailableError", "Device", "HostRandom"]
+
+#: id(backend.xp) → backend, so code that only has a namespace (a rule calling
+#: another primitive) can still use that backend's kernels.
+BY_NAMESPACE: dict[int, Backend] = {}
 
 
 class BackendUnavailableError(RuntimeError):
@@ -145,6 +149,8 @@ class Backend:
     name: str = "?"
     install_hint: str = ""
     multi_device: bool = False
+    #: operations build a graph that runs later (Dask, MLX): per-op costs differ
+    lazy: bool = False
     #: float dtype for Python floats when no default was set
     default_float: DType = _dtypes.float64
 
@@ -172,6 +178,7 @@ class Backend:
                 )
             xp = self._xp = self._load_xp()
             self._fill_dtypes(xp)
+            BY_NAMESPACE.setdefault(id(xp), self)
         return xp
 
     def availability(self) -> tuple[bool, str]:

@@ -1,0 +1,101 @@
+"""The Dask backend: lazy, chunked arrays that run on a laptop or a ``distributed`` cluster.
+
+Tensors wrap Dask arrays; forward and backward only build Dask graphs.
+Nothing is computed until asked: ``item()``, ``numpy()``, ``tolist()``,
+printing, or ``autodiff.backends._dask.compute(*tensors)`` (exported as
+``ad.compute``) for several results at once, so shared work is done once.
+Operations whose result shape depends on the data (boolean masks) would give
+arrays of unknown shape; autodiff raises a clear error for them instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from typing import Any
+
+from ._base import Backend, Device
+
+__all__ = ["DaskBackend", "compute"]
+
+
+def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
+    # Dask arrays have no .device: the generic forward's device= cannot be used
+    out = xp.zeros(shape, dtype=g.dtype)
+    plain = tuple(k for k in key if k is not None)
+    out[plain] = xp.reshape(g, tuple(out[plain].shape))
+    return out
+
+
+class DaskBackend(Backend):
+    """Dask arrays through ``array_api_compat.dask.array``."""
+
+    name = "dask"
+    install_hint = "Install it with: pip install 'autodiff[dask]'"
+    lazy = True
+
+    def availability(self) -> tuple[bool, str]:
+        if importlib.util.find_spec("dask") is None:
+            return False, "Dask is not installed"
+        return True, ""
+
+    def _load_xp(self) -> Any:
+        import array_api_compat.dask.array as xp
+
+        from ..engine import PRIMITIVES
+
+        for name, kernel in (("scatter_into_zeros", _scatter_into_zeros),):
+            if name in PRIMITIVES:
+                self.kernels[PRIMITIVES[name]] = kernel
+        return xp
+
+    def _fill_dtypes(self, xp: Any) -> None:
+        import numpy as np
+
+        super()._fill_dtypes(xp)
+        for dt, native in list(self._dtype_to_native.items()):
+            self._native_to_dtype[np.dtype(native)] = dt
+
+    def _native_ok(self, dtype: Any, native: Any) -> bool:
+        return dtype.name != "bfloat16"
+
+    def _device_table(self) -> dict[str, Any]:
+        return {"cpu": "cpu"}
+
+    def device_of(self, array: Any) -> Device:
+        return self.default_device
+
+    def asarray(self, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
+        xp = self.xp
+        native_dt = None if dtype is None else self.native_dtype(dtype)
+        if device is not None:
+            self.device(device)
+        out = xp.asarray(obj, dtype=native_dt, copy=copy)
+        _check_known(out)
+        return out
+
+    def to_numpy(self, array: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(array.compute() if hasattr(array, "compute") else array)
+
+
+def _check_known(array: Any) -> None:
+    if any(isinstance(s, float) and math.isnan(s) for s in array.shape):
+        raise ValueError(
+            "this Dask operation gives an array of unknown shape (it depends on the data, "
+            "e.g. a boolean mask); compute the mask first (mask.numpy()) or use ad.where."
+        )
+
+
+def compute(*tensors: Any) -> tuple[Any, ...]:
+    """Compute several Dask-backed tensors at once (shared work is done once).
+
+    Returns NumPy arrays, one per tensor. Tensors of other backends are
+    converted with ``.numpy()``.
+    """
+    import dask
+
+    lazy = [t.data for t in tensors if t.backend.name == "dask"]
+    done = iter(dask.compute(*lazy))
+    return tuple(next(done) if t.backend.name == "dask" else t.numpy() for t in tensors)

@@ -1,0 +1,145 @@
+"""The PyTorch backend: PyTorch tensors for storage and kernels, autodiff's engine for gradients.
+
+Devices: ``torch:cpu``, ``torch:cuda:N`` (CUDA or ROCm builds), ``torch:mps``
+(Apple Silicon). The default float dtype is float32, PyTorch's own default;
+float64 is supported everywhere except on MPS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from .. import _dtypes
+from ._base import Backend, Device
+
+__all__ = ["TorchBackend"]
+
+
+class TorchBackend(Backend):
+    """PyTorch through ``array_api_compat.torch``."""
+
+    name = "torch"
+    install_hint = (
+        "Install it with: pip install 'autodiff[torch]' (or a PyTorch build for your GPU)"
+    )
+    multi_device = True
+    default_float = _dtypes.float32
+
+    def availability(self) -> tuple[bool, str]:
+        if importlib.util.find_spec("torch") is None:
+            return False, "PyTorch is not installed"
+        return True, ""
+
+    def _load_xp(self) -> Any:
+        import array_api_compat.torch as xp
+
+        from ..engine import PRIMITIVES
+
+        # PyTorch has no negative-step slicing: faster forwards that rewrite it
+        for name, kernel in (("getitem", _getitem), ("scatter_into_zeros", _scatter_into_zeros)):
+            if name in PRIMITIVES:
+                self.kernels[PRIMITIVES[name]] = kernel
+        return xp
+
+    def _native_ok(self, dtype: Any, native: Any) -> bool:
+        # PyTorch's uint16/32/64 support only a handful of operations.
+        return dtype.name not in ("uint16", "uint32", "uint64")
+
+    def _device_table(self) -> dict[str, Any]:
+        import torch
+
+        table: dict[str, Any] = {"cpu": torch.device("cpu")}
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                table[f"cuda:{i}"] = torch.device("cuda", i)
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            table["mps"] = torch.device("mps")
+        return table
+
+    def _alias(self, label: str) -> str:
+        if label == "cuda":
+            return "cuda:0"
+        if label in ("gpu", "metal"):
+            table = self._device_map()
+            return "cuda:0" if "cuda:0" in table else "mps"
+        return label
+
+    def _label_of_native(self, native: Any) -> str:
+        kind = getattr(native, "type", str(native))
+        if kind == "cuda":
+            index = native.index if native.index is not None else 0
+            return f"cuda:{index}"
+        return str(kind)
+
+    def device_of(self, array: Any) -> Device:
+        dev = array.device
+        if dev.type == "cpu":
+            return self._device_map()["cpu"]
+        return self._device_map()[self._label_of_native(dev)]
+
+    def supports(self, dtype: Any, device: Any = None) -> bool:
+        dt = _dtypes.to_dtype(dtype)
+        self.xp  # noqa: B018 - fills the dtype table
+        if dt not in self._dtype_to_native:
+            return False
+        if self.device(device).label == "mps":
+            return dt not in (_dtypes.float64, _dtypes.complex128)
+        return True
+
+    def to_numpy(self, array: Any) -> Any:
+        return array.detach().cpu().numpy()
+
+
+def _ascending(key: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[tuple[Any, ...], list[int]]:
+    """Rewrite negative-step slices (which PyTorch lacks) as ascending ones.
+
+    Returns the new key and the axes of the indexing result to flip back.
+    """
+    consuming = sum(1 for k in key if k is not None and k is not Ellipsis)
+    out: list[Any] = []
+    flips: list[int] = []
+    axis = 0  # axis of the input
+    res = 0  # axis of the result
+    for k in key:
+        if k is None:
+            out.append(k)
+            res += 1
+        elif k is Ellipsis:
+            skip = len(shape) - consuming
+            out.append(k)
+            axis += skip
+            res += skip
+        elif isinstance(k, slice):
+            if k.step is not None and k.step < 0:
+                picked = range(shape[axis])[k]
+                if len(picked):
+                    out.append(slice(picked[-1], picked[0] + 1, -k.step))
+                    flips.append(res)
+                else:
+                    out.append(slice(0, 0))
+            else:
+                out.append(k)
+            axis += 1
+            res += 1
+        else:  # an integer or an index array
+            out.append(k)
+            axis += 1
+            res += 0 if isinstance(k, int) else 1
+    return tuple(out), flips
+
+
+def _getitem(xp: Any, a: Any, key: Any) -> Any:
+    asc, flips = _ascending(key, tuple(a.shape))
+    out = a[asc]
+    return xp.flip(out, axis=tuple(flips)) if flips else out
+
+
+def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
+    out = xp.zeros(shape, dtype=g.dtype, device=g.device)
+    plain = tuple(k for k in key if k is not None)
+    asc, flips = _ascending(plain, shape)
+    g = xp.reshape(g, tuple(out[plain if not flips else asc].shape))
+    out[asc] = xp.flip(g, axis=tuple(flips)) if flips else g
+    return out
