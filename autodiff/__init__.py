@@ -22,6 +22,7 @@ import sys as _sys
 # tensor first: it completes its own imports of the engine and the ops
 from .tensor import Tensor  # isort: skip
 from . import backends, engine
+from ._compute import compute
 from ._config import (
     get_backend,
     get_default_dtype,

@@ -319,6 +319,10 @@ class Backend:
             self._random = HostRandom(self)
         return self._random
 
+    def compute_many(self, arrays: Sequence[Any]) -> list[Any]:
+        """NumPy copies of several arrays; lazy backends compute them in one pass."""
+        return [self.to_numpy(a) for a in arrays]
+
     def synchronize(self, array: Any) -> None:
         """Wait until ``array`` is computed (lazy and asynchronous backends)."""
 

@@ -2,8 +2,7 @@
 
 Tensors wrap Dask arrays; forward and backward only build Dask graphs.
 Nothing is computed until asked: ``item()``, ``numpy()``, ``tolist()``,
-printing, or ``autodiff.backends._dask.compute(*tensors)`` (exported as
-``ad.compute``) for several results at once, so shared work is done once.
+printing, or ``ad.compute(*tensors)`` for several results at once, so shared work is done once.
 Operations whose result shape depends on the data (boolean masks) would give
 arrays of unknown shape; autodiff raises a clear error for them instead.
 """
@@ -16,7 +15,7 @@ from typing import Any
 
 from ._base import Backend, Device
 
-__all__ = ["DaskBackend", "compute"]
+__all__ = ["DaskBackend"]
 
 
 def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
@@ -79,6 +78,12 @@ class DaskBackend(Backend):
 
         return np.asarray(array.compute() if hasattr(array, "compute") else array)
 
+    def compute_many(self, arrays: Any) -> list[Any]:
+        import dask
+        import numpy as np
+
+        return [np.asarray(a) for a in dask.compute(*arrays)]
+
 
 def _check_known(array: Any) -> None:
     if any(isinstance(s, float) and math.isnan(s) for s in array.shape):
@@ -86,16 +91,3 @@ def _check_known(array: Any) -> None:
             "this Dask operation gives an array of unknown shape (it depends on the data, "
             "e.g. a boolean mask); compute the mask first (mask.numpy()) or use ad.where."
         )
-
-
-def compute(*tensors: Any) -> tuple[Any, ...]:
-    """Compute several Dask-backed tensors at once (shared work is done once).
-
-    Returns NumPy arrays, one per tensor. Tensors of other backends are
-    converted with ``.numpy()``.
-    """
-    import dask
-
-    lazy = [t.data for t in tensors if t.backend.name == "dask"]
-    done = iter(dask.compute(*lazy))
-    return tuple(next(done) if t.backend.name == "dask" else t.numpy() for t in tensors)
