@@ -20,7 +20,10 @@ import math as _math
 import sys as _sys
 
 # tensor first: it completes its own imports of the engine and the ops
-from .tensor import Tensor  # isort: skip
+# isort: off
+from .tensor import Tensor
+
+# isort: on
 from . import backends, engine
 from ._compute import compute
 from ._config import (
@@ -65,6 +68,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .custom import checkpoint, custom_vjp
 from .engine import Gradients
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops.elementwise import (
@@ -108,7 +112,7 @@ from .ops.shape import (
     squeeze,
     stack,
 )
-from .transforms import grad, jvp, stop_gradient, value_and_grad, vjp
+from .transforms import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
 
 __version__ = "0.1.0"
 __array_api_version__ = "2024.12"
@@ -138,11 +142,13 @@ __all__ = [
     "backends",
     "bool",
     "broadcast_to",
+    "checkpoint",
     "complex64",
     "complex128",
     "concat",
     "constant",
     "cos",
+    "custom_vjp",
     "divide",
     "e",
     "empty",
@@ -162,12 +168,15 @@ __all__ = [
     "grad",
     "greater",
     "greater_equal",
+    "hessian",
+    "hvp",
     "inf",
     "int8",
     "int16",
     "int32",
     "int64",
     "is_grad_enabled",
+    "jacobian",
     "jvp",
     "less",
     "less_equal",

@@ -281,3 +281,171 @@ def grad(
         return g
 
     return wrapped
+
+
+def _args_with(args: tuple[Any, ...], nums: tuple[int, ...], subs: Any) -> list[Any]:
+    out = list(args)
+    for n, sub in zip(nums, subs):
+        out[n] = sub
+    return out
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for n in nums:
+        if not -nargs <= n < nargs:
+            raise ValueError(
+                f"argnums {n} is out of range for a call with {nargs} positional arguments."
+            )
+    return nums
+
+
+def jacobian(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, *, mode: str = "auto"
+) -> Callable[..., Any]:
+    """Return a function computing the Jacobian of ``f`` with respect to ``args[argnums]``.
+
+    For an output of shape ``O`` and an input of shape ``I`` the Jacobian has
+    shape ``O + I``. Outputs may be trees: each output leaf is replaced by its
+    Jacobian (a tuple over ``argnums`` when that is a tuple).
+
+    Parameters
+    ----------
+    mode : {"auto", "rev", "fwd"}
+        ``"rev"`` builds it row by row with VJPs, ``"fwd"`` column by column
+        with JVPs; ``"auto"`` takes the one needing fewer passes (fewer
+        outputs than inputs → reverse).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> J = ad.jacobian(lambda x: x ** 2)(ad.tensor([1.0, 2.0]))
+    >>> J.tolist()
+    [[2.0, 0.0], [0.0, 4.0]]
+    """
+    if mode not in ("auto", "rev", "fwd"):
+        raise ValueError(f"mode must be 'auto', 'rev' or 'fwd', got {mode!r}.")
+
+    def jac(*args: Any) -> Any:
+        from .creation import eye
+        from .ops.shape import reshape, stack
+
+        nums = _argnums(argnums, len(args))
+        chosen = tuple(args[n] for n in nums)
+        leaves, structure = _tree.flatten(chosen)
+        with enable_grad():
+            watched = [_watch(x) for x in leaves]
+            out = f(*_args_with(args, nums, _tree.unflatten(structure, watched)))
+        outs, out_structure = _tree.flatten(out)
+        for o in outs:
+            if not isinstance(o, Tensor) or not o.dtype.is_floating:
+                raise TypeError(f"jacobian: the function must return floating tensors, got {o!r}.")
+        n_out = sum(o.size for o in outs)
+        n_in = sum(x.size for x in watched)
+        forward = mode == "fwd" or (mode == "auto" and n_in < n_out)
+        blocks: list[list[Any]] = [[None] * len(watched) for _ in outs]
+        if forward:
+            for i, x in enumerate(watched):
+                basis = eye(x.size, dtype=x.dtype, device=x.device)
+                cols = []
+                for j in range(x.size):
+                    tangents = [
+                        reshape(basis[j, ...], x.shape) if k == i else _zeros_like(w)
+                        for k, w in enumerate(watched)
+                    ]
+                    _, t_out = jvp(
+                        lambda *xs: f(
+                            *_args_with(args, nums, _tree.unflatten(structure, list(xs)))
+                        ),
+                        tuple(watched),
+                        tuple(tangents),
+                    )
+                    cols.append(_tree.flatten(t_out)[0])
+                for o_i, o in enumerate(outs):
+                    col = stack([c[o_i] for c in cols], axis=-1) if cols else None
+                    blocks[o_i][i] = reshape(col, (*o.shape, *x.shape))
+        else:
+            for o_i, o in enumerate(outs):
+                basis = eye(o.size, dtype=o.dtype, device=o.device)
+                rows: list[list[Any]] = []
+                for k in range(o.size):
+                    cts = [
+                        reshape(basis[k, ...], o.shape) if q == o_i else _zeros_like(p)
+                        for q, p in enumerate(outs)
+                    ]
+                    rows.append(_vjp_core(outs, watched, cts, retain=True))
+                for i, x in enumerate(watched):
+                    blocks[o_i][i] = reshape(stack([r[i] for r in rows]), (*o.shape, *x.shape))
+        single = isinstance(argnums, int)
+        per_out = [
+            (_tree.unflatten(structure, b)[0] if single else _tree.unflatten(structure, b))
+            for b in blocks
+        ]
+        return _tree.unflatten(out_structure, per_out)
+
+    return jac
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    from .creation import zeros_like
+
+    return zeros_like(t)
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Return a function computing the Hessian of scalar-valued ``f`` (reverse over reverse).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> H = ad.hessian(lambda x: (x ** 3).sum())(ad.tensor([1.0, 2.0]))
+    >>> H.tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return jacobian(grad(f, argnums), argnums, mode="rev")
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Hessian-vector product of scalar-valued ``f``: ``(f(*primals), H · tangents)``.
+
+    Costs two reverse passes; the Hessian is never formed.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> value, hv = ad.hvp(lambda x: (x ** 3).sum(), (ad.tensor([1.0, 2.0]),), (ad.tensor([1.0, 1.0]),))
+    >>> value.item(), hv[0].tolist()
+    (9.0, [6.0, 12.0])
+    """
+    primals = tuple(primals)
+    tangents = tuple(tangents)
+    with enable_grad():
+        leaves, structure = _tree.flatten(primals)
+        t_leaves, _ = _tree.flatten(tangents)
+        if len(t_leaves) != len(leaves):
+            raise ValueError("primals and tangents must have the same structure.")
+        watched = [_watch(x) for x in leaves]
+        out = f(*_tree.unflatten(structure, watched))
+        _check_scalar(out, "hvp")
+        one = wrap(out._backend.xp.ones_like(out.data), out._backend)
+        gs = backward(
+            [out],
+            [one],
+            create_graph=True,
+            inputs=[w for w in watched if isinstance(w, Tensor)],
+            accumulate=False,
+        )
+        total: Any = None
+        for w, t in zip(watched, t_leaves):
+            entry = gs.get(id(w))
+            if entry is None or t is None:
+                continue
+            term = (entry[1] * t).sum()
+            total = term if total is None else total + term
+        if total is None or not total._rg:
+            result = [_zeros_like(w) for w in watched]
+        else:
+            ones = wrap(total._backend.xp.ones_like(total.data), total._backend)
+            result = _vjp_core([total], watched, [ones], retain=True)
+    outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
+    return (out if outer else out.detach()), _tree.unflatten(structure, result)

@@ -1,0 +1,257 @@
+"""User-defined gradient rules (``custom_vjp``) and recomputation (``checkpoint``).
+
+Both record one graph node whose rule is user code (``custom_vjp``) or a
+re-run of the forward (``checkpoint``). In first-order backward the rule runs
+without recording; under ``create_graph=True`` it runs recorded, so its
+result can be differentiated again.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from . import _tree, engine
+from .backends._base import BY_NAMESPACE
+from .engine import Node, Primitive
+from .grad_mode import GRAD_ENABLED, enable_grad, no_grad
+from .tensor import Tensor, wrap
+
+__all__ = ["checkpoint", "custom_vjp"]
+
+
+def _is_recorded(xp: Any) -> bool:
+    return xp is engine.NAMESPACE
+
+
+def _record(
+    prim: Primitive, inputs: list[Tensor], outs: list[Tensor], params: dict[str, Any]
+) -> list[Tensor]:
+    """Attach ``outs`` (plain tensors) to one new node over ``inputs``."""
+    backend = outs[0]._backend
+    ans = outs[0].data if len(outs) == 1 else tuple(o.data for o in outs)
+    node = Node(prim, backend, tuple(inputs), params, ans)
+    attached = []
+    for i, o in enumerate(outs):
+        t = wrap(o.data, o._backend)
+        t._rg = True
+        t._node = node
+        t._oi = i
+        attached.append(t)
+    return attached
+
+
+def _split(args: tuple[Any, ...]) -> tuple[list[Any], Any, list[int]]:
+    leaves, structure = _tree.flatten(args)
+    idx = [i for i, x in enumerate(leaves) if isinstance(x, Tensor)]
+    return leaves, structure, idx
+
+
+def _needs_graph(leaves: list[Any], idx: list[int]) -> bool:
+    return GRAD_ENABLED.get() and any(leaves[i]._rg for i in idx)
+
+
+def _as_list(out: Any, what: str) -> tuple[list[Tensor], Any]:
+    leaves, structure = _tree.flatten(out)
+    if not leaves or not all(isinstance(t, Tensor) for t in leaves):
+        raise TypeError(
+            f"{what} must return a tensor or a tree of tensors, got {type(out).__name__}."
+        )
+    return leaves, structure
+
+
+class custom_vjp:
+    """Give a function your own reverse-mode rule (JAX style).
+
+    Decorate ``f``, then call ``f.defvjp(fwd, bwd)``: ``fwd(*args)`` returns
+    ``(out, residuals)``; ``bwd(residuals, g)`` returns a tuple with one
+    cotangent (or None) per positional argument of ``f``. ``fwd`` runs with
+    grad recording on, so residuals stay connected to the inputs: when
+    ``bwd`` is written with autodiff operations, ``create_graph=True``
+    differentiates through it.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> @ad.custom_vjp
+    ... def clip_gradient(x):
+    ...     return x
+    >>> def fwd(x):
+    ...     return x, None
+    >>> def bwd(res, g):
+    ...     return (ad.minimum(ad.maximum(g, -1.0), 1.0),)
+    >>> clip_gradient.defvjp(fwd, bwd)
+    >>> x = ad.tensor(3.0, requires_grad=True)
+    >>> _ = (clip_gradient(x) * 10.0).backward()
+    >>> float(x.grad)
+    1.0
+    """
+
+    def __init__(self, fun: Callable[..., Any]) -> None:
+        self.fun = fun
+        self.fwd: Callable[..., Any] | None = None
+        self.bwd: Callable[..., Any] | None = None
+        functools.update_wrapper(self, fun)
+
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
+        """Set the forward (returning ``(out, residuals)``) and backward rules."""
+        self.fwd = fwd
+        self.bwd = bwd
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            raise TypeError(
+                f"custom_vjp function {self.fun.__name__!r}: call .defvjp(fwd, bwd) before using it."
+            )
+        leaves, _, idx = _split(args)
+        if not _needs_graph(leaves, idx):
+            return self.fun(*args)
+        with enable_grad():
+            result = self.fwd(*args)
+        if not isinstance(result, tuple) or len(result) != 2:
+            raise TypeError("the fwd of a custom_vjp must return a pair (out, residuals).")
+        out, res = result
+        outs, out_structure = _as_list(out, "the fwd of a custom_vjp")
+        prim = Primitive(
+            f"custom_vjp[{self.fun.__name__}]", _no_forward, self._rule, nout=len(outs)
+        )
+        counts = [len(_tree.flatten(a)[0]) for a in args]
+        params = {"res": res, "counts": counts, "idx": idx, "out_structure": out_structure}
+        inputs = [leaves[i] for i in idx]
+        return _tree.unflatten(out_structure, _record(prim, inputs, outs, params))
+
+    def _rule(
+        self,
+        xp: Any,
+        g: Any,
+        ans: Any,
+        *inputs: Any,
+        res: Any,
+        counts: list[int],
+        idx: list[int],
+        out_structure: Any,
+    ) -> tuple[Any, ...]:
+        assert self.bwd is not None
+        recorded = _is_recorded(xp)
+        gs = list(g) if isinstance(g, tuple) else [g]
+        if not recorded:
+            backend = BY_NAMESPACE[id(xp)]
+            gs = [wrap(x, backend) for x in gs]
+        g_tree = _tree.unflatten(out_structure, gs)
+        if recorded:
+            cts = self.bwd(res, g_tree)
+        else:
+            with no_grad():
+                cts = self.bwd(res, g_tree)
+        if not isinstance(cts, (tuple, list)):
+            raise TypeError(
+                "the bwd of a custom_vjp must return a tuple with one entry per argument."
+            )
+        ct_leaves = _align(cts, counts)
+        out: list[Any] = []
+        for i in idx:
+            c = ct_leaves[i]
+            if c is None:
+                out.append(None)
+            elif recorded:
+                out.append(c)
+            else:
+                out.append(c.data if isinstance(c, Tensor) else c)
+        return tuple(out)
+
+
+def _align(cts: Any, counts: list[int]) -> list[Any]:
+    # one cotangent (or None) per positional argument, flattened like the arguments
+    if len(cts) != len(counts):
+        raise ValueError(
+            f"the bwd of a custom_vjp returned {len(cts)} cotangents for {len(counts)} arguments."
+        )
+    flat: list[Any] = []
+    for ct, count in zip(cts, counts):
+        flat.extend([None] * count if ct is None else _tree.flatten(ct)[0])
+    if len(flat) != sum(counts):
+        raise ValueError(
+            "a cotangent returned by the bwd of a custom_vjp does not match its argument's structure."
+        )
+    return flat
+
+
+def _no_forward(xp: Any, *arrays: Any, **params: Any) -> Any:
+    raise RuntimeError("a custom_vjp or checkpoint node has no standalone forward.")
+
+
+def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Trade compute for memory: keep only ``f``'s inputs, re-run it during backward.
+
+    Gradients equal those of ``f``; the intermediate values inside ``f`` are
+    not kept between the forward and the backward pass.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> block = ad.checkpoint(lambda x: ad.tanh(ad.tanh(x) * 2.0))
+    >>> x = ad.tensor([0.1, 0.2], requires_grad=True)
+    >>> _ = block(x).sum().backward()
+    >>> x.grad.shape
+    (2,)
+    """
+
+    @functools.wraps(f)
+    def wrapped(*args: Any) -> Any:
+        leaves, structure, idx = _split(args)
+        if not _needs_graph(leaves, idx):
+            return f(*args)
+        with no_grad():
+            out = f(*args)
+        outs, out_structure = _as_list(out, "a checkpointed function")
+        prim = Primitive(
+            f"checkpoint[{getattr(f, '__name__', 'f')}]", _no_forward, _recompute, nout=len(outs)
+        )
+        params = {
+            "f": f,
+            "leaves": leaves,
+            "structure": structure,
+            "idx": idx,
+            "out_structure": out_structure,
+        }
+        inputs = [leaves[i] for i in idx]
+        return _tree.unflatten(out_structure, _record(prim, inputs, outs, params))
+
+    return wrapped
+
+
+def _recompute(
+    xp: Any,
+    g: Any,
+    ans: Any,
+    *inputs: Any,
+    f: Callable[..., Any],
+    leaves: list[Any],
+    structure: Any,
+    idx: list[int],
+    out_structure: Any,
+) -> tuple[Any, ...]:
+    # re-run f with recording on, then pull g back through the fresh graph
+    from .transforms import vjp
+
+    recorded = _is_recorded(xp)
+    gs = list(g) if isinstance(g, tuple) else [g]
+    tensors = [leaves[i] for i in idx]
+    if recorded:
+        xs = list(inputs)
+    else:
+        xs = [wrap(a, t._backend) for a, t in zip(inputs, tensors)]
+        gs = [wrap(x, tensors[0]._backend) for x in gs]
+
+    def again(*ts: Tensor) -> Any:
+        full = list(leaves)
+        for i, t in zip(idx, ts):
+            full[i] = t
+        return f(*_tree.unflatten(structure, full))
+
+    _, pull = vjp(again, *xs)
+    grads = pull(_tree.unflatten(out_structure, gs))
+    if recorded:
+        return tuple(grads)
+    return tuple(None if x is None else x.data for x in grads)
