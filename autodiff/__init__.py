@@ -99,6 +99,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
+from .ops.indexing import take
 from .ops.linalg import matmul
 from .ops.reduction import max, mean, min, sum
 from .ops.shape import (
@@ -112,6 +113,7 @@ from .ops.shape import (
     squeeze,
     stack,
 )
+from .ops.special import logsumexp
 from .transforms import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
 
 __version__ = "0.1.0"
@@ -125,6 +127,9 @@ nan = _math.nan
 newaxis = None
 
 engine.NAMESPACE = _sys.modules[__name__]
+
+# layers above the core use only the namespace defined above
+from . import nn, optim  # noqa: E402
 
 __all__ = [
     "Backend",
@@ -182,6 +187,7 @@ __all__ = [
     "less_equal",
     "linspace",
     "log",
+    "logsumexp",
     "matmul",
     "matrix_transpose",
     "max",
@@ -193,10 +199,12 @@ __all__ = [
     "nan",
     "negative",
     "newaxis",
+    "nn",
     "no_grad",
     "not_equal",
     "ones",
     "ones_like",
+    "optim",
     "permute_dims",
     "pi",
     "positive",
@@ -215,6 +223,7 @@ __all__ = [
     "stop_gradient",
     "subtract",
     "sum",
+    "take",
     "tanh",
     "tensor",
     "uint8",

@@ -20,6 +20,10 @@ class NumpyBackend(Backend):
     def _load_xp(self) -> Any:
         import array_api_compat.numpy as xp
 
+        from ..engine import PRIMITIVES
+
+        if "scatter_add" in PRIMITIVES:
+            self.kernels[PRIMITIVES["scatter_add"]] = _scatter_add
         return xp
 
     def _fill_dtypes(self, xp: Any) -> None:
@@ -53,3 +57,13 @@ class NumpyBackend(Backend):
 
     def to_numpy(self, array: Any) -> Any:
         return np.asarray(array)
+
+
+def _scatter_add(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
+    # np.add.at adds repeated indices, without the generic one-hot matrix
+    shape = list(g.shape)
+    shape[axis] = size
+    out = np.zeros(shape, dtype=g.dtype)
+    key = (slice(None),) * axis + (indices,)
+    np.add.at(out, key, g)
+    return out

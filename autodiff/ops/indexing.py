@@ -73,3 +73,65 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     [1.0, 2.0, 3.0]
     """
     return apply1(getitem_p, x, {"key": _normalize_key(key, x.shape)})
+
+
+def _scatter_add_fwd(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
+    # out[..., indices[j], ...] += g[..., j, ...], written with a one-hot matmul so it
+    # runs on any array API library (backends override it with a native kernel)
+    onehot = xp.astype(
+        xp.reshape(indices, (-1, 1)) == xp.arange(size, dtype=indices.dtype), g.dtype
+    )
+    out = xp.matmul(xp.moveaxis(g, axis, -1), onehot)
+    return xp.moveaxis(out, -1, axis)
+
+
+def _take_vjp(xp: Any, g: Any, ans: Any, a: Any, indices: Any, axis: int) -> tuple[Any, None]:
+    # repeated indices add up
+    return (call(xp, scatter_add_p, g, indices, axis=axis, size=a.shape[axis]), None)
+
+
+take_p = primitive("take", lambda xp, a, indices, axis: xp.take(a, indices, axis=axis), _take_vjp)
+scatter_add_p = primitive(
+    "scatter_add",
+    _scatter_add_fwd,
+    vjps=(
+        lambda xp, g, ans, g0, indices, axis, size: call(xp, take_p, g, indices, axis=axis),
+        None,
+    ),
+)
+
+
+def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
+    """Elements of ``x`` at integer ``indices`` along ``axis``; gradients of repeated
+    indices add up.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> w = ad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> ad.take(w, ad.tensor([1, 1, 0]), axis=0).sum().backward() is not None
+    True
+    >>> w.grad.tolist()
+    [[1.0, 1.0], [2.0, 2.0]]
+    """
+    from ..engine import apply
+    from ._util import as_tensor, normalize_axis
+
+    x = as_tensor(x)
+    idx = as_tensor(indices, like=x)
+    if idx.dtype.kind not in ("signed integer", "unsigned integer") or idx.ndim != 1:
+        raise IndexError(
+            f"take needs a 1-d integer index tensor, got {idx.dtype.name} of shape {idx.shape}."
+        )
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"take without axis needs a 1-d tensor, got shape {x.shape}.")
+        axis = 0
+    axis = normalize_axis(axis, x.ndim)
+    n = x.shape[axis]
+    host = idx._backend.to_numpy(idx.data)
+    if host.size and (host.min() < -n or host.max() >= n):
+        raise IndexError(f"take: an index is out of range for axis {axis} with size {n}.")
+    if host.size and host.min() < 0:
+        idx = as_tensor(host % n, like=x)
+    return apply(take_p, (x, idx), {"axis": axis})

@@ -1,0 +1,248 @@
+"""Optimizers and learning-rate schedulers (PyTorch's update rules).
+
+Examples
+--------
+>>> import autodiff as ad
+>>> w = ad.nn.Parameter(ad.tensor([1.0, -1.0]))
+>>> opt = ad.optim.SGD([w], lr=0.1)
+>>> (w * w).sum().backward() is not None
+True
+>>> opt.step()
+>>> w.tolist()
+[0.8, -0.8]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import autodiff as ad
+
+from ..grad_mode import no_grad
+from ..tensor import Tensor
+
+__all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "StepLR"]
+
+
+class Optimizer:
+    """Base class: holds parameters, hyper-parameters and per-parameter state."""
+
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, params: Iterable[Tensor], **hyper: Any) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got an empty parameter list.")
+        for p in self.params:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(
+                    "optimizers take tensors that require grad (e.g. model.parameters())."
+                )
+        self.hyper = {**self.defaults, **hyper}
+        if self.hyper.get("lr", 0.0) < 0:
+            raise ValueError(f"learning rate must be non-negative, got {self.hyper['lr']}.")
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        self.step_count = 0
+
+    @property
+    def lr(self) -> float:
+        """The current learning rate."""
+        return float(self.hyper["lr"])
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.hyper["lr"] = float(value)
+
+    def zero_grad(self) -> None:
+        """Clear every parameter's ``.grad``."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        self.step_count += 1
+        with no_grad():
+            for p, state in zip(self.params, self.state):
+                if p.grad is not None:
+                    new = self._update(p.detach(), p.grad.detach(), state)
+                    p.data = new.data
+
+    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyper-parameters, step count and per-parameter state (tensors detached)."""
+        return {
+            "hyper": dict(self.hyper),
+            "step_count": self.step_count,
+            "state": {str(i): dict(s) for i, s in enumerate(self.state)},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (the parameters must match in number)."""
+        per = state["state"]
+        if len(per) != len(self.params):
+            raise ValueError(
+                f"the state has {len(per)} parameters, the optimizer {len(self.params)}."
+            )
+        self.hyper = dict(state["hyper"])
+        self.step_count = int(state["step_count"])
+        self.state = []
+        for i, p in enumerate(self.params):
+            entry = {}
+            for k, v in per[str(i)].items():
+                entry[k] = v.to_device(p.device) if isinstance(v, Tensor) else v
+            self.state.append(entry)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov and weight decay."""
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3,
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "nesterov": False,
+        "weight_decay": 0.0,
+    }
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ) -> None:
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and no dampening.")
+        super().__init__(
+            params,
+            lr=lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            dampening=dampening,
+        )
+
+    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+        h = self.hyper
+        if h["weight_decay"]:
+            g = g + h["weight_decay"] * p
+        if h["momentum"]:
+            buf = state.get("momentum_buffer")
+            buf = g if buf is None else h["momentum"] * buf + (1 - h["dampening"]) * g
+            state["momentum_buffer"] = buf
+            g = g + h["momentum"] * buf if h["nesterov"] else buf
+        return p - h["lr"] * g
+
+
+class Adam(Optimizer):
+    """Adam (with L2 ``weight_decay`` added to the gradient, as PyTorch's Adam)."""
+
+    defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+    }
+    decoupled = False
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+
+    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+        h = self.hyper
+        b1, b2 = h["betas"]
+        if h["weight_decay"]:
+            if self.decoupled:
+                p = p * (1 - h["lr"] * h["weight_decay"])
+            else:
+                g = g + h["weight_decay"] * p
+        t = state.get("step", 0) + 1
+        m = state.get("exp_avg")
+        v = state.get("exp_avg_sq")
+        m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
+        v = (1 - b2) * g * g if v is None else b2 * v + (1 - b2) * g * g
+        state.update(step=t, exp_avg=m, exp_avg_sq=v)
+        bc1 = 1 - b1**t
+        bc2 = 1 - b2**t
+        denom = ad.sqrt(v) / math.sqrt(bc2) + h["eps"]
+        return p - (h["lr"] / bc1) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default 0.01, as PyTorch)."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class _Scheduler:
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.epoch = 0
+
+    def step(self) -> None:
+        """Advance one epoch and set the optimizer's learning rate."""
+        self.epoch += 1
+        self.optimizer.lr = self.lr_at(self.epoch)
+
+    def lr_at(self, epoch: int) -> float:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch counter and base learning rate."""
+        return {"epoch": self.epoch, "base_lr": self.base_lr}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+        self.epoch = int(state["epoch"])
+        self.base_lr = float(state["base_lr"])
+
+
+class StepLR(_Scheduler):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+        super().__init__(optimizer)
+        self.step_size = step_size
+        self.gamma = gamma
+
+    def lr_at(self, epoch: int) -> float:
+        return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class CosineAnnealingLR(_Scheduler):
+    """Cosine decay from the base rate to ``eta_min`` over ``T_max`` epochs."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
+        super().__init__(optimizer)
+        self.T_max = T_max
+        self.eta_min = eta_min
+
+    def lr_at(self, epoch: int) -> float:
+        return (
+            self.eta_min
+            + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        )
