@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
@@ -34,6 +35,25 @@ def stop_gradient(x: Any) -> Any:
     return _tree.tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, x)
 
 
+#: how many transforms are evaluating their function right now: a transform
+#: nested inside another must record its backward, even when the outer one
+#: differentiates through a closure rather than through its arguments
+_DEPTH: ContextVar[int] = ContextVar("autodiff_transform_depth", default=0)
+
+
+class _tracing:
+    """Context: grad recording on, and one transform level deeper."""
+
+    def __enter__(self) -> None:
+        self._grad = enable_grad()
+        self._grad.__enter__()
+        self._token = _DEPTH.set(_DEPTH.get() + 1)
+
+    def __exit__(self, *exc: object) -> None:
+        _DEPTH.reset(self._token)
+        self._grad.__exit__(None, None, None)
+
+
 def _watch(x: Any) -> Any:
     if not isinstance(x, Tensor):
         return x
@@ -52,8 +72,10 @@ def _watch(x: Any) -> Any:
 def _vjp_core(
     outs: Sequence[Tensor], watched: Sequence[Any], cts: Sequence[Any], retain: bool
 ) -> list[Any]:
-    create = any(isinstance(c, Tensor) and c._rg for c in cts) or any(
-        isinstance(w, Tensor) and w._node is not None for w in watched
+    create = (
+        _DEPTH.get() > 0
+        or any(isinstance(c, Tensor) and c._rg for c in cts)
+        or any(isinstance(w, Tensor) and w._node is not None for w in watched)
     )
     roots, root_grads = [], []
     for o, c in zip(outs, cts):
@@ -114,7 +136,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     1.0
     """
     leaves, structure = _tree.flatten(primals)
-    with enable_grad():  # a transform differentiates even inside no_grad
+    with _tracing():  # a transform differentiates even inside no_grad
         watched = [_watch(x) for x in leaves]
         result = f(*_tree.unflatten(structure, watched))
     aux = None
@@ -149,7 +171,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     >>> t.item()
     2.0
     """
-    with enable_grad():  # a transform differentiates even inside no_grad
+    with _tracing():  # a transform differentiates even inside no_grad
         return _jvp(f, tuple(primals), tuple(tangents))
 
 
@@ -235,7 +257,7 @@ def value_and_grad(
         args_l = list(args)
         chosen = tuple(args_l[n] for n in nums)
         leaves, structure = _tree.flatten(chosen)
-        with enable_grad():
+        with _tracing():
             watched = [_watch(x) for x in leaves]
             for n, sub in zip(nums, _tree.unflatten(structure, watched)):
                 args_l[n] = sub
@@ -333,7 +355,7 @@ def jacobian(
         nums = _argnums(argnums, len(args))
         chosen = tuple(args[n] for n in nums)
         leaves, structure = _tree.flatten(chosen)
-        with enable_grad():
+        with _tracing():
             watched = [_watch(x) for x in leaves]
             out = f(*_args_with(args, nums, _tree.unflatten(structure, watched)))
         outs, out_structure = _tree.flatten(out)
@@ -419,7 +441,7 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     """
     primals = tuple(primals)
     tangents = tuple(tangents)
-    with enable_grad():
+    with _tracing():
         leaves, structure = _tree.flatten(primals)
         t_leaves, _ = _tree.flatten(tangents)
         if len(t_leaves) != len(leaves):

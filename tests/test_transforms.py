@@ -277,3 +277,11 @@ def test_hooks_see_and_replace_gradients() -> None:
 def test_transforms_work_inside_no_grad() -> None:
     with ad.no_grad():
         assert ad.grad(lambda t: t * t)(make(3.0)).item() == 6.0
+
+
+def test_nested_grad_through_a_closure() -> None:
+    # d/da of (d/dt (t * a)^2 at t=1) = d/da (2 a^2) = 4 a
+    def outer(a: ad.Tensor) -> ad.Tensor:
+        return ad.grad(lambda t: ((t * a) ** 2).sum())(make(1.0)).sum()
+
+    assert ad.grad(outer)(make(3.0)).item() == pytest.approx(12.0)
