@@ -129,7 +129,8 @@ newaxis = None
 engine.NAMESPACE = _sys.modules[__name__]
 
 # layers above the core use only the namespace defined above
-from . import nn, optim  # noqa: E402
+from . import data, nn, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 __all__ = [
     "Backend",
@@ -154,6 +155,7 @@ __all__ = [
     "constant",
     "cos",
     "custom_vjp",
+    "data",
     "divide",
     "e",
     "empty",
@@ -186,6 +188,7 @@ __all__ = [
     "less",
     "less_equal",
     "linspace",
+    "load",
     "log",
     "logsumexp",
     "matmul",
@@ -211,6 +214,7 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "save",
     "set_backend",
     "set_default_dtype",
     "set_grad_enabled",
