@@ -17,7 +17,7 @@ nox.options.error_on_missing_interpreters = False
 
 #: backend → extras its session installs on top of ``test``
 BACKENDS: dict[str, list[str]] = {
-    "numpy": ["dask"],
+    "numpy": ["dask", "plot"],
     "array_api_strict": ["array_api_strict"],
     "torch": ["torch"],
     "jax": ["jax"],

@@ -1,0 +1,135 @@
+"""``autodiff check``: ``check_grads`` over every differentiable primitive on a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+
+from .engine import PRIMITIVES
+from .testing import check_grads
+
+__all__ = ["SAMPLES", "CheckRow", "run_checks"]
+
+_R = np.random.default_rng(0)
+
+
+def _pos(*shape: int) -> Any:
+    return _R.uniform(0.5, 2.0, size=shape)
+
+
+def _any(*shape: int) -> Any:
+    return _R.uniform(-1.5, 1.5, size=shape)
+
+
+#: primitive name → (function, argument host arrays); inputs avoid kinks and ties
+SAMPLES: dict[str, tuple[Callable[..., Any], tuple[Any, ...]]] = {
+    "add": (ad.add, (_any(2, 3), _any(3))),
+    "subtract": (ad.subtract, (_any(2, 3), _any(2, 1))),
+    "multiply": (ad.multiply, (_any(2, 3), _any(3))),
+    "divide": (ad.divide, (_any(2, 3), _pos(3))),
+    "negative": (ad.negative, (_any(3),)),
+    "positive": (ad.positive, (_any(3),)),
+    "pow": (ad.pow, (_pos(3), _any(3))),
+    "exp": (ad.exp, (_any(2, 2),)),
+    "log": (ad.log, (_pos(2, 2),)),
+    "sin": (ad.sin, (_any(3),)),
+    "cos": (ad.cos, (_any(3),)),
+    "sqrt": (ad.sqrt, (_pos(3),)),
+    "tanh": (ad.tanh, (_any(3),)),
+    "sigmoid": (ad.sigmoid, (_any(3),)),
+    "relu": (ad.relu, (np.array([-1.0, 0.5, 2.0]),)),
+    "abs": (ad.abs, (np.array([-1.0, 0.5, 2.0]),)),
+    "maximum": (ad.maximum, (np.array([1.0, -2.0, 3.0]), np.array([0.0, 1.0, 4.0]))),
+    "minimum": (ad.minimum, (np.array([1.0, -2.0, 3.0]), np.array([0.0, 1.0, 4.0]))),
+    "where": (lambda a, b: ad.where(ad.tensor([True, False, True]), a, b), (_any(3), _any(3))),
+    "sum": (lambda a: ad.sum(a, axis=1), (_any(2, 3),)),
+    "mean": (lambda a: ad.mean(a, axis=0), (_any(2, 3),)),
+    "max": (lambda a: ad.max(a, axis=1), (np.array([[1.0, 3.0, 2.0], [0.5, -1.0, 0.0]]),)),
+    "min": (lambda a: ad.min(a, axis=1), (np.array([[1.0, 3.0, 2.0], [0.5, -1.0, 0.0]]),)),
+    "logsumexp": (lambda a: ad.logsumexp(a, axis=1), (_any(2, 3),)),
+    "matmul": (ad.matmul, (_any(2, 3), _any(3, 2))),
+    "reshape": (lambda a: ad.reshape(a, (3, 2)), (_any(2, 3),)),
+    "broadcast_to": (lambda a: ad.broadcast_to(a, (2, 3)), (_any(3),)),
+    "squeeze": (lambda a: ad.squeeze(a, axis=0), (_any(1, 3),)),
+    "expand_dims": (lambda a: ad.expand_dims(a, axis=1), (_any(3),)),
+    "permute_dims": (lambda a: ad.permute_dims(a, (1, 0, 2)), (_any(2, 3, 2),)),
+    "matrix_transpose": (ad.matrix_transpose, (_any(2, 3),)),
+    "concat": (lambda a, b: ad.concat([a, b], axis=0), (_any(2, 3), _any(1, 3))),
+    "stack": (lambda a, b: ad.stack([a, b], axis=1), (_any(2, 3), _any(2, 3))),
+    "astype": (lambda a: ad.astype(a, ad.float32) * 1.0, (_any(3),)),
+    "getitem": (lambda a: a[1:, ::2], (_any(3, 4),)),
+    "scatter_into_zeros": (
+        lambda a: ad.grad(lambda t: (t[1:, ::2] * a).sum())(ad.zeros((3, 4), dtype=a.dtype)),
+        (_any(2, 2),),
+    ),
+    "take": (lambda a: ad.take(a, ad.tensor([2, 0, 2]), axis=0), (_any(3, 2),)),
+    "scatter_add": (
+        lambda a: ad.grad(lambda t: (ad.take(t, ad.tensor([2, 0, 2]), axis=0) * a).sum())(
+            ad.zeros((3, 2), dtype=a.dtype)
+        ),
+        (_any(3, 2),),
+    ),
+}
+
+
+@dataclass
+class CheckRow:
+    """One line of the check table."""
+
+    primitive: str
+    dtype: str
+    max_error: float | None
+    status: str
+
+
+def run_checks(order: int = 2) -> list[CheckRow]:
+    """Check every differentiable primitive's rule on the current backend."""
+    backend = ad.get_backend()
+    dtype = ad.float64 if backend.supports(ad.float64) else ad.float32
+    rows = []
+    for name, prim in PRIMITIVES.items():
+        if not prim.differentiable or name == "to_device":
+            continue
+        sample = SAMPLES.get(name)
+        if sample is None:
+            rows.append(CheckRow(name, dtype.name, None, "no sample"))
+            continue
+        fn, host = sample
+        args = tuple(ad.tensor(a, dtype=dtype) for a in host)
+        try:
+            check_grads(fn, args, order=order)
+            err = _max_error(fn, args)
+            rows.append(CheckRow(name, dtype.name, err, "pass"))
+        except AssertionError as failure:
+            rows.append(CheckRow(name, dtype.name, None, f"FAIL: {str(failure).splitlines()[0]}"))
+    return rows
+
+
+def _max_error(fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
+    # the first-order reverse-mode error against central differences, for the table
+    out = fn(*args)
+    v = ad.ones_like(out)
+    _, pull = ad.vjp(fn, *args)
+    grads = pull(v)
+    worst = 0.0
+    eps = 1e-6 if args[0].dtype == ad.float64 else 1e-3
+    for k, x in enumerate(args):
+        host = x.numpy().astype(np.float64)
+        flat = host.reshape(-1)
+        g = np.asarray(grads[k].numpy(), dtype=np.float64).reshape(-1)
+        for j in range(flat.size):
+            plus, minus = flat.copy(), flat.copy()
+            plus[j] += eps
+            minus[j] -= eps
+            pa = list(args)
+            ma = list(args)
+            pa[k] = ad.tensor(plus.reshape(host.shape), dtype=x.dtype)
+            ma[k] = ad.tensor(minus.reshape(host.shape), dtype=x.dtype)
+            num = (float(fn(*pa).sum().item()) - float(fn(*ma).sum().item())) / (2 * eps)
+            worst = max(worst, abs(num - g[j]))
+    return worst

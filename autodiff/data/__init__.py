@@ -1,0 +1,108 @@
+"""Data: batching, seeded shuffling, and data sets that ship inside the package.
+
+No data set is fetched from the network at run time. ``load_digits`` reads the
+8×8 handwritten digits (the UCI optical-recognition set, 1,797 images, as
+shipped by scikit-learn under its BSD licence) from a 45 KB file bundled here.
+
+Examples
+--------
+>>> import autodiff as ad
+>>> x, y = ad.data.load_digits()
+>>> x.shape, y.shape, x.dtype, y.dtype
+((1797, 64), (1797,), autodiff.float32, autodiff.int64)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+
+from ..tensor import Tensor
+
+__all__ = ["DataLoader", "load_digits", "train_test_split"]
+
+
+def load_digits(
+    *, flatten: bool = True, dtype: Any = None, device: Any = None
+) -> tuple[Tensor, Tensor]:
+    """The 8×8 digits as ``(images, labels)``: images scaled to [0, 1] (float32 by
+    default), shape (1797, 64) or (1797, 1, 8, 8) with ``flatten=False``; labels int64."""
+    with (
+        resources.files(__package__).joinpath("digits.npz").open("rb") as fh,
+        np.load(fh, allow_pickle=False) as f,
+    ):
+        images = f["images"].astype(np.float64) / 16.0
+        labels = f["labels"].astype(np.int64)
+    images = images.reshape(len(images), -1) if flatten else images[:, None, :, :]
+    x = ad.tensor(images, dtype=ad.float32 if dtype is None else dtype, device=device)
+    return x, ad.tensor(labels, device=device)
+
+
+def train_test_split(*arrays: Tensor, test_fraction: float = 0.2, seed: int = 0) -> list[Tensor]:
+    """Shuffle rows with ``seed`` and split each array into (train, test)."""
+    if not arrays:
+        raise ValueError("train_test_split needs at least one array.")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ValueError(
+            f"all arrays need the same number of rows; got {[a.shape[0] for a in arrays]}."
+        )
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}.")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = max(1, round(n * test_fraction))
+    parts = (order[n_test:], order[:n_test])
+    out = []
+    for a in arrays:
+        for idx in parts:
+            out.append(ad.take(a, ad.tensor(idx, device=a.device), axis=0))
+    return out
+
+
+class DataLoader:
+    """Mini-batches of ``(x, y, ...)`` rows, reshuffled each epoch from ``seed``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x, y = ad.data.load_digits()
+    >>> batches = ad.data.DataLoader(x, y, batch_size=500, seed=0)
+    >>> len(batches), [b[0].shape[0] for b in batches]
+    (4, [500, 500, 500, 297])
+    """
+
+    def __init__(
+        self,
+        *arrays: Tensor,
+        batch_size: int = 64,
+        shuffle: bool = True,
+        seed: int | None = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if not arrays:
+            raise ValueError("DataLoader needs at least one array.")
+        self.n = arrays[0].shape[0]
+        if any(a.shape[0] != self.n for a in arrays):
+            raise ValueError("all arrays given to DataLoader need the same number of rows.")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+        self.arrays = arrays
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        order = self._rng.permutation(self.n) if self.shuffle else np.arange(self.n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield tuple(ad.take(a, ad.tensor(idx, device=a.device), axis=0) for a in self.arrays)
