@@ -19,6 +19,8 @@ nox.options.error_on_missing_interpreters = False
 BACKENDS: dict[str, list[str]] = {
     "numpy": ["dask", "plot"],
     "array_api_strict": ["array_api_strict"],
+    "mlx": ["mlx"],
+    "cupy": ["cupy"],
     "torch": ["torch"],
     "jax": ["jax"],
 }

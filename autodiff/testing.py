@@ -92,6 +92,8 @@ class _Checker:
             (t.dtype.bits if t.dtype.kind == "real floating" else t.dtype.bits // 2)
             for t in tensors
         )
+        if not all(t._backend.exact_float64 for t in tensors):
+            bits = min(bits, 32)  # float64 storage, float32 accuracy (MLX)
         eps, atol, rtol = _TOL.get(bits, _TOL[32])
         return (
             eps if self.eps is None else self.eps,

@@ -43,3 +43,12 @@ def make(values: object, dtype: ad.DType | None = None, requires_grad: bool = Fa
     if dtype is None and arr.dtype.kind == "f":
         dtype = ad.float64 if ad.get_backend().supports(ad.float64) else ad.float32
     return ad.tensor(arr, dtype=dtype, requires_grad=requires_grad)
+
+
+def rtol(strict: float = 1e-10) -> float:
+    """``strict`` where float64 is exact on the backend under test, float32-level otherwise."""
+    return strict if ad.get_backend().exact_float64 else max(strict, 2e-5)
+
+
+#: backends whose array memory tracemalloc can see (NumPy's allocator reports to it)
+TRACEMALLOC_BACKENDS = ("numpy", "array_api_strict")

@@ -10,7 +10,7 @@ import pytest
 import autodiff as ad
 from autodiff.testing import check_grads
 
-from .conftest import make
+from .conftest import make, rtol
 
 F = ad.nn.functional
 
@@ -28,12 +28,16 @@ def _both(torch: Any, fn_ad: Any, fn_t: Any, *arrays: np.ndarray) -> None:
     xs = [make(a, requires_grad=True) for a in arrays]
     ts = [_t(torch, a, True) for a in arrays]
     out, ref = fn_ad(*xs), fn_t(*ts)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        out.numpy(), ref.detach().numpy(), rtol=rtol(1e-10), atol=rtol(1e-12)
+    )
     w = np.random.default_rng(5).standard_normal(ref.shape)
     (out * make(w)).sum().backward()
     (ref * _t(torch, w)).sum().backward()
     for x, t in zip(xs, ts):
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            x.grad.numpy(), t.grad.numpy(), rtol=rtol(1e-9), atol=rtol(1e-12)
+        )
 
 
 def test_activations_and_softmax_match_torch(torch: Any, rng: np.random.Generator) -> None:

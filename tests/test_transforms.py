@@ -12,7 +12,7 @@ import autodiff as ad
 from autodiff.engine import Primitive, apply1
 from autodiff.testing import check_grads
 
-from .conftest import make
+from .conftest import TRACEMALLOC_BACKENDS, make, rtol
 
 
 def f3(x: ad.Tensor) -> ad.Tensor:
@@ -23,7 +23,7 @@ def test_third_derivative_matches_closed_form() -> None:
     v = 0.9
     d3 = ad.grad(ad.grad(ad.grad(f3)))(make(v))
     expected = 6 * math.sin(v) + 18 * v * math.cos(v) - 9 * v**2 * math.sin(v) - v**3 * math.cos(v)
-    assert d3.item() == pytest.approx(expected, rel=1e-10)
+    assert d3.item() == pytest.approx(expected, rel=rtol(1e-10))
 
 
 def test_backward_create_graph_third_order() -> None:
@@ -118,10 +118,12 @@ def test_hessian_and_hvp(rng: np.random.Generator) -> None:
 
     x = make(rng.standard_normal(3))
     H = ad.hessian(quad)(x).numpy()
-    np.testing.assert_allclose(H, A - np.diag(np.sin(x.numpy())), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        H, A - np.diag(np.sin(x.numpy())), rtol=rtol(1e-10), atol=rtol(1e-12)
+    )
     v = make(rng.standard_normal(3))
     value, (hv,) = ad.hvp(quad, (x,), (v,))
-    np.testing.assert_allclose(hv.numpy(), H @ v.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(hv.numpy(), H @ v.numpy(), rtol=rtol(1e-10))
     assert value.item() == pytest.approx(quad(x).item())
 
 
@@ -233,7 +235,11 @@ def test_checkpoint_gradients_equal_plain(rng: np.random.Generator) -> None:
     check_grads(cblock, (x, ws[0]), order=2)
 
 
-def test_checkpoint_lowers_peak_memory(rng: np.random.Generator) -> None:
+def test_checkpoint_lowers_peak_memory(rng: np.random.Generator, backend: ad.Backend) -> None:
+    if backend.name not in TRACEMALLOC_BACKENDS:
+        pytest.skip(
+            f"tracemalloc cannot see {backend.name}'s array memory; measured in benchmarks/"
+        )
     width, depth = 256, 12
     ws = [make(rng.standard_normal((width, width)) / 16) for _ in range(depth)]
     x = make(rng.standard_normal((512, width)), requires_grad=True)

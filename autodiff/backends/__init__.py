@@ -38,6 +38,8 @@ __all__ = [
 BUILTIN: dict[str, str] = {
     "numpy": "autodiff.backends._numpy:NumpyBackend",
     "array_api_strict": "autodiff.backends._array_api_strict:ArrayApiStrictBackend",
+    "mlx": "autodiff.backends._mlx:MLXBackend",
+    "cupy": "autodiff.backends._cupy:CuPyBackend",
     "torch": "autodiff.backends._torch:TorchBackend",
     "jax": "autodiff.backends._jax:JaxBackend",
     "dask": "autodiff.backends._dask:DaskBackend",

@@ -151,6 +151,8 @@ class Backend:
     multi_device: bool = False
     #: operations build a graph that runs later (Dask, MLX): per-op costs differ
     lazy: bool = False
+    #: float64 results carry float64 precision (MLX computes some in float32)
+    exact_float64: bool = True
     #: float dtype for Python floats when no default was set
     default_float: DType = _dtypes.float64
 
