@@ -99,7 +99,7 @@ from .ops.elementwise import (
     tanh,
     where,
 )
-from .ops.indexing import take
+from .ops.indexing import take, take_along_axis
 from .ops.linalg import matmul
 from .ops.reduction import max, mean, min, sum
 from .ops.shape import (
@@ -228,6 +228,7 @@ __all__ = [
     "subtract",
     "sum",
     "take",
+    "take_along_axis",
     "tanh",
     "tensor",
     "uint8",

@@ -393,6 +393,10 @@ class Tensor:
     def __getitem__(self, key: Any) -> Tensor:
         return _ix.getitem(self, key)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``x[key] = value``: rebinds ``x`` to a new value (see ``autodiff.ops.indexing.setitem``)."""
+        _ix.setitem(self, key, value)
+
     # -- method forms users know ---------------------------------------------------
     @property
     def T(self) -> Tensor:

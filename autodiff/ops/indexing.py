@@ -1,13 +1,23 @@
-"""Indexing primitives: forward and gradient rule side by side."""
+"""Indexing primitives: forward and gradient rule side by side.
+
+Basic keys (ints, slices, ``None``, ``...``) go through the ``getitem``
+primitive. Keys with integer arrays or boolean masks are resolved on the host
+into the flat positions they select (NumPy's indexing rules, so mixing with
+slices, ``None`` and ``...`` behaves as in NumPy) and become a ``take`` from
+the flattened tensor: its gradient is a ``scatter_add``, so repeated indices
+add up. ``__setitem__`` is functional: the new value is computed from the old
+one and the tensor object is rebound to it (see ``setitem``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..engine import apply1, call, primitive
-from ..tensor import Tensor
+from ..engine import apply, apply1, call, primitive
+from ..grad_mode import GRAD_ENABLED
+from ..tensor import Tensor, wrap
 
-__all__ = ["getitem"]
+__all__ = ["getitem", "scatter_add", "setitem", "take", "take_along_axis"]
 
 
 def _scatter_fwd(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
@@ -29,50 +39,6 @@ scatter_p = primitive(
     _scatter_fwd,
     lambda xp, g, ans, a, key, shape: (call(xp, getitem_p, g, key=key),),
 )
-
-
-def _normalize_key(key: Any, shape: tuple[int, ...]) -> Any:
-    parts = key if isinstance(key, tuple) else (key,)
-    out: list[Any] = []
-    dim = 0
-    for k in parts:
-        if isinstance(k, Tensor):
-            raise IndexError(
-                "indexing with a tensor is not supported yet; use Python ints and slices."
-            )
-        if k is None:
-            out.append(None)
-            continue
-        if k is Ellipsis:
-            out.append(k)
-            dim = len(shape) - sum(1 for p in parts if p is not None and p is not Ellipsis)
-            continue
-        if isinstance(k, bool) or not isinstance(k, (int, slice)):
-            if hasattr(k, "__index__") and not isinstance(k, bool):
-                k = int(k.__index__())
-            else:
-                raise IndexError(f"unsupported index {k!r}: use ints, slices, None and ...")
-        if dim >= len(shape):
-            raise IndexError(f"too many indices for a tensor of shape {shape}.")
-        if isinstance(k, int) and not -shape[dim] <= k < shape[dim]:
-            raise IndexError(f"index {k} is out of bounds for axis {dim} with size {shape[dim]}.")
-        out.append(k)
-        dim += 1
-    if Ellipsis not in out and dim < len(shape):
-        out.append(Ellipsis)  # the remaining axes are taken whole
-    return tuple(out)
-
-
-def getitem(x: Tensor, key: Any) -> Tensor:
-    """``x[key]`` for basic indices: ints, slices, ``None`` and ``...``.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> ad.arange(6.0)[1:4].tolist()
-    [1.0, 2.0, 3.0]
-    """
-    return apply1(getitem_p, x, {"key": _normalize_key(key, x.shape)})
 
 
 def _scatter_add_fwd(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
@@ -101,6 +67,217 @@ scatter_add_p = primitive(
 )
 
 
+# -- keys -----------------------------------------------------------------------
+
+
+def _is_advanced(k: Any) -> bool:
+    if isinstance(k, Tensor):
+        return k.ndim > 0 or k.dtype.name == "bool"
+    if isinstance(k, bool):
+        return True
+    return isinstance(k, (list, tuple)) or hasattr(k, "__array_namespace__") or hasattr(k, "ndim")
+
+
+def _normalize_key(key: Any, shape: tuple[int, ...]) -> Any:
+    parts = key if isinstance(key, tuple) else (key,)
+    out: list[Any] = []
+    dim = 0
+    for k in parts:
+        if k is None:
+            out.append(None)
+            continue
+        if k is Ellipsis:
+            out.append(k)
+            dim = len(shape) - sum(1 for p in parts if p is not None and p is not Ellipsis)
+            continue
+        if not isinstance(k, (int, slice)):
+            if hasattr(k, "__index__") and not isinstance(k, bool):
+                k = int(k.__index__())
+            else:
+                raise IndexError(
+                    f"unsupported index {k!r}: use ints, slices, None, ..., integer "
+                    "tensors/arrays or boolean masks."
+                )
+        if dim >= len(shape):
+            raise IndexError(f"too many indices for a tensor of shape {shape}.")
+        if isinstance(k, int) and not -shape[dim] <= k < shape[dim]:
+            raise IndexError(f"index {k} is out of bounds for axis {dim} with size {shape[dim]}.")
+        out.append(k)
+        dim += 1
+    if Ellipsis not in out and dim < len(shape):
+        out.append(Ellipsis)  # the remaining axes are taken whole
+    return tuple(out)
+
+
+def _host_index(x: Tensor, k: Any) -> Any:
+    """An integer or boolean index as a host (NumPy) array."""
+    backend = x._backend
+    if isinstance(k, Tensor):
+        host = k._backend.to_numpy(k.data)
+    else:
+        try:
+            host = backend.to_numpy(backend.asarray(k))
+        except Exception as err:
+            raise IndexError(f"unsupported index {k!r}: {err}") from err
+    kind = host.dtype.kind
+    if kind == "f" and host.size == 0:
+        host = host.astype("int64")  # an empty list
+    elif kind not in "iub":
+        raise IndexError(
+            f"arrays used as indices must be of integer or boolean dtype, got {host.dtype} "
+            f"in {k!r}."
+        )
+    return host
+
+
+def flat_positions(x: Tensor, key: Any) -> Any:
+    """The flat positions (a host integer array of the result's shape) that
+    ``x[key]`` selects, with NumPy's rules for any key."""
+    parts = key if isinstance(key, tuple) else (key,)
+    hparts: list[Any] = []
+    host_ns = None
+    for k in parts:
+        if isinstance(k, Tensor) and k.ndim == 0 and k.dtype.name != "bool":
+            k = k.__index__()
+        elif _is_advanced(k) and not isinstance(k, bool):
+            k = _host_index(x, k)
+            host_ns = k.__array_namespace__()
+        elif isinstance(k, bool):
+            raise IndexError(
+                f"a Python bool ({k}) is not a supported index; use a boolean tensor mask."
+            )
+        hparts.append(k)
+    if host_ns is None:
+        host_ns = x._backend.to_numpy(x._backend.asarray([0])).__array_namespace__()
+    positions = host_ns.reshape(host_ns.arange(x.size), x.shape)
+    try:
+        return positions[tuple(hparts)]
+    except IndexError as err:
+        raise IndexError(f"bad index for a tensor of shape {x.shape}: {err}") from err
+
+
+def _gather_flat(x: Tensor, pos: Any) -> Tensor:
+    from .shape import reshape
+
+    flat = reshape(x, (-1,))
+    idx = wrap(x._backend.asarray(pos.reshape(-1), device=x.device), x._backend)
+    return reshape(apply(take_p, (flat, idx), {"axis": 0}), tuple(pos.shape))
+
+
+def getitem(x: Tensor, key: Any) -> Tensor:
+    """``x[key]``: ints, slices, ``None``, ``...``, integer tensors/arrays/lists and
+    boolean masks, combined as in NumPy. Gradients of repeated indices add up.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.arange(6.0)[1:4].tolist()
+    [1.0, 2.0, 3.0]
+    >>> x = ad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> _ = x[ad.tensor([0, 0, 2])].sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 0.0, 1.0]
+    """
+    parts = key if isinstance(key, tuple) else (key,)
+    if any(_is_advanced(k) for k in parts):
+        return _gather_flat(x, flat_positions(x, key))
+    return apply1(getitem_p, x, {"key": _normalize_key(key, x.shape)})
+
+
+def scatter_add(values: Any, indices: Any, /, *, axis: int, size: int) -> Tensor:
+    """Zeros with ``size`` entries along ``axis``, plus ``values[..., j, ...]`` added at
+    ``indices[j]`` (repeated indices add up). The gradient of ``take``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.ops.indexing.scatter_add(ad.tensor([1.0, 2.0, 3.0]), ad.tensor([0, 2, 0]),
+    ...                             axis=0, size=3).tolist()
+    [4.0, 0.0, 2.0]
+    """
+    from ._util import as_tensor, normalize_axis
+
+    v = as_tensor(values)
+    idx = as_tensor(indices, like=v)
+    if idx.dtype.kind not in ("signed integer", "unsigned integer") or idx.ndim != 1:
+        raise IndexError(
+            f"scatter_add needs a 1-d integer index tensor, got {idx.dtype.name} of shape "
+            f"{idx.shape}."
+        )
+    axis = normalize_axis(axis, max(v.ndim, 1))
+    if v.ndim == 0 or v.shape[axis] != idx.shape[0]:
+        raise ValueError(
+            f"scatter_add: values of shape {v.shape} need {idx.shape[0]} entries along axis "
+            f"{axis}, one per index."
+        )
+    host = idx._backend.to_numpy(idx.data)
+    if host.size and (host.min() < 0 or host.max() >= size):
+        raise IndexError(f"scatter_add: an index is out of range [0, {size}).")
+    return apply(scatter_add_p, (v, idx), {"axis": axis, "size": int(size)})
+
+
+def setitem(x: Tensor, key: Any, value: Any) -> None:
+    """``x[key] = value``, functionally, with gradients to the old ``x`` and to ``value``.
+
+    The new value is computed from the old one (``where`` over the selected flat
+    positions), then ``x`` is rebound to it: ``x.data`` is a new array and ``x``
+    becomes a non-leaf whose graph records the assignment. The gradient to the old
+    ``x`` is zero at the overwritten positions; the gradient to ``value`` is the
+    gradient at those positions, summed over broadcasting. When an index repeats,
+    the last assignment wins (as in NumPy) and only it receives gradient.
+
+    Unlike PyTorch, the memory of ``x`` is not modified: views and tensors that
+    share ``x.data`` keep the old values, and tensors computed from ``x`` before the
+    assignment keep using the old values in their gradients only if they are not
+    differentiated through ``x`` afterwards — differentiate them before assigning.
+    A leaf that requires grad can only be assigned to under ``ad.no_grad()``.
+    """
+    from ._util import as_tensor
+    from .elementwise import where
+    from .shape import astype, broadcast_to, reshape
+
+    if x._node is None and x._rg and GRAD_ENABLED.get():
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation: "
+            "assign under `with ad.no_grad():`, or assign to a copy (e.g. x = x * 1)."
+        )
+    v = as_tensor(value, like=x)
+    if v._backend is not x._backend:
+        raise ValueError(
+            f"cannot assign a tensor on {v.device} into one on {x.device}; move it first."
+        )
+    if v.dtype != x.dtype:
+        v = astype(v, x.dtype)
+    pos = flat_positions(x, key)
+    try:
+        vb = broadcast_to(v, tuple(pos.shape))
+    except ValueError as err:
+        raise ValueError(
+            f"cannot assign a value of shape {v.shape} to a selection of shape {tuple(pos.shape)}."
+        ) from err
+    flat_pos = pos.reshape(-1)
+    hx = flat_pos.__array_namespace__()
+    # the last occurrence of each position wins
+    uniq, first_rev = hx.unique(flat_pos[::-1], return_index=True)
+    src = flat_pos.size - 1 - first_rev
+    keep = hx.ones(x.size, dtype=bool)
+    keep[uniq] = False
+
+    backend = x._backend
+    old = wrap(x.data, backend)
+    old._rg, old._node, old._oi = x._rg, x._node, x._oi
+
+    def dev(a: Any) -> Tensor:
+        return wrap(backend.asarray(a, device=x.device), backend)
+
+    picked = apply(take_p, (reshape(vb, (-1,)), dev(src)), {"axis": 0})
+    placed = apply(scatter_add_p, (picked, dev(uniq)), {"axis": 0, "size": x.size})
+    new = reshape(where(dev(keep), reshape(old, (-1,)), placed), x.shape)
+    x.data = new.data
+    if GRAD_ENABLED.get():
+        x._rg, x._node, x._oi = new._rg, new._node, new._oi
+
+
 def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
     """Elements of ``x`` at integer ``indices`` along ``axis``; gradients of repeated
     indices add up.
@@ -114,7 +291,6 @@ def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
     >>> w.grad.tolist()
     [[1.0, 1.0], [2.0, 2.0]]
     """
-    from ..engine import apply
     from ._util import as_tensor, normalize_axis
 
     x = as_tensor(x)
@@ -135,3 +311,45 @@ def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
     if host.size and host.min() < 0:
         idx = as_tensor(host % n, like=x)
     return apply(take_p, (x, idx), {"axis": axis})
+
+
+def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
+    """Pick values of ``x`` at ``indices`` along ``axis`` (``indices`` has the same
+    number of dimensions; the other axes broadcast). Gradients of repeated indices
+    add up.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([[1.0, 5.0], [7.0, 3.0]])
+    >>> ad.take_along_axis(x, ad.tensor([[1], [0]]), axis=1).tolist()
+    [[5.0], [7.0]]
+    """
+    from ._util import as_tensor, normalize_axis
+
+    x = as_tensor(x)
+    idx = as_tensor(indices, like=x)
+    if idx.dtype.kind not in ("signed integer", "unsigned integer"):
+        raise IndexError(f"take_along_axis needs integer indices, got {idx.dtype.name}.")
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"take_along_axis: indices have {idx.ndim} dimensions but x has {x.ndim}; "
+            "they must match."
+        )
+    axis = normalize_axis(axis, x.ndim)
+    host = idx._backend.to_numpy(idx.data)
+    n = x.shape[axis]
+    if host.size and (host.min() < -n or host.max() >= n):
+        raise IndexError(
+            f"take_along_axis: an index is out of range for axis {axis} with size {n}."
+        )
+    hx = host.__array_namespace__()
+    positions = hx.reshape(hx.arange(x.size), x.shape)
+    try:
+        pos = hx.take_along_axis(positions, host % max(n, 1), axis=axis)
+    except (ValueError, IndexError) as err:
+        raise ValueError(
+            f"take_along_axis: indices of shape {idx.shape} do not fit x of shape {x.shape} "
+            f"along axis {axis}: {err}"
+        ) from err
+    return _gather_flat(x, pos)
