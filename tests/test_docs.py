@@ -32,7 +32,7 @@ def test_code_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     namespace: dict[str, object] = {"__name__": f"docs_{page}"}
     for i, block in enumerate(BLOCK.findall(text)):
         code = compile(block, f"{page} (block {i + 1})", "exec")
-        exec(code, namespace)  # noqa: S102 - the project's own documentation
+        exec(code, namespace)  # the project's own documentation
 
 
 def test_every_page_is_in_the_nav() -> None:
