@@ -35,14 +35,17 @@ def move_array(data: Any, src: Backend, dst: Device) -> Any:
     target = backends.get(dst.backend)
     if target is src:
         return data.to_device(dst.native)
-    try:
-        return (
-            target.from_dlpack(data, dst)
-            if hasattr(target, "from_dlpack")
-            else (target.asarray(src.to_numpy(data), device=dst))
-        )
-    except (TypeError, ValueError, RuntimeError, BufferError):
-        return target.asarray(src.to_numpy(data), device=dst)
+    if src.name != "mlx" and dst.label == "cpu" and hasattr(data, "__dlpack__"):
+        # zero-copy where both libraries speak DLPack on the same device
+        from_dlpack = getattr(target.xp, "from_dlpack", None)
+        if from_dlpack is not None:
+            try:
+                out = from_dlpack(data)
+                if target.dtype_of(out) is src.dtype_of(data):  # never narrow on the way
+                    return out
+            except (TypeError, ValueError, RuntimeError, BufferError, AttributeError, NotImplementedError):
+                pass
+    return target.asarray(src.to_numpy(data), device=dst)
 
 
 def _move_vjp(xp: Any, g: Any, ans: Any, a: Any, dst: Device, src: Device) -> tuple[Any]:

@@ -100,3 +100,22 @@ def test_mlx_never_narrows_and_is_lazy() -> None:
     assert fake.supports(ad.float32, "gpu")
     with pytest.raises(TypeError, match="float64 only on"):
         fake.asarray(np.ones(2), device="gpu")
+
+
+@pytest.mark.skipif("mlx" not in ad.backends.available(), reason="MLX is not installed")
+def test_mlx_masks_moves_and_checkpoints(tmp_path: object) -> None:
+    import pathlib
+
+    x = ad.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    m = x.to_device("mlx:cpu")
+    assert m.dtype == ad.float64  # a move never narrows
+    picked = m[m > 0.0]  # data-dependent shape: the mask goes through the host
+    assert picked.tolist() == [1.0, 3.0]
+    picked.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
+    path = pathlib.Path(str(tmp_path)) / "mlx.npz"
+    with ad.use_backend("mlx"):
+        ad.save({"w": ad.tensor([1.5, 2.5])}, path)
+    back = ad.load(path, device="numpy:cpu")
+    assert back["w"].dtype == ad.float32
+    assert back["w"].tolist() == [1.5, 2.5]

@@ -16,9 +16,9 @@ False. MLX is lazy: operations build a graph that is evaluated when a value
 is needed (``item()``, ``numpy()``, ``tolist()``, printing); the engine
 never forces an evaluation per operation.
 
-Boolean-mask indexing gives a shape that depends on the data; MLX cannot
-express it lazily, so autodiff raises a clear ``IndexError`` for it on MLX
-(use ``ad.where`` instead).
+Boolean-mask indexing gives a shape that depends on the data, which MLX
+cannot express lazily: the mask is evaluated and brought to the host there
+(``ad.where`` stays lazy).
 """
 
 from __future__ import annotations
