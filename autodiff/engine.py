@@ -493,14 +493,14 @@ def _backward(
         if wanted:
             _capture(node, g, multi, wanted, captured, raw, backend)
         if raw:
-            args = tuple(t.data if isinstance(t, Tensor) else t for t in ins)
+            args = [t.data if isinstance(t, Tensor) else t for t in ins]
         else:
             args = ins
             ans = _wrap_ans(node, ans, backend)
-        params = node.params or {}
+        params = node.params
         vjps = prim.vjps
         if vjps is None:
-            res = prim.vjp(xp, g, ans, *args, **params)
+            res = prim.vjp(xp, g, ans, *args, **params) if params else prim.vjp(xp, g, ans, *args)
             if len(res) != len(ins):
                 raise RuntimeError(
                     f"the gradient rule of '{prim.name}' returned {len(res)} gradients "
@@ -508,7 +508,7 @@ def _backward(
                 )
         else:
             res = [
-                rule(xp, g, ans, *args, **params)
+                (rule(xp, g, ans, *args, **params) if params else rule(xp, g, ans, *args))
                 if rule is not None and isinstance(t, Tensor) and t._rg
                 else None
                 for rule, t in zip(vjps, ins)
@@ -517,11 +517,16 @@ def _backward(
             if gi is None or not isinstance(t, Tensor) or not t._rg:
                 continue
             ref = t.data if raw else t
-            if tuple(gi.shape) != tuple(ref.shape):
+            if gi.shape != ref.shape:
                 gi = _unbroadcast(xp, gi, tuple(ref.shape), prim)
             if gi.dtype != ref.dtype:
                 gi = xp.astype(gi, ref.dtype)
-            send(t, gi)
+            parent = t._node
+            if parent is not None and parent.prim.nout == 1:
+                prev = grads.get(parent)
+                grads[parent] = gi if prev is None else prev + gi
+            else:
+                send(t, gi)
         if not retain_graph:
             node.inputs = None
             node.ans = None

@@ -156,9 +156,11 @@ class Backend:
     #: float dtype for Python floats when no default was set
     default_float: DType = _dtypes.float64
 
+    #: the array API namespace, imported on first use (see ``__getattr__``)
+    xp: Any
+
     def __init__(self) -> None:
         self.kernels: dict[Any, Callable[..., Any]] = {}
-        self._xp: Any = None
         self._dtype_to_native: dict[DType, Any] = {}
         self._native_to_dtype: dict[Any, DType] = {}
         self._devices: dict[str, Device] | None = None
@@ -168,19 +170,20 @@ class Backend:
     def _load_xp(self) -> Any:
         raise NotImplementedError
 
-    @property
-    def xp(self) -> Any:
-        """The array library's array API namespace (imported on first use)."""
-        xp = self._xp
-        if xp is None:
-            ok, why = self.availability()
-            if not ok:
-                raise BackendUnavailableError(
-                    f"backend '{self.name}' cannot run here: {why}. {self.install_hint}"
-                )
-            xp = self._xp = self._load_xp()
-            self._fill_dtypes(xp)
-            BY_NAMESPACE.setdefault(id(xp), self)
+    def __getattr__(self, name: str) -> Any:
+        # ``xp`` is loaded on first use, then stored as a plain attribute (no property
+        # call on the hot path)
+        if name != "xp":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        ok, why = self.availability()
+        if not ok:
+            raise BackendUnavailableError(
+                f"backend '{self.name}' cannot run here: {why}. {self.install_hint}"
+            )
+        xp = self._load_xp()
+        self._fill_dtypes(xp)
+        BY_NAMESPACE.setdefault(id(xp), self)
+        self.xp = xp
         return xp
 
     def availability(self) -> tuple[bool, str]:
