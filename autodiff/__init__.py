@@ -24,7 +24,7 @@ import sys as _sys
 from .tensor import Tensor
 
 # isort: on
-from . import backends, engine
+from . import backends, engine, linalg
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -71,6 +71,7 @@ from .creation import (
 from .custom import checkpoint, custom_vjp
 from .engine import Gradients
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .linalg import tensordot, vecdot
 from .ops.elementwise import (
     abs,
     add,
@@ -187,6 +188,7 @@ __all__ = [
     "jvp",
     "less",
     "less_equal",
+    "linalg",
     "linspace",
     "load",
     "log",
@@ -231,6 +233,7 @@ __all__ = [
     "take_along_axis",
     "tanh",
     "tensor",
+    "tensordot",
     "uint8",
     "uint16",
     "uint32",
@@ -238,6 +241,7 @@ __all__ = [
     "use_backend",
     "value_and_grad",
     "var",
+    "vecdot",
     "vjp",
     "where",
     "zeros",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..engine import apply2, primitive
@@ -59,3 +60,153 @@ def matmul(x1: Any, x2: Any, /) -> Tensor:
             f"first) != {k_b} ({'only' if b.ndim == 1 else 'second-to-last'} axis of the second)."
         )
     return apply2(matmul_p, a, b)
+
+
+# -- helpers for the rules (array API only: they also run with xp = autodiff) ------
+
+
+def _mT(xp: Any, a: Any) -> Any:
+    return xp.matrix_transpose(a)
+
+
+def _eye_like(xp: Any, a: Any) -> Any:
+    n = a.shape[-1]
+    return xp.eye(n, dtype=a.dtype, device=a.device)
+
+
+def _unsq2(xp: Any, g: Any) -> Any:
+    # (...,) -> (..., 1, 1)
+    return xp.expand_dims(xp.expand_dims(g, axis=-1), axis=-1)
+
+
+# -- inv, solve, det, slogdet ------------------------------------------------------
+
+
+def _inv_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # d(A⁻¹) = -A⁻¹ dA A⁻¹  ⇒  Ā = -A⁻ᵀ G A⁻ᵀ
+    at = _mT(xp, ans)
+    return (-xp.matmul(at, xp.matmul(g, at)),)
+
+
+inv_p = primitive("linalg.inv", lambda xp, a: xp.linalg.inv(a), _inv_vjp)
+
+
+def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    # X = A⁻¹B  ⇒  B̄ = A⁻ᵀ G,  Ā = -B̄ Xᵀ
+    gb = xp.linalg.solve(_mT(xp, a), g)
+    if b.ndim == 1:
+        ga = -(xp.expand_dims(gb, axis=-1) * xp.expand_dims(ans, axis=-2))
+    else:
+        ga = -xp.matmul(gb, _mT(xp, ans))
+    return ga, gb
+
+
+solve_p = primitive("linalg.solve", lambda xp, a, b: xp.linalg.solve(a, b), _solve_vjp)
+
+
+def _det_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # d det A = det A · tr(A⁻¹ dA)  ⇒  Ā = g det(A) A⁻ᵀ (A must be invertible)
+    return (_unsq2(xp, g * ans) * _mT(xp, xp.linalg.inv(a)),)
+
+
+det_p = primitive("linalg.det", lambda xp, a: xp.linalg.det(a), _det_vjp)
+
+
+def _slogdet_fwd(xp: Any, a: Any) -> tuple[Any, Any]:
+    sign, logabsdet = xp.linalg.slogdet(a)
+    return sign, logabsdet
+
+
+def _slogdet_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # the sign is piecewise constant; d log|det A| = tr(A⁻¹ dA)
+    return (_unsq2(xp, g[1]) * _mT(xp, xp.linalg.inv(a)),)
+
+
+slogdet_p = primitive("linalg.slogdet", _slogdet_fwd, _slogdet_vjp, nout=2)
+
+
+# -- diagonal, cross, vector_norm, matrix_rank --------------------------------------
+
+
+def _diag_embed_matrix(xp: Any, like: Any, n: int, m: int, offset: int) -> Any:
+    # E[l, i*m + j] = 1 where (i, j) is the l-th element of the offset diagonal
+    length = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+    rows = xp.arange(length, device=like.device) + max(0, -offset)
+    cols = rows + offset
+    flat = xp.reshape(rows * m + cols, (-1, 1))
+    return xp.astype(flat == xp.arange(n * m, device=like.device), like.dtype)
+
+
+def _diagonal_vjp(xp: Any, g: Any, ans: Any, a: Any, offset: int = 0) -> tuple[Any]:
+    n, m = a.shape[-2], a.shape[-1]
+    e = _diag_embed_matrix(xp, g, n, m, offset)
+    out = xp.matmul(g, e)
+    return (xp.reshape(out, (*tuple(g.shape)[:-1], n, m)),)
+
+
+diagonal_p = primitive(
+    "linalg.diagonal",
+    lambda xp, a, offset=0: xp.linalg.diagonal(a, offset=offset),
+    _diagonal_vjp,
+)
+
+
+def _cross_fwd(xp: Any, a: Any, b: Any, axis: int = -1) -> Any:
+    return xp.linalg.cross(a, b, axis=axis)
+
+
+cross_p = primitive(
+    "linalg.cross",
+    _cross_fwd,
+    vjps=(
+        # d(a × b) = da × b + a × db  ⇒  ā = b × g,  b̄ = g × a
+        lambda xp, g, ans, a, b, axis=-1: xp.linalg.cross(b, g, axis=axis),
+        lambda xp, g, ans, a, b, axis=-1: xp.linalg.cross(g, a, axis=axis),
+    ),
+)
+
+
+def _vnorm_fwd(xp: Any, a: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
+    return xp.linalg.vector_norm(a, axis=axis, keepdims=keepdims, ord=ord)
+
+
+def _vnorm_vjp(
+    xp: Any,
+    g: Any,
+    ans: Any,
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    ord: Any = 2,  # noqa: A002
+) -> tuple[Any]:
+    from .reduction import kept_shape
+
+    kept = kept_shape(tuple(a.shape), axis)
+    g = xp.reshape(g, kept)
+    n = xp.reshape(ans, kept)
+    absa = xp.abs(a)
+    sgn = xp.sign(a)
+    if ord == 0:
+        return (xp.zeros_like(a),)
+    if ord == 1:
+        return (g * sgn,)
+    if ord in (math.inf, -math.inf):
+        # the extreme |x| elements share the gradient (as max/min do)
+        hit = xp.astype(absa == n, a.dtype)
+        axes = tuple(range(a.ndim)) if axis is None else axis
+        share = xp.sum(hit, axis=axes, keepdims=True)
+        return (g * sgn * hit / share,)
+    # d‖x‖_p = sign(x) |x|^(p-1) / ‖x‖^(p-1); the subgradient at ‖x‖ = 0 is chosen as 0
+    zero = n == 0
+    safe = xp.where(zero, xp.ones_like(n), n)
+    if ord == 2:
+        part = a / safe
+    else:
+        part = sgn * (absa / safe) ** (ord - 1)
+    return (xp.where(zero, xp.zeros_like(part), g * part),)
+
+
+vector_norm_p = primitive("linalg.vector_norm", _vnorm_fwd, _vnorm_vjp)
+matrix_rank_p = primitive(
+    "linalg.matrix_rank", lambda xp, a, rtol=None: xp.linalg.matrix_rank(a, rtol=rtol)
+)
