@@ -67,3 +67,12 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The W1–W6 benchmark suite against every installed peer (not run by default)."""
+    session.install("torch==2.13.0")
+    session.install("-e", ".[bench]")
+    env = {"OPENBLAS_CORETYPE": "", "OPENBLAS_L2_SIZE": ""}
+    session.run("python", "-m", "benchmarks", *session.posargs, env=env)

@@ -247,6 +247,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite (benchmarks/ in a source checkout) in a subprocess."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "run.py").exists():
+        raise RuntimeError(
+            "autodiff bench needs a source checkout (the benchmarks/ folder); clone the repository."
+        )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        *(["--quick"] if args.quick else []),
+        "--backends",
+        args.backends,
+    ]
+    return subprocess.run(cmd, cwd=root, env=env, check=False).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``autodiff`` command."""
     parser = argparse.ArgumentParser(
@@ -295,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", type=int, default=2, help="derivative order to check (default 2)"
     )
     p_check.set_defaults(func=cmd_check)
+
+    p_bench = sub.add_parser("bench", help="run the W1-W6 benchmark suite against the peers")
+    p_bench.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test")
+    p_bench.add_argument("--backends", default="numpy", help="autodiff backends, comma separated")
+    p_bench.set_defaults(func=cmd_bench)
     return parser
 
 

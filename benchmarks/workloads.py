@@ -1,0 +1,464 @@
+"""The workloads W1–W6, written once per system.
+
+Every builder takes a NumPy ``Generator``-made input dict and returns
+``(step, fingerprint)``: ``step()`` runs one forward+backward (and the update,
+where the workload has one) and ``fingerprint()`` returns a few gradient
+values as floats, so the runner can check that all systems agree before it
+times them. Inputs are generated once from fixed seeds and shared.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Builder = Callable[[dict[str, Any]], tuple[Callable[[], Any], Callable[[], list[float]]]]
+
+W1_TRIPLES = 67  # 201 chained ops
+W2_SIZES = (4, 16, 16, 1)
+W5_OPS = 20_000
+
+
+def inputs(workload: str, quick: bool = False) -> dict[str, Any]:
+    """The shared inputs of a workload (deterministic)."""
+    rng = np.random.default_rng(0)
+    if workload == "W1":
+        return {"x": rng.uniform(-1, 1, 16)}
+    if workload == "W2":
+        ws = []
+        for a, b in itertools.pairwise(W2_SIZES):
+            ws.append((rng.standard_normal((a, b)) / np.sqrt(a), rng.standard_normal(b) * 0.1))
+        return {"layers": ws, "x": rng.standard_normal((8, 4)), "y": rng.standard_normal(8)}
+    if workload in ("W3", "W6"):
+        sizes = (784, 256, 128, 10)
+        ws = [
+            ((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32), np.zeros(b, np.float32))
+            for a, b in itertools.pairwise(sizes)
+        ]
+        return {
+            "layers": ws,
+            "x": rng.standard_normal((128, 784)).astype(np.float32),
+            "y": rng.integers(0, 10, 128),
+            "steps": 30 if quick else 300,
+        }
+    if workload == "W4":
+        n = 256 if quick else 1024
+        return {
+            "a": rng.standard_normal((n, n)).astype(np.float32),
+            "b": rng.standard_normal((n, n)).astype(np.float32),
+        }
+    if workload == "W5":
+        return {"x": 0.5, "n": 2_000 if quick else W5_OPS}
+    raise ValueError(workload)
+
+
+# -- hand-written NumPy: the practical limit --------------------------------------
+
+
+def numpy_w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+    x = d["x"].copy()
+    out: dict[str, Any] = {}
+
+    def step() -> None:
+        ts = []
+        y = x
+        for _ in range(W1_TRIPLES):
+            y = np.tanh(y * 1.0001 + 0.001)
+            ts.append(y)
+        g = np.ones_like(x)
+        for t in reversed(ts):
+            g = g * (1 - t * t) * 1.0001
+        out["g"] = g
+
+    return step, lambda: out["g"][:3].tolist()
+
+
+def numpy_mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+    layers = [(w.copy(), b.copy()) for w, b in d["layers"]]
+    x, y = d["x"], d["y"]
+    onehot = np.eye(10, dtype=np.float32)[y]
+    out: dict[str, Any] = {}
+
+    def step() -> None:
+        hs = [x]
+        h = x
+        for i, (w, b) in enumerate(layers):
+            h = h @ w + b
+            if i < len(layers) - 1:
+                h = np.maximum(h, 0)
+            hs.append(h)
+        z = h - h.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / len(x)
+        for i in reversed(range(len(layers))):
+            w, b = layers[i]
+            gw = hs[i].T @ g
+            gb = g.sum(axis=0)
+            if i:
+                g = (g @ w.T) * (hs[i] > 0)
+            if i == 0:
+                out["g"] = gw
+            w -= 0.01 * gw
+            b -= 0.01 * gb
+
+    return step, lambda: out["g"][100, :3].tolist()
+
+
+def numpy_w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+    a, b = d["a"], d["b"]
+    out: dict[str, Any] = {}
+
+    def step() -> None:
+        c = a @ b
+        g = 2 * c
+        out["ga"] = g @ b.T
+        out["gb"] = a.T @ g
+
+    return step, lambda: [float(out["ga"][0, 0]), float(out["gb"][0, 0])]
+
+
+def numpy_w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+    out: dict[str, Any] = {}
+
+    def step() -> None:
+        x = np.float64(d["x"])
+        for _ in range(d["n"]):
+            x = x * 0.999 + 0.001
+        g = 1.0
+        for _ in range(d["n"]):
+            g = g * 0.999
+        out["g"] = g
+
+    return step, lambda: [float(out["g"])]
+
+
+# -- autodiff ------------------------------------------------------------------------
+
+
+def autodiff_builders(backend: str) -> dict[str, Builder]:
+    import autodiff as ad
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            x = ad.tensor(d["x"], dtype=_f64(ad), requires_grad=True)
+
+        def step() -> None:
+            x.grad = None
+            y = x
+            for _ in range(W1_TRIPLES):
+                y = (y * 1.0001 + 0.001).tanh()
+            y.sum().backward()
+
+        return step, lambda: x.grad.numpy()[:3].astype(float).tolist()
+
+    def w2(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            dt = _f64(ad)
+            params = [
+                (
+                    [[ad.tensor(v, dtype=dt, requires_grad=True) for v in row] for row in w],
+                    [ad.tensor(v, dtype=dt, requires_grad=True) for v in b],
+                )
+                for w, b in d["layers"]
+            ]
+            xs = [[ad.tensor(v, dtype=dt) for v in row] for row in d["x"]]
+            ys = [ad.tensor(v, dtype=dt) for v in d["y"]]
+        first = params[0][0][0][0]
+
+        def step() -> None:
+            for w, b in params:
+                for p in [*b, *(q for row in w for q in row)]:
+                    p.grad = None
+            total = None
+            for xrow, yv in zip(xs, ys):
+                h = xrow
+                for li, (w, b) in enumerate(params):
+                    nxt = []
+                    for j in range(len(b)):
+                        acc = b[j]
+                        for i in range(len(h)):
+                            acc = acc + h[i] * w[i][j]
+                        nxt.append(acc.relu() if li < len(params) - 1 else acc)
+                    h = nxt
+                err = (h[0] - yv) * (h[0] - yv)
+                total = err if total is None else total + err
+            total.backward()
+
+        return step, lambda: [float(first.grad.item())]
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            layers = [
+                (ad.nn.Parameter(ad.tensor(w.copy())), ad.nn.Parameter(ad.tensor(b.copy())))
+                for w, b in d["layers"]
+            ]
+            x = ad.tensor(d["x"])
+            y = ad.tensor(d["y"])
+        params = [p for pair in layers for p in pair]
+        opt = ad.optim.SGD(params, lr=0.01)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            opt.zero_grad()
+            h = x
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = ad.relu(h)
+            ad.nn.cross_entropy(h, y).backward()
+            out["g"] = layers[0][0].grad
+            opt.step()
+
+        return step, lambda: out["g"].numpy()[100, :3].astype(float).tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            a = ad.tensor(d["a"], requires_grad=True)
+            b = ad.tensor(d["b"], requires_grad=True)
+
+        def step() -> None:
+            a.grad = None
+            b.grad = None
+            c = a @ b
+            (c * c).sum().backward()
+            a.grad.backend.synchronize(a.grad.data)
+
+        return step, lambda: [float(a.grad.numpy()[0, 0]), float(b.grad.numpy()[0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            x = ad.tensor(d["x"], dtype=_f64(ad), requires_grad=True)
+
+        def step() -> None:
+            x.grad = None
+            y = x
+            for _ in range(d["n"]):
+                y = y * 0.999 + 0.001
+            y.backward()
+
+        return step, lambda: [float(x.grad.item())]
+
+    return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
+def _f64(ad: Any) -> Any:
+    b = ad.get_backend()
+    return ad.float64 if b.supports(ad.float64) else ad.float32
+
+
+# -- PyTorch -------------------------------------------------------------------------
+
+
+def torch_builders() -> dict[str, Builder]:
+    import torch
+
+    torch.set_num_threads(2)
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = torch.tensor(d["x"], requires_grad=True)
+
+        def step() -> None:
+            x.grad = None
+            y = x
+            for _ in range(W1_TRIPLES):
+                y = torch.tanh(y * 1.0001 + 0.001)
+            y.sum().backward()
+
+        return step, lambda: x.grad[:3].tolist()
+
+    def w2(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        params = [
+            (
+                [[torch.tensor(v, requires_grad=True) for v in row] for row in w],
+                [torch.tensor(v, requires_grad=True) for v in b],
+            )
+            for w, b in d["layers"]
+        ]
+        xs = [[torch.tensor(v) for v in row] for row in d["x"]]
+        ys = [torch.tensor(v) for v in d["y"]]
+        first = params[0][0][0][0]
+
+        def step() -> None:
+            for w, b in params:
+                for p in [*b, *(q for row in w for q in row)]:
+                    p.grad = None
+            total = None
+            for xrow, yv in zip(xs, ys):
+                h = xrow
+                for li, (w, b) in enumerate(params):
+                    nxt = []
+                    for j in range(len(b)):
+                        acc = b[j]
+                        for i in range(len(h)):
+                            acc = acc + h[i] * w[i][j]
+                        nxt.append(torch.relu(acc) if li < len(params) - 1 else acc)
+                    h = nxt
+                err = (h[0] - yv) * (h[0] - yv)
+                total = err if total is None else total + err
+            total.backward()
+
+        return step, lambda: [float(first.grad)]
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        layers = [
+            (torch.tensor(w.copy(), requires_grad=True), torch.tensor(b.copy(), requires_grad=True))
+            for w, b in d["layers"]
+        ]
+        x = torch.tensor(d["x"])
+        y = torch.tensor(d["y"])
+        opt = torch.optim.SGD([p for pair in layers for p in pair], lr=0.01)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            opt.zero_grad()
+            h = x
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = torch.relu(h)
+            torch.nn.functional.cross_entropy(h, y).backward()
+            out["g"] = layers[0][0].grad.clone()
+            opt.step()
+
+        return step, lambda: out["g"][100, :3].tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        a = torch.tensor(d["a"], requires_grad=True)
+        b = torch.tensor(d["b"], requires_grad=True)
+
+        def step() -> None:
+            a.grad = None
+            b.grad = None
+            c = a @ b
+            (c * c).sum().backward()
+
+        return step, lambda: [float(a.grad[0, 0]), float(b.grad[0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = torch.tensor(d["x"], dtype=torch.float64, requires_grad=True)
+
+        def step() -> None:
+            x.grad = None
+            y = x
+            for _ in range(d["n"]):
+                y = y * 0.999 + 0.001
+            y.backward()
+
+        return step, lambda: [float(x.grad)]
+
+    return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
+# -- micrograd (scalars only) ----------------------------------------------------------
+
+
+def micrograd_builders() -> dict[str, Builder]:
+    from micrograd.engine import Value
+
+    def w2(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        params = [
+            ([[Value(float(v)) for v in row] for row in w], [Value(float(v)) for v in b])
+            for w, b in d["layers"]
+        ]
+        xs = [[float(v) for v in row] for row in d["x"]]
+        ys = [float(v) for v in d["y"]]
+        first = params[0][0][0][0]
+
+        def step() -> None:
+            for w, b in params:
+                for p in [*b, *(q for row in w for q in row)]:
+                    p.grad = 0.0
+            total = None
+            for xrow, yv in zip(xs, ys):
+                h: list[Any] = xrow
+                for li, (w, b) in enumerate(params):
+                    nxt = []
+                    for j in range(len(b)):
+                        acc = b[j]
+                        for i in range(len(h)):
+                            acc = acc + w[i][j] * h[i]
+                        nxt.append(acc.relu() if li < len(params) - 1 else acc)
+                    h = nxt
+                err = (h[0] - yv) * (h[0] - yv)
+                total = err if total is None else total + err
+            total.backward()
+
+        return step, lambda: [float(first.grad)]
+
+    return {"W2": w2}
+
+
+# -- HIPS autograd ---------------------------------------------------------------------
+
+
+def hips_builders() -> dict[str, Builder]:
+    import autograd.numpy as anp
+    from autograd import grad
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        def f(x: Any) -> Any:
+            y = x
+            for _ in range(W1_TRIPLES):
+                y = anp.tanh(y * 1.0001 + 0.001)
+            return anp.sum(y)
+
+        g = grad(f)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = g(d["x"])
+
+        return step, lambda: out["g"][:3].tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        g = grad(lambda a, b: anp.sum(anp.dot(a, b) ** 2), argnum=(0, 1))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = g(d["a"], d["b"])
+
+        return step, lambda: [float(out["g"][0][0, 0]), float(out["g"][1][0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        def f(x: Any) -> Any:
+            for _ in range(d["n"]):
+                x = x * 0.999 + 0.001
+            return x
+
+        g = grad(f)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = g(d["x"])
+
+        return step, lambda: [float(out["g"])]
+
+    return {"W1": w1, "W4": w4, "W5": w5}
+
+
+NUMPY: dict[str, Builder] = {
+    "W1": numpy_w1,
+    "W3": numpy_mlp,
+    "W4": numpy_w4,
+    "W5": numpy_w5,
+    "W6": numpy_mlp,
+}
+
+
+def builders(system: str) -> dict[str, Builder]:
+    """The workloads a system implements."""
+    if system == "numpy":
+        return NUMPY
+    if system.startswith("autodiff-"):
+        return autodiff_builders(system.split("-", 1)[1])
+    if system == "torch":
+        return torch_builders()
+    if system == "micrograd":
+        return micrograd_builders()
+    if system == "autograd":
+        return hips_builders()
+    raise ValueError(f"unknown system {system!r}")
