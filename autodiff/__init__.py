@@ -24,7 +24,7 @@ import sys as _sys
 from .tensor import Tensor
 
 # isort: on
-from . import backends, engine, linalg
+from . import backends, engine, fft, linalg
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -130,10 +130,12 @@ newaxis = None
 engine.NAMESPACE = _sys.modules[__name__]
 
 # layers above the core use only the namespace defined above
-from . import data, nn, optim  # noqa: E402
+from . import data, nn, optim, viz  # noqa: E402
+from .anomaly import AnomalyError, detect_anomaly  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __all__ = [
+    "AnomalyError",
     "Backend",
     "BackendUnavailableError",
     "DType",
@@ -157,6 +159,7 @@ __all__ = [
     "cos",
     "custom_vjp",
     "data",
+    "detect_anomaly",
     "divide",
     "e",
     "empty",
@@ -167,6 +170,7 @@ __all__ = [
     "expand_dims",
     "eye",
     "float32",
+    "fft",
     "float64",
     "full",
     "full_like",
@@ -242,6 +246,7 @@ __all__ = [
     "value_and_grad",
     "var",
     "vecdot",
+    "viz",
     "vjp",
     "where",
     "zeros",

@@ -43,7 +43,14 @@ def move_array(data: Any, src: Backend, dst: Device) -> Any:
                 out = from_dlpack(data)
                 if target.dtype_of(out) is src.dtype_of(data):  # never narrow on the way
                     return out
-            except (TypeError, ValueError, RuntimeError, BufferError, AttributeError, NotImplementedError):
+            except (
+                TypeError,
+                ValueError,
+                RuntimeError,
+                BufferError,
+                AttributeError,
+                NotImplementedError,
+            ):
                 pass
     return target.asarray(src.to_numpy(data), device=dst)
 

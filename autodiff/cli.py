@@ -138,6 +138,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _select(args)
     _print(f"autodiff demo on backend '{ad.get_backend().name}' ({ad.get_device()})\n")
     quickstart()
+    if args.graph:
+        x = ad.var("x", 2.0)
+        y = ad.var("y", 3.0)
+        ad.viz.render(x * y + ad.sin(x), path=args.graph)
+        _print(f"   wrote the graph of z = x*y + sin(x) to {args.graph}")
     _print(
         "\n6. Training a 64-64-10 MLP with Adam on the 8×8 handwritten digits (1,797 images, bundled)"
     )
@@ -291,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument("--epochs", type=int, default=15, help="training epochs (default 15)")
     p_demo.add_argument(
         "--plot", metavar="PNG", help="write loss/accuracy curves (needs matplotlib)"
+    )
+    p_demo.add_argument(
+        "--graph", metavar="SVG", help="write the quick-start graph (needs graphviz)"
     )
     p_demo.set_defaults(func=cmd_demo)
 

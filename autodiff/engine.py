@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
+from . import anomaly as _anomaly
 from .backends._base import BY_NAMESPACE
 from .grad_mode import GRAD_ENABLED, enable_grad
 from .tensor import Tensor, wrap
@@ -43,6 +44,7 @@ PRIMITIVES: dict[str, Primitive] = {}
 _SCALARS = frozenset((int, float, bool, complex))
 _seq = itertools.count()
 _by_seq = attrgetter("seq")
+_ANOMALY_ACTIVE = _anomaly.ACTIVE
 
 #: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
 #: rules under ``create_graph=True``.
@@ -114,7 +116,7 @@ def primitive(
 class Node:
     """One recorded primitive call: what backward needs to run its rule."""
 
-    __slots__ = ("ans", "backend", "hooks", "inputs", "params", "prim", "seq")
+    __slots__ = ("ans", "backend", "hooks", "inputs", "params", "prim", "seq", "trace")
 
     def __init__(
         self, prim: Primitive, backend: Any, inputs: tuple[Any, ...], params: Any, ans: Any
@@ -126,6 +128,8 @@ class Node:
         self.ans = ans
         self.seq = next(_seq)
         self.hooks: list[tuple[int, Callable[[Any], Any]]] | None = None
+        if _ANOMALY_ACTIVE[0] and _anomaly.enabled():
+            self.trace = _anomaly.creation_site()
 
     def __repr__(self) -> str:
         return f"<node {self.prim.name} #{self.seq}>"
@@ -422,6 +426,7 @@ def _backward(
     accumulate: bool,
 ) -> dict[int, tuple[Tensor, Any]]:
     raw = not create_graph
+    check_finite = _ANOMALY_ACTIVE[0] and _anomaly.enabled()
     grads: dict[Node, Any] = {}
     leaves: dict[int, list[Any]] = {}
     wanted: dict[tuple[Node, int], Tensor] = {}
@@ -521,6 +526,8 @@ def _backward(
                 gi = _unbroadcast(xp, gi, tuple(ref.shape), prim)
             if gi.dtype != ref.dtype:
                 gi = xp.astype(gi, ref.dtype)
+            if check_finite:
+                _anomaly.check(node, ins.index(t), gi)
             parent = t._node
             if parent is not None and parent.prim.nout == 1:
                 prev = grads.get(parent)

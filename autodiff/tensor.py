@@ -313,6 +313,8 @@ class Tensor:
             body = body[6:-1]
             body = body.split(", dtype=")[0]
         extra = [f"dtype={self.dtype.name}", f"device={self.device}"]
+        if self.ndim > 1 or self.size > 6:
+            extra.insert(0, f"shape={self.shape}")
         if self.name is not None:
             extra.insert(0, f"name={self.name!r}")
         if self._node is not None:
