@@ -182,3 +182,26 @@ def test_setitem_shape_mismatch() -> None:
     z = make(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="cannot assign"):
         z[0] = make([1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        (Ellipsis, np.array([[2, -1], [0, 0]])),
+        (slice(1, None), Ellipsis, np.array([3, 3, 1])),
+        (np.array([-2, 1]), Ellipsis),
+        (slice(None), np.array([1, 0, 1]), slice(None, None, 2)),
+    ],
+    ids=["ellipsis_first", "slice_ellipsis", "array_ellipsis", "middle"],
+)
+def test_one_array_key_takes_along_its_axis(key: Any, rng: Any, monkeypatch: Any) -> None:
+    # one integer array among slices needs no flat positions of the whole tensor
+    def no_flat(*args: Any) -> None:
+        raise AssertionError("the general path ran")
+
+    monkeypatch.setattr(ad.ops.indexing, "flat_positions", no_flat)
+    a = rng.normal(size=(2, 3, 4))
+    x = make(a)
+    tkey = _tensor_key(key)
+    np.testing.assert_array_equal(x[tkey].numpy(), a[key])
+    check_grads(lambda t: t[tkey], (x,), order=2)

@@ -180,8 +180,43 @@ def getitem(x: Tensor, key: Any) -> Tensor:
     """
     parts = key if isinstance(key, tuple) else (key,)
     if any(_is_advanced(k) for k in parts):
+        fast = _one_array_along_axis(x, parts)
+        if fast is not None:
+            return fast
         return _gather_flat(x, flat_positions(x, key))
     return apply1(getitem_p, x, {"key": _normalize_key(key, x.shape)})
+
+
+def _one_array_along_axis(x: Tensor, parts: tuple[Any, ...]) -> Tensor | None:
+    """``x[..., idx, ...]`` with one integer array and only slices / ``...`` around it:
+    a ``take`` along that axis (no flat positions of the whole tensor). None otherwise."""
+    from .shape import reshape
+
+    arrays = [i for i, k in enumerate(parts) if _is_advanced(k)]
+    if len(arrays) != 1 or any(
+        not (isinstance(k, slice) or k is Ellipsis) for i, k in enumerate(parts) if i != arrays[0]
+    ):
+        return None
+    pos = arrays[0]
+    ellipses = sum(1 for k in parts if k is Ellipsis)
+    if ellipses > 1 or len(parts) - ellipses > x.ndim:
+        return None
+    host = _host_index(x, parts[pos])
+    if host.dtype.kind == "b":
+        return None
+    axis = pos if not any(k is Ellipsis for k in parts[:pos]) else x.ndim - (len(parts) - pos)
+    n = x.shape[axis]
+    if host.size and (host.min() < -n or host.max() >= n):
+        raise IndexError(
+            f"an index in {parts[pos]!r} is out of bounds for axis {axis} with size {n}."
+        )
+    basic = (*parts[:pos], slice(None), *parts[pos + 1 :])
+    y = apply1(getitem_p, x, {"key": _normalize_key(basic, x.shape)})
+    flat = host.reshape(-1) % max(n, 1)
+    idx = wrap(x._backend.asarray(flat, device=x.device), x._backend)
+    taken = apply(take_p, (y, idx), {"axis": axis})
+    shape = tuple(y.shape)
+    return reshape(taken, shape[:axis] + tuple(host.shape) + shape[axis + 1 :])
 
 
 def scatter_add(values: Any, indices: Any, /, *, axis: int, size: int) -> Tensor:
