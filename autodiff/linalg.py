@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .engine import apply, apply1
+from .grad_mode import is_grad_enabled
 from .ops import linalg_decomp as _dec
 from .ops._util import as_tensor, normalize_axes, normalize_axis
 from .ops.linalg import (
@@ -93,6 +94,11 @@ def _floating(x: Any, name: str, min_ndim: int = 2) -> Tensor:
     if x.ndim < min_ndim:
         raise ValueError(
             f"linalg.{name} needs at least {min_ndim} dimensions, got shape {x.shape}."
+        )
+    if x.dtype.kind == "complex floating" and x.requires_grad and is_grad_enabled():
+        raise NotImplementedError(
+            f"gradients of linalg.{name} are implemented for real tensors only; this one is "
+            f"{x.dtype.name}. Detach it (x.detach()) or use ad.no_grad() for the value."
         )
     return x
 
