@@ -220,7 +220,7 @@ if __name__ == "__main__":
 
     available = [
         n
-        for n in ("array_api_strict", "mlx", "torch", "jax", "cupy")
+        for n in ("array_api_strict", "mlx", "torch", "jax", "dask", "cupy")
         if n in ad.backends.available()
     ]
     print(

@@ -152,6 +152,7 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
             for _ in range(W1_TRIPLES):
                 y = (y * 1.0001 + 0.001).tanh()
             y.sum().backward()
+            _sync(x.grad)
 
         return step, lambda: x.grad.numpy()[:3].astype(float).tolist()
 
@@ -187,6 +188,7 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
                 err = (h[0] - yv) * (h[0] - yv)
                 total = err if total is None else total + err
             total.backward()
+            _sync(first.grad)
 
         return step, lambda: [float(first.grad.item())]
 
@@ -212,6 +214,8 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
             ad.nn.cross_entropy(h, y).backward()
             out["g"] = layers[0][0].grad
             opt.step()
+            for p in params:
+                _sync(p)  # lazy backends (MLX) compute here, not later
 
         return step, lambda: out["g"].numpy()[100, :3].astype(float).tolist()
 
@@ -225,7 +229,8 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
             b.grad = None
             c = a @ b
             (c * c).sum().backward()
-            a.grad.backend.synchronize(a.grad.data)
+            _sync(a.grad)
+            _sync(b.grad)
 
         return step, lambda: [float(a.grad.numpy()[0, 0]), float(b.grad.numpy()[0, 0])]
 
@@ -239,10 +244,15 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
             for _ in range(d["n"]):
                 y = y * 0.999 + 0.001
             y.backward()
+            _sync(x.grad)
 
         return step, lambda: [float(x.grad.item())]
 
     return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
+def _sync(t: Any) -> None:
+    t.backend.synchronize(t.data)
 
 
 def _f64(ad: Any) -> Any:

@@ -14,7 +14,9 @@ import autodiff as ad
 from autodiff.checks import SAMPLES, cross_backend_errors, tolerance
 
 OTHERS = [
-    n for n in ("array_api_strict", "mlx", "torch", "jax", "cupy") if n in ad.backends.available()
+    n
+    for n in ("array_api_strict", "mlx", "torch", "jax", "dask", "cupy")
+    if n in ad.backends.available()
 ]
 
 
