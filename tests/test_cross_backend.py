@@ -121,3 +121,13 @@ def test_mlx_masks_moves_and_checkpoints(tmp_path: object) -> None:
     back = ad.load(path, device="numpy:cpu")
     assert back["w"].dtype == ad.float32
     assert back["w"].tolist() == [1.5, 2.5]
+
+
+def test_capability_table_marks_what_runs(tmp_path: object) -> None:
+    import pathlib
+
+    from autodiff.checks import write_capability_table
+
+    names = [n for n in ("array_api_strict",) if n in ad.backends.available()]
+    text = write_capability_table(str(pathlib.Path(str(tmp_path)) / "cap.md"), names)
+    assert "| `matmul` | f32 ✓✓ f64 ✓✓ |" in text
