@@ -134,8 +134,9 @@ def _assign(key: Any) -> Any:
         ((slice(None), 1), ()),
         ((np.array([0, 2, 0]), 0), (3,)),
         ((Ellipsis, np.array([1, 3])), (1, 2)),
+        ((None, Ellipsis, slice(None, None, 2)), (3, 1)),
     ],
-    ids=["basic", "broadcast_scalar", "repeated", "ellipsis_array"],
+    ids=["basic", "broadcast_scalar", "repeated", "ellipsis_array", "none_ellipsis_step"],
 )
 def test_setitem_grads(key: Any, vshape: tuple[int, ...], rng: Any) -> None:
     a = rng.normal(size=(3, 4))

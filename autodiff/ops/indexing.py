@@ -283,6 +283,10 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
         )
     if v.dtype != x.dtype:
         v = astype(v, x.dtype)
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(_is_advanced(k) for k in parts):
+        _set_basic(x, _normalize_key(key, x.shape), v)
+        return
     pos = flat_positions(x, key)
     try:
         vb = broadcast_to(v, tuple(pos.shape))
@@ -308,6 +312,31 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     picked = apply(take_p, (reshape(vb, (-1,)), dev(src)), {"axis": 0})
     placed = apply(scatter_add_p, (picked, dev(uniq)), {"axis": 0, "size": x.size})
     new = reshape(where(dev(keep), reshape(old, (-1,)), placed), x.shape)
+    x.data = new.data
+    if GRAD_ENABLED.get():
+        x._rg, x._node, x._oi = new._rg, new._node, new._oi
+
+
+def _set_basic(x: Tensor, key: Any, v: Tensor) -> None:
+    """``setitem`` for basic keys: ``scatter_into_zeros`` (no flat positions)."""
+    from .elementwise import where
+    from .shape import broadcast_to
+
+    backend = x._backend
+    sel_shape = tuple(x.data[key].shape)
+    try:
+        vb = broadcast_to(v, sel_shape)
+    except ValueError as err:
+        raise ValueError(
+            f"cannot assign a value of shape {v.shape} to a selection of shape {sel_shape}."
+        ) from err
+    ones = backend.xp.ones_like(x.data[key], dtype=backend.xp.bool)
+    scatter = backend.kernels.get(scatter_p) or scatter_p.forward
+    hit = wrap(scatter(backend.xp, ones, key=key, shape=x.shape), backend)
+    old = wrap(x.data, backend)
+    old._rg, old._node, old._oi = x._rg, x._node, x._oi
+    placed = apply1(scatter_p, vb, {"key": key, "shape": x.shape})
+    new = where(hit, placed, old)
     x.data = new.data
     if GRAD_ENABLED.get():
         x._rg, x._node, x._oi = new._rg, new._node, new._oi
