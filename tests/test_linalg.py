@@ -197,3 +197,16 @@ def test_bad_input() -> None:
     assert kept.shape == (2, 1, 1)
     with pytest.raises(ValueError, match="do not match"):
         L.solve(make(np.eye(2)), make(np.ones(3)))
+
+
+def test_batched_decompositions(rng: Any) -> None:
+    x = make(rng.normal(size=(2, 4, 3)))
+    check_grads(L.svdvals, (x,), order=2)
+    check_grads(lambda a: L.qr(a).R, (x,), order=2)
+    check_grads(L.pinv, (x,), order=2)
+
+    def sign_free(a: ad.Tensor) -> ad.Tensor:
+        u, s, vh = L.svd(a, full_matrices=False)
+        return (u * s[..., None, :]) @ vh + u[..., :1] * vh[..., :1, :]
+
+    check_grads(sign_free, (x,), order=1)
