@@ -58,6 +58,9 @@ def test_boolean_mask(rng: Any) -> None:
 def test_zero_d_integer_tensor_is_a_basic_index() -> None:
     x = make([1.0, 2.0, 3.0])
     assert float(x[make(np.array(1))]) == 2.0
+    assert float(x[np.int64(2)]) == 3.0
+    y = make([1.0, 2.0, 3.0], requires_grad=True)
+    assert y[np.int64(2)].grad_fn == "getitem"  # a basic index, not a take
 
 
 @pytest.mark.parametrize(

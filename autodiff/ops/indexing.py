@@ -75,6 +75,11 @@ def _is_advanced(k: Any) -> bool:
         return k.ndim > 0 or k.dtype.name == "bool"
     if isinstance(k, bool):
         return True
+    if getattr(k, "ndim", None) == 0 and getattr(getattr(k, "dtype", None), "kind", "") in (
+        "i",
+        "u",
+    ):
+        return False  # a NumPy integer scalar or 0-d integer array: a plain int
     return isinstance(k, (list, tuple)) or hasattr(k, "__array_namespace__") or hasattr(k, "ndim")
 
 
