@@ -52,3 +52,17 @@ def rtol(strict: float = 1e-10) -> float:
 
 #: backends whose array memory tracemalloc can see (NumPy's allocator reports to it)
 TRACEMALLOC_BACKENDS = ("numpy", "array_api_strict")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests of an array API extension the backend under test does not implement."""
+    extensions = ad.get_backend().extensions
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        for ext in ("linalg", "fft"):
+            if module == f"test_{ext}" and ext not in extensions:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"the {ad.get_backend().name} backend does not implement the {ext} extension"
+                    )
+                )

@@ -153,6 +153,8 @@ class Backend:
     lazy: bool = False
     #: float64 results carry float64 precision (MLX computes some in float32)
     exact_float64: bool = True
+    #: array API extensions the backend's namespace implements
+    extensions: tuple[str, ...] = ("linalg", "fft")
     #: float dtype for Python floats when no default was set
     default_float: DType = _dtypes.float64
 

@@ -171,6 +171,9 @@ class MLXBackend(Backend):
     lazy = True
     # measured: exp/sin/cos of float64 arrays come out with float32 accuracy (~1e-7)
     exact_float64 = False
+    # mx.linalg lacks much of the extension (svd options, eigh, norms, complex128) and the
+    # adapter does not fill it yet; mx.fft has no complex128
+    extensions: tuple[str, ...] = ()
 
     def availability(self) -> tuple[bool, str]:
         if importlib.util.find_spec("mlx") is None:
