@@ -85,6 +85,9 @@ def test_solve_grads_both_inputs(rng: Any) -> None:
     a = make(_well(rng, 3, 3))
     check_grads(L.solve, (a, make(rng.normal(size=(3,)))), order=2)
     check_grads(L.solve, (make(_well(rng, 2, 3, 3)), make(rng.normal(size=(3, 2)))), order=2)
+    # one vector for a stack of matrices, and a stack of right-hand sides for one matrix
+    check_grads(L.solve, (make(_well(rng, 2, 3, 3)), make(rng.normal(size=(3,)))), order=2)
+    check_grads(L.solve, (a, make(rng.normal(size=(2, 3, 2)))), order=2)
 
 
 def test_cholesky_grads(rng: Any) -> None:

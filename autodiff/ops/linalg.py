@@ -93,11 +93,14 @@ inv_p = primitive("linalg.inv", lambda xp, a: xp.linalg.inv(a), _inv_vjp)
 
 def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     # X = A⁻¹B  ⇒  B̄ = A⁻ᵀ G,  Ā = -B̄ Xᵀ
-    gb = xp.linalg.solve(_mT(xp, a), g)
     if b.ndim == 1:
+        # b is one vector for every matrix of a: solve each as a column
+        col = xp.linalg.solve(_mT(xp, a), xp.expand_dims(g, axis=-1))
+        gb = xp.squeeze(col, axis=-1)
         ga = -(xp.expand_dims(gb, axis=-1) * xp.expand_dims(ans, axis=-2))
-    else:
-        ga = -xp.matmul(gb, _mT(xp, ans))
+        return ga, gb
+    gb = xp.linalg.solve(_mT(xp, a), g)
+    ga = -xp.matmul(gb, _mT(xp, ans))
     return ga, gb
 
 
