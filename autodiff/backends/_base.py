@@ -129,6 +129,14 @@ class HostRandom:
         return self._backend.asarray(host, dtype=_dtypes.int64, device=device)
 
 
+def scatter_into_zeros_no_device(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
+    """``scatter_into_zeros`` for libraries whose arrays have no ``.device`` (MLX, Dask)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    plain = tuple(k for k in key if k is not None)
+    out[plain] = xp.reshape(g, tuple(out[plain].shape))
+    return out
+
+
 class Backend:
     """One array library, seen through its array API namespace.
 
@@ -192,12 +200,20 @@ class Backend:
         """Return ``(True, "")`` or ``(False, reason)``; never raises."""
         return True, ""
 
+    #: arrays report NumPy ``np.dtype`` instances (NumPy, CuPy, JAX, Dask): index those too
+    numpy_dtypes: bool = False
+
     def _fill_dtypes(self, xp: Any) -> None:
         for dt in _dtypes.ALL_DTYPES:
             native = getattr(xp, dt.name, None)
             if native is not None and self._native_ok(dt, native):
                 self._dtype_to_native[dt] = native
                 self._native_to_dtype[native] = dt
+        if self.numpy_dtypes:
+            import numpy as np
+
+            for dt, native in list(self._dtype_to_native.items()):
+                self._native_to_dtype[np.dtype(native)] = dt
 
     def _native_ok(self, dtype: DType, native: Any) -> bool:
         return True

@@ -25,6 +25,7 @@ class CuPyBackend(Backend):
         "Install it with: pip install 'autodiff[cupy]' (CUDA 12) or pip install cupy-cuda13x "
         "(CUDA 13); CuPy needs an NVIDIA GPU with a working driver."
     )
+    numpy_dtypes = True
     multi_device = True
 
     def availability(self) -> tuple[bool, str]:
@@ -46,13 +47,6 @@ class CuPyBackend(Backend):
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
         return dtype.name != "bfloat16"
-
-    def _fill_dtypes(self, xp: Any) -> None:
-        import numpy as np
-
-        super()._fill_dtypes(xp)
-        for dt, native in list(self._dtype_to_native.items()):
-            self._native_to_dtype[np.dtype(native)] = dt
 
     def _device_table(self) -> dict[str, Any]:
         import cupy

@@ -13,17 +13,9 @@ import importlib.util
 import math
 from typing import Any
 
-from ._base import Backend, Device
+from ._base import Backend, Device, scatter_into_zeros_no_device
 
 __all__ = ["DaskBackend"]
-
-
-def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
-    # Dask arrays have no .device: the generic forward's device= cannot be used
-    out = xp.zeros(shape, dtype=g.dtype)
-    plain = tuple(k for k in key if k is not None)
-    out[plain] = xp.reshape(g, tuple(out[plain].shape))
-    return out
 
 
 class DaskBackend(Backend):
@@ -31,6 +23,7 @@ class DaskBackend(Backend):
 
     name = "dask"
     install_hint = "Install it with: pip install 'autodiff[dask]'"
+    numpy_dtypes = True
     lazy = True
 
     def availability(self) -> tuple[bool, str]:
@@ -43,17 +36,10 @@ class DaskBackend(Backend):
 
         from ..engine import PRIMITIVES
 
-        for name, kernel in (("scatter_into_zeros", _scatter_into_zeros),):
+        for name, kernel in (("scatter_into_zeros", scatter_into_zeros_no_device),):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
         return xp
-
-    def _fill_dtypes(self, xp: Any) -> None:
-        import numpy as np
-
-        super()._fill_dtypes(xp)
-        for dt, native in list(self._dtype_to_native.items()):
-            self._native_to_dtype[np.dtype(native)] = dt
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
         return dtype.name != "bfloat16"

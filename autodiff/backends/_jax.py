@@ -30,6 +30,7 @@ class JaxBackend(Backend):
 
     name = "jax"
     install_hint = "Install it with: pip install 'autodiff[jax]' (or jax[cuda12] for GPUs)"
+    numpy_dtypes = True
     multi_device = True
     default_float = _dtypes.float32
 
@@ -50,13 +51,6 @@ class JaxBackend(Backend):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
         return xp
-
-    def _fill_dtypes(self, xp: Any) -> None:
-        import numpy as np
-
-        super()._fill_dtypes(xp)
-        for dt, native in list(self._dtype_to_native.items()):
-            self._native_to_dtype[np.dtype(native)] = dt
 
     def _device_table(self) -> dict[str, Any]:
         import jax

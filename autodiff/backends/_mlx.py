@@ -28,7 +28,7 @@ import sys
 from typing import Any
 
 from .. import _dtypes
-from ._base import Backend, Device
+from ._base import Backend, Device, scatter_into_zeros_no_device
 
 __all__ = ["MLXBackend", "MLXNamespace"]
 
@@ -151,14 +151,6 @@ def _from_numpy(mx: Any, np_dtype: Any) -> Any:
     return getattr(mx, name)
 
 
-def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
-    # MLX arrays carry no .device; otherwise the generic forward
-    out = xp.zeros(shape, dtype=g.dtype)
-    plain = tuple(k for k in key if k is not None)
-    out[plain] = xp.reshape(g, tuple(out[plain].shape))
-    return out
-
-
 class MLXBackend(Backend):
     """MLX through ``MLXNamespace``."""
 
@@ -191,7 +183,7 @@ class MLXBackend(Backend):
         from ..engine import PRIMITIVES
 
         if "scatter_into_zeros" in PRIMITIVES:
-            self.kernels[PRIMITIVES["scatter_into_zeros"]] = _scatter_into_zeros
+            self.kernels[PRIMITIVES["scatter_into_zeros"]] = scatter_into_zeros_no_device
         return MLXNamespace()
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:

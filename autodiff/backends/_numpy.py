@@ -16,6 +16,7 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     install_hint = "Install it with: pip install numpy"
+    numpy_dtypes = True
 
     def _load_xp(self) -> Any:
         import array_api_compat.numpy as xp
@@ -25,12 +26,6 @@ class NumpyBackend(Backend):
         if "scatter_add" in PRIMITIVES:
             self.kernels[PRIMITIVES["scatter_add"]] = _scatter_add
         return xp
-
-    def _fill_dtypes(self, xp: Any) -> None:
-        super()._fill_dtypes(xp)
-        # NumPy arrays carry np.dtype instances; index those too.
-        for dt, native in list(self._dtype_to_native.items()):
-            self._native_to_dtype[np.dtype(native)] = dt
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
         return dtype.name != "bfloat16"
