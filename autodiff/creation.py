@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from . import _dtypes
@@ -281,7 +280,3 @@ def eye(
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.eye(n_rows, n_cols, k=k, dtype=nd, device=dev.native), backend)
-
-
-def _sequence_shape(obj: Sequence[Any]) -> tuple[int, ...]:
-    return (len(obj),)

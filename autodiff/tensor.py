@@ -9,7 +9,7 @@ from typing import Any
 
 from ._dtypes import DType
 
-__all__ = ["Tensor", "wrap"]
+__all__ = ["Tensor", "init_leaf", "wrap"]
 
 _new = object.__new__
 
@@ -62,14 +62,7 @@ class Tensor:
         from .creation import tensor
 
         made = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-        self.data = made.data
-        self._backend = made._backend
-        self._rg = made._rg
-        self._node = None
-        self._oi = 0
-        self.grad = None
-        self.name = None
-        self._hooks = None
+        init_leaf(self, made.data, made._backend, made._rg)
 
     # -- attributes ----------------------------------------------------------
     @property
@@ -497,8 +490,24 @@ class Tensor:
         return _mv.to_device(self, device, stream=stream)
 
 
+def init_leaf(t: Tensor, data: Any, backend: Any, requires_grad: bool = False) -> None:
+    """Give every slot of ``t`` its leaf value (constructors; ``wrap`` inlines this)."""
+    t.data = data
+    t._backend = backend
+    t._rg = requires_grad
+    t._node = None
+    t._oi = 0
+    t.grad = None
+    t.name = None
+    t._hooks = None
+
+
 def wrap(data: Any, backend: Any) -> Tensor:
-    """Wrap a native array as a tensor that does not require grad (no checks)."""
+    """Wrap a native array as a tensor that does not require grad (no checks).
+
+    The slot stores are spelled out rather than calling ``init_leaf``: this runs once
+    per primitive call.
+    """
     t = _new(Tensor)
     t.data = data
     t._backend = backend

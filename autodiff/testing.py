@@ -23,11 +23,14 @@ __all__ = ["check_grads", "tolerances"]
 _TOL = {64: (1e-6, 1e-5, 1e-5), 32: (1e-3, 2e-2, 2e-2), 16: (1e-2, 1e-1, 1e-1)}
 
 
+def _precision_bits(dtype: Any) -> int:
+    dt = _dtypes.to_dtype(dtype)
+    return dt.bits if dt.kind == "real floating" else dt.bits // 2
+
+
 def tolerances(dtype: Any) -> tuple[float, float, float]:
     """``(eps, atol, rtol)`` for finite differences in ``dtype``."""
-    dt = _dtypes.to_dtype(dtype)
-    bits = dt.bits if dt.kind == "real floating" else dt.bits // 2
-    return _TOL.get(bits, _TOL[32])
+    return _TOL.get(_precision_bits(dtype), _TOL[32])
 
 
 def _host(t: Tensor) -> Any:
@@ -88,10 +91,7 @@ class _Checker:
         self.rng = np.random.default_rng(seed)
 
     def tol(self, tensors: Sequence[Tensor]) -> tuple[float, float, float]:
-        bits = min(
-            (t.dtype.bits if t.dtype.kind == "real floating" else t.dtype.bits // 2)
-            for t in tensors
-        )
+        bits = min(_precision_bits(t.dtype) for t in tensors)
         if not all(t._backend.exact_float64 for t in tensors):
             bits = min(bits, 32)  # float64 storage, float32 accuracy (MLX)
         eps, atol, rtol = _TOL.get(bits, _TOL[32])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..tensor import Tensor
+from ..tensor import Tensor, init_leaf
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
@@ -25,15 +25,8 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         t = data if isinstance(data, Tensor) else Tensor(data)
-        self.data = t.data
-        self._backend = t._backend
-        self._rg = False
-        self._node = None
-        self._oi = 0
-        self.grad = None
-        self.name = None
-        self._hooks = None
-        self.requires_grad = requires_grad
+        init_leaf(self, t.data, t._backend)
+        self.requires_grad = requires_grad  # the setter refuses integer dtypes
 
     def __repr__(self) -> str:
         return "Parameter(" + super().__repr__()[len("Tensor(") :]
