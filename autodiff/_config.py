@@ -38,7 +38,16 @@ _DEVICE_TO_BACKEND = {"cpu": "numpy", "cuda": "cupy", "metal": "mlx"}
 
 
 class Selection:
-    """A resolved (backend, device) pair."""
+    """A resolved (backend, device) pair.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._config import current
+    >>> sel = current()
+    >>> sel.backend is ad.get_backend(), sel.device == ad.get_device()
+    (True, True)
+    """
 
     __slots__ = ("backend", "device")
 
@@ -129,7 +138,16 @@ def _env_selection() -> Selection:
 
 
 def current() -> Selection:
-    """The active (backend, device) selection."""
+    """The active (backend, device) selection.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._config import current
+    >>> with ad.use_backend("numpy"):
+    ...     current().backend.name
+    'numpy'
+    """
     sel = _CURRENT.get()
     if sel is None:
         sel = _process_default if _process_default is not None else _env_selection()
@@ -149,7 +167,15 @@ def get_backend() -> Backend:
 
 
 def get_device() -> Device:
-    """Return the current default ``Device``."""
+    """Return the current default ``Device``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> with ad.use_backend("numpy"):
+    ...     str(ad.get_device())
+    'numpy:cpu'
+    """
     return current().device
 
 
@@ -169,6 +195,15 @@ def set_backend(name: str, device: Any = None) -> None:
         Unknown backend or device.
     BackendUnavailableError
         The backend's library or device is missing here.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> before = ad.get_backend(), ad.get_device()
+    >>> ad.set_backend("numpy", "cpu")
+    >>> str(ad.get_device())
+    'numpy:cpu'
+    >>> ad.set_backend(before[0].name, before[1])  # restore the previous default
     """
     global _process_default
     _process_default = _resolve(name, device)
@@ -248,7 +283,14 @@ def set_default_dtype(dtype: Any) -> None:
 
 
 def get_default_dtype(backend: Backend | None = None) -> DType:
-    """The floating dtype Python floats become on ``backend`` (current one if None)."""
+    """The floating dtype Python floats become on ``backend`` (current one if None).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.get_default_dtype(ad.backends.get("numpy"))
+    autodiff.float64
+    """
     if _default_float is not None:
         return _default_float
     return (backend or get_backend()).default_float

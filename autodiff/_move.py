@@ -19,6 +19,15 @@ def resolve_device(spec: Any, default_backend: Backend | None = None) -> Device:
 
     A bare label (``"cpu"``) means that device of ``default_backend`` (the current
     backend when None).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._move import resolve_device
+    >>> str(resolve_device("numpy:cpu"))
+    'numpy:cpu'
+    >>> str(resolve_device("cpu", ad.backends.get("numpy")))
+    'numpy:cpu'
     """
     if isinstance(spec, Device):
         return backends.get(spec.backend).device(spec)
@@ -31,7 +40,17 @@ def resolve_device(spec: Any, default_backend: Backend | None = None) -> Device:
 
 
 def move_array(data: Any, src: Backend, dst: Device) -> Any:
-    """Copy a native array of ``src`` onto ``dst`` (DLPack when possible, else the host)."""
+    """Copy a native array of ``src`` onto ``dst`` (DLPack when possible, else the host).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import autodiff as ad
+    >>> from autodiff._move import move_array
+    >>> numpy_backend = ad.backends.get("numpy")
+    >>> move_array(np.array([1.0, 2.0]), numpy_backend, numpy_backend.device("cpu")).tolist()
+    [1.0, 2.0]
+    """
     target = backends.get(dst.backend)
     if target is src:
         return data.to_device(dst.native)
@@ -66,7 +85,18 @@ move_p = primitive("to_device", lambda xp, a, dst, src: a, _move_vjp)
 
 
 def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
-    """Move ``x`` to ``device``; differentiable (gradients flow back to ``x``'s device)."""
+    """Move ``x`` to ``device``; differentiable (gradients flow back to ``x``'s device).
+
+    A tensor already on ``device`` is returned as it is.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._move import to_device
+    >>> x = ad.tensor([1.0, 2.0], device="numpy:cpu", requires_grad=True)
+    >>> to_device(x, "numpy:cpu") is x
+    True
+    """
     src = x.device
     dst = resolve_device(device, x._backend)
     if dst == src:

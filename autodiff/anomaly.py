@@ -27,16 +27,48 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 class AnomalyError(RuntimeError):
-    """A gradient became NaN or infinite during backward (raised in anomaly mode)."""
+    """A gradient became NaN or infinite during backward (raised in anomaly mode).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor(1.0, requires_grad=True)
+    >>> with ad.detect_anomaly():
+    ...     try:
+    ...         (x * ad.inf).backward()
+    ...     except ad.AnomalyError as err:
+    ...         print(type(err).__name__, isinstance(err, RuntimeError))
+    AnomalyError True
+    """
 
 
 def enabled() -> bool:
-    """True inside ``detect_anomaly`` in this thread or task."""
+    """True inside ``detect_anomaly`` in this thread or task.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.anomaly import enabled
+    >>> with ad.detect_anomaly():
+    ...     enabled()
+    True
+    >>> enabled()
+    False
+    """
     return bool(ACTIVE[0]) and ANOMALY.get()
 
 
 def creation_site() -> str:
-    """``file:line in function`` of the innermost caller outside autodiff."""
+    """``file:line in function`` of the innermost caller outside autodiff.
+
+    Examples
+    --------
+    >>> from autodiff.anomaly import creation_site
+    >>> def where():
+    ...     return creation_site()
+    >>> where().endswith(" in where")
+    True
+    """
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
@@ -47,7 +79,20 @@ def creation_site() -> str:
 
 
 def check(node: Any, index: int, grad: Any) -> None:
-    """Raise ``AnomalyError`` when ``grad`` (for input ``index`` of ``node``) is not all finite."""
+    """Raise ``AnomalyError`` when ``grad`` (for input ``index`` of ``node``) is not all finite.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.anomaly import check
+    >>> y = ad.tensor([1.0, 2.0], requires_grad=True) * 2.0
+    >>> check(y._node, 0, ad.tensor([1.0, 1.0]))  # finite: nothing happens
+    >>> try:
+    ...     check(y._node, 0, ad.tensor([1.0, ad.nan]))
+    ... except ad.AnomalyError as err:
+    ...     print(str(err).split(";")[0])
+    backward of 'multiply' produced a NaN or infinite gradient for its input 0 (input shapes (2,))
+    """
     data = getattr(grad, "data", grad) if type(grad).__name__ == "Tensor" else grad
     backend = node.backend
     xp = backend.xp

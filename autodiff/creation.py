@@ -129,7 +129,22 @@ def var(name: str, value: Any, *, dtype: Any = None, device: Any = None) -> Tens
 
 
 def constant(value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor that does not require grad (gradients never flow into it)."""
+    """A tensor that does not require grad (gradients never flow into it).
+
+    Parameters
+    ----------
+    value : scalar, nested sequence, array or Tensor
+        The data; a tensor is detached from its graph.
+    dtype : DType, optional
+    device : str or Device, optional
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> c = ad.constant([1.0, 2.0])
+    >>> c.requires_grad, c.tolist()
+    (False, [1.0, 2.0])
+    """
     t = _from_data(value, dtype, device, None)
     return t.detach() if t is value or t.requires_grad else t
 
@@ -161,28 +176,65 @@ def _dtype_or_default(dtype: Any, backend: Backend, dev: Device) -> Any:
 
 
 def zeros(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of zeros (default float dtype unless ``dtype`` is given)."""
+    """A tensor of zeros (default float dtype unless ``dtype`` is given).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    dtype : DType, optional
+    device : str or Device, optional
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.zeros((2, 2)).tolist()
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.zeros(_shape(shape), dtype=nd, device=dev.native), backend)
 
 
 def ones(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor of ones."""
+    """A tensor of ones (default float dtype unless ``dtype`` is given).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.ones(3, dtype=ad.int32).tolist()
+    [1, 1, 1]
+    """
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.ones(_shape(shape), dtype=nd, device=dev.native), backend)
 
 
 def empty(shape: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """An uninitialized tensor."""
+    """An uninitialized tensor (its values are whatever the memory held).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.empty((2, 3)).shape
+    (2, 3)
+    """
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.empty(_shape(shape), dtype=nd, device=dev.native), backend)
 
 
 def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor filled with ``fill_value`` (its dtype follows the value when not given)."""
+    """A tensor filled with ``fill_value`` (its dtype follows the value when not given).
+
+    Python ``bool`` values give ``bool``, ``int`` values ``int64``, floats the
+    default float dtype.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.full(2, 7).tolist(), ad.full(2, 7).dtype
+    ([7, 7], autodiff.int64)
+    """
     backend, dev = _target(device)
     if dtype is None and isinstance(fill_value, bool):
         dtype = _dtypes.bool
@@ -201,25 +253,54 @@ def _like(x: Any, dtype: Any, device: Any) -> tuple[Any, Any, Any]:
 
 
 def zeros_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """Zeros with the shape (and, by default, dtype and device) of ``x``."""
+    """Zeros with the shape (and, by default, dtype and device) of ``x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.zeros_like(ad.tensor([[1, 2]])).tolist()
+    [[0, 0]]
+    """
     x, backend, (nd, dev) = _like(x, dtype, device)
     return wrap(backend.xp.zeros(x.shape, dtype=nd, device=dev.native), backend)
 
 
 def ones_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """Ones with the shape (and, by default, dtype and device) of ``x``."""
+    """Ones with the shape (and, by default, dtype and device) of ``x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.ones_like(ad.tensor([5.0, 6.0])).tolist()
+    [1.0, 1.0]
+    """
     x, backend, (nd, dev) = _like(x, dtype, device)
     return wrap(backend.xp.ones(x.shape, dtype=nd, device=dev.native), backend)
 
 
 def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """An uninitialized tensor like ``x``."""
+    """An uninitialized tensor like ``x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> e = ad.empty_like(ad.tensor([1.0, 2.0, 3.0]))
+    >>> e.shape, e.dtype
+    ((3,), autodiff.float64)
+    """
     x, backend, (nd, dev) = _like(x, dtype, device)
     return wrap(backend.xp.empty(x.shape, dtype=nd, device=dev.native), backend)
 
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Tensor:
-    """A tensor like ``x`` filled with ``fill_value``."""
+    """A tensor like ``x`` filled with ``fill_value``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.full_like(ad.tensor([1.0, 2.0]), 0.5).tolist()
+    [0.5, 0.5]
+    """
     x, backend, (nd, dev) = _like(x, dtype, device)
     return wrap(backend.xp.full(x.shape, fill_value, dtype=nd, device=dev.native), backend)
 
@@ -260,7 +341,23 @@ def linspace(
     device: Any = None,
     endpoint: bool = True,
 ) -> Tensor:
-    """``num`` evenly spaced values from ``start`` to ``stop``."""
+    """``num`` evenly spaced values from ``start`` to ``stop``.
+
+    Parameters
+    ----------
+    start, stop : float
+        The first and the last value (``stop`` is left out with ``endpoint=False``).
+    num : int
+        How many values.
+    endpoint : bool
+        Whether ``stop`` is the last value.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.linspace(0.0, 1.0, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     data = backend.xp.linspace(start, stop, num, dtype=nd, device=dev.native, endpoint=endpoint)
@@ -276,7 +373,24 @@ def eye(
     dtype: Any = None,
     device: Any = None,
 ) -> Tensor:
-    """A 2-d tensor with ones on the ``k``-th diagonal."""
+    """A 2-d tensor with ones on the ``k``-th diagonal.
+
+    Parameters
+    ----------
+    n_rows : int
+    n_cols : int, optional
+        Defaults to ``n_rows``.
+    k : int
+        The diagonal: 0 the main one, positive above it, negative below.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    >>> ad.eye(2, 3, k=1).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.eye(n_rows, n_cols, k=k, dtype=nd, device=dev.native), backend)

@@ -68,6 +68,17 @@ def _c2c(x: Any, n: Any, axis: int, norm: str, inverse: bool, name: str) -> Tens
 def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
     """One-dimensional discrete Fourier transform.
 
+    Parameters
+    ----------
+    x : Tensor
+        Real or complex floating input.
+    n : int, optional
+        Length of the transformed axis (the input is cropped or zero-padded).
+    axis : int
+        The axis to transform.
+    norm : {"backward", "ortho", "forward"}
+        Which direction is scaled by ``1/n`` (``"ortho"``: both by ``1/√n``).
+
     Examples
     --------
     >>> import autodiff as ad
@@ -78,7 +89,15 @@ def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backwar
 
 
 def ifft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-    """One-dimensional inverse discrete Fourier transform."""
+    """One-dimensional inverse discrete Fourier transform.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.fft.ifft(ad.tensor([4.0, 0.0, 0.0, 0.0]))
+    >>> [round(v.real, 4) for v in x.tolist()]
+    [1.0, 1.0, 1.0, 1.0]
+    """
     return _c2c(x, n, axis, norm, True, "ifft")
 
 
@@ -113,7 +132,15 @@ def fftn(
     axes: Sequence[int] | None = None,
     norm: str = "backward",
 ) -> Tensor:
-    """N-dimensional discrete Fourier transform over ``axes``."""
+    """N-dimensional discrete Fourier transform over ``axes``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> X = ad.fft.fftn(ad.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> [[round(v.real, 4) for v in row] for row in X.tolist()]
+    [[10.0, -2.0], [-4.0, 0.0]]
+    """
     return _c2cn(x, s, axes, norm, False, "fftn")
 
 
@@ -125,12 +152,28 @@ def ifftn(
     axes: Sequence[int] | None = None,
     norm: str = "backward",
 ) -> Tensor:
-    """N-dimensional inverse discrete Fourier transform over ``axes``."""
+    """N-dimensional inverse discrete Fourier transform over ``axes``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.fft.ifftn(ad.fft.fftn(ad.tensor([[1.0, 2.0], [3.0, 4.0]])))
+    >>> [[round(v.real, 4) for v in row] for row in x.tolist()]
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
     return _c2cn(x, s, axes, norm, True, "ifftn")
 
 
 def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-    """Discrete Fourier transform of a real signal (the non-negative frequencies)."""
+    """Discrete Fourier transform of a real signal (the non-negative frequencies).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> X = ad.fft.rfft(ad.tensor([1.0, 2.0, 3.0, 4.0]))
+    >>> X.shape, [round(v.real, 4) for v in X.tolist()]
+    ((3,), [10.0, -2.0, -2.0])
+    """
     x = _check(x, n, axis, norm, "rfft", real=True)
     ax = normalize_axis(axis, x.ndim)
     size = x.shape[ax] if n is None else int(n)
@@ -138,7 +181,15 @@ def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backwa
 
 
 def irfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-    """Inverse of ``rfft``: a real signal of length ``n`` (default ``2 (m - 1)``)."""
+    """Inverse of ``rfft``: a real signal of length ``n`` (default ``2 (m - 1)``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.fft.irfft(ad.fft.rfft(ad.tensor([1.0, 2.0, 3.0, 4.0])))
+    >>> [round(v, 4) for v in x.tolist()]
+    [1.0, 2.0, 3.0, 4.0]
+    """
     x = _check(x, n, axis, norm, "irfft")
     ax = normalize_axis(axis, x.ndim)
     size = 2 * (x.shape[ax] - 1) if n is None else int(n)
@@ -155,7 +206,15 @@ def rfftn(
     axes: Sequence[int] | None = None,
     norm: str = "backward",
 ) -> Tensor:
-    """N-dimensional FFT of a real signal: ``rfft`` on the last axis, ``fft`` on the rest."""
+    """N-dimensional FFT of a real signal: ``rfft`` on the last axis, ``fft`` on the rest.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> X = ad.fft.rfftn(ad.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    >>> X.shape, [[round(v.real, 4) for v in row] for row in X.tolist()]
+    ((2, 2), [[10.0, -2.0], [-4.0, 0.0]])
+    """
     x = _check(x, None, -1, norm, "rfftn", real=True)
     ax, sizes = _axes_and_sizes(x, s, axes, "rfftn")
     out = rfft(x, n=sizes[-1], axis=ax[-1], norm=norm)
@@ -172,7 +231,16 @@ def irfftn(
     axes: Sequence[int] | None = None,
     norm: str = "backward",
 ) -> Tensor:
-    """Inverse of ``rfftn``: ``ifft`` on all but the last axis, then ``irfft``."""
+    """Inverse of ``rfftn``: ``ifft`` on all but the last axis, then ``irfft``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> y = ad.fft.irfftn(ad.fft.rfftn(x), s=(2, 2))
+    >>> [[round(v, 4) for v in row] for row in y.tolist()]
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
     x = _check(x, None, -1, norm, "irfftn")
     ax, sizes = _axes_and_sizes(x, s, axes, "irfftn")
     out = x
@@ -186,13 +254,29 @@ def _conj(x: Tensor) -> Tensor:
 
 
 def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-    """FFT of a Hermitian-symmetric signal given by its first half: a real spectrum."""
+    """FFT of a Hermitian-symmetric signal given by its first half: a real spectrum.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> X = ad.fft.hfft(ad.tensor([1.0, 0.0, 0.0]))
+    >>> X.dtype, [round(v, 4) for v in X.tolist()]
+    (autodiff.float64, [1.0, 1.0, 1.0, 1.0])
+    """
     x = _check(x, n, axis, norm, "hfft")
     return irfft(_conj(x), n=n, axis=axis, norm=_SWAP[norm])
 
 
 def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Tensor:
-    """Inverse of ``hfft``: the first half of a Hermitian spectrum of a real signal."""
+    """Inverse of ``hfft``: the first half of a Hermitian spectrum of a real signal.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> h = ad.fft.ihfft(ad.tensor([1.0, 1.0, 1.0, 1.0]))
+    >>> [round(v.real, 4) for v in h.tolist()]
+    [1.0, 0.0, 0.0]
+    """
     x = _check(x, n, axis, norm, "ihfft", real=True)
     return _conj(rfft(x, n=n, axis=axis, norm=_SWAP[norm]))
 
@@ -204,12 +288,26 @@ def _shift(x: Any, axes: Any, inverse: bool) -> Tensor:
 
 
 def fftshift(x: Any, /, *, axes: int | Sequence[int] | None = None) -> Tensor:
-    """Move the zero frequency to the centre (over ``axes``, all by default)."""
+    """Move the zero frequency to the centre (over ``axes``, all by default).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.fft.fftshift(ad.tensor([0.0, 1.0, 2.0, -2.0, -1.0])).tolist()
+    [-2.0, -1.0, 0.0, 1.0, 2.0]
+    """
     return _shift(x, axes, False)
 
 
 def ifftshift(x: Any, /, *, axes: int | Sequence[int] | None = None) -> Tensor:
-    """Inverse of ``fftshift``."""
+    """Inverse of ``fftshift``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.fft.ifftshift(ad.tensor([-2.0, -1.0, 0.0, 1.0, 2.0])).tolist()
+    [0.0, 1.0, 2.0, -2.0, -1.0]
+    """
     return _shift(x, axes, True)
 
 
@@ -225,10 +323,31 @@ def _freq(n: int, d: float, dtype: Any, device: Any, real: bool) -> Tensor:
 
 
 def fftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None) -> Tensor:
-    """Sample frequencies of ``fft`` (a constant)."""
+    """Sample frequencies of ``fft`` (a constant).
+
+    Parameters
+    ----------
+    n : int
+        The signal length.
+    d : float
+        The sample spacing.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.fft.fftfreq(4).tolist()
+    [0.0, 0.25, -0.5, -0.25]
+    """
     return _freq(n, d, dtype, device, False)
 
 
 def rfftfreq(n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None) -> Tensor:
-    """Sample frequencies of ``rfft`` (a constant)."""
+    """Sample frequencies of ``rfft`` (a constant).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.fft.rfftfreq(4, d=0.5).tolist()
+    [0.0, 0.5, 1.0]
+    """
     return _freq(n, d, dtype, device, True)

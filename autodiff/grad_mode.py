@@ -20,7 +20,17 @@ GRAD_ENABLED: ContextVar[bool] = ContextVar("autodiff_grad_enabled", default=Tru
 
 
 def is_grad_enabled() -> bool:
-    """Return True when operations on tensors that require grad are recorded."""
+    """Return True when operations on tensors that require grad are recorded.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.is_grad_enabled()
+    True
+    >>> with ad.no_grad():
+    ...     ad.is_grad_enabled()
+    False
+    """
     return GRAD_ENABLED.get()
 
 

@@ -64,22 +64,62 @@ __all__ = [
 
 
 class EighResult(NamedTuple):
+    """What ``eigh`` returns: ``(eigenvalues, eigenvectors)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> res = ad.linalg.eigh(ad.tensor([[2.0, 0.0], [0.0, 1.0]]))
+    >>> res.eigenvalues.tolist(), res.eigenvectors.shape
+    ([1.0, 2.0], (2, 2))
+    """
+
     eigenvalues: Tensor
     eigenvectors: Tensor
 
 
 class QRResult(NamedTuple):
+    """What ``qr`` returns: ``(Q, R)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> res = ad.linalg.qr(ad.eye(3))
+    >>> res.Q.shape, res.R.shape
+    ((3, 3), (3, 3))
+    """
+
     Q: Tensor
     R: Tensor
 
 
 class SVDResult(NamedTuple):
+    """What ``svd`` returns: ``(U, S, Vh)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> res = ad.linalg.svd(ad.tensor([[3.0, 0.0], [0.0, 4.0]]))
+    >>> res.S.tolist()
+    [4.0, 3.0]
+    """
+
     U: Tensor
     S: Tensor
     Vh: Tensor
 
 
 class SlogdetResult(NamedTuple):
+    """What ``slogdet`` returns: ``(sign, logabsdet)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> res = ad.linalg.slogdet(ad.tensor([[-2.0, 0.0], [0.0, 1.0]]))
+    >>> float(res.sign), round(float(res.logabsdet), 4)
+    (-1.0, 0.6931)
+    """
+
     sign: Tensor
     logabsdet: Tensor
 
@@ -125,7 +165,27 @@ def inv(x: Any, /) -> Tensor:
 
 
 def solve(x1: Any, x2: Any, /) -> Tensor:
-    """Solve ``x1 @ X = x2`` (``x2`` of shape ``(..., M, K)``, or ``(M,)`` for a vector)."""
+    """Solve ``x1 @ X = x2`` (``x2`` of shape ``(..., M, K)``, or ``(M,)`` for a vector).
+
+    Parameters
+    ----------
+    x1 : Tensor
+        Square matrices, shape ``(..., M, M)``.
+    x2 : Tensor
+        Right-hand sides, shape ``(..., M, K)``, or ``(M,)`` for one vector.
+
+    Returns
+    -------
+    Tensor
+        ``X`` with the shape of ``x2`` (broadcast over the stack).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[2.0, 0.0], [0.0, 4.0]])
+    >>> ad.linalg.solve(a, ad.tensor([2.0, 2.0])).tolist()
+    [1.0, 0.5]
+    """
     a = _square(x1, "solve")
     b = as_tensor(x2, like=a)
     m = a.shape[-1]
@@ -135,33 +195,99 @@ def solve(x1: Any, x2: Any, /) -> Tensor:
 
 
 def det(x: Any, /) -> Tensor:
-    """Determinant; gradient ``det(A) A⁻ᵀ`` (needs an invertible matrix)."""
+    """Determinant; gradient ``det(A) A⁻ᵀ`` (needs an invertible matrix).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> d = ad.linalg.det(a)
+    >>> round(float(d), 4)
+    -2.0
+    >>> _ = d.backward()
+    >>> [[round(v, 4) for v in row] for row in a.grad.tolist()]
+    [[4.0, -3.0], [-2.0, 1.0]]
+    """
     return apply1(det_p, _square(x, "det"))
 
 
 def slogdet(x: Any, /) -> SlogdetResult:
-    """Sign and natural log of the absolute determinant; ``logabsdet`` has gradient ``A⁻ᵀ``."""
+    """Sign and natural log of the absolute determinant; ``logabsdet`` has gradient ``A⁻ᵀ``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> sign, logabsdet = ad.linalg.slogdet(ad.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    >>> float(sign), round(float(logabsdet), 4)
+    (1.0, 1.7918)
+    """
     return SlogdetResult(*apply(slogdet_p, (_square(x, "slogdet"),)))
 
 
 def cholesky(x: Any, /, *, upper: bool = False) -> Tensor:
-    """Cholesky factor of a symmetric positive definite matrix (of ``(x + xᵀ)/2``)."""
+    """Cholesky factor of a symmetric positive definite matrix (of ``(x + xᵀ)/2``).
+
+    Lower triangular ``L`` with ``x = L Lᵀ`` (upper ``U = Lᵀ`` with ``upper=True``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.linalg.cholesky(ad.tensor([[4.0, 2.0], [2.0, 5.0]])).tolist()
+    [[2.0, 0.0], [1.0, 2.0]]
+    """
     return apply1(_dec.cholesky_p, _square(x, "cholesky"), {"upper": bool(upper)})
 
 
 def eigh(x: Any, /) -> EighResult:
-    """Eigenvalues (ascending) and eigenvectors of the symmetric matrix ``(x + xᵀ)/2``."""
+    """Eigenvalues (ascending) and eigenvectors of the symmetric matrix ``(x + xᵀ)/2``.
+
+    Returns
+    -------
+    EighResult
+        ``(eigenvalues, eigenvectors)``; eigenvector ``i`` is column ``i``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> w, v = ad.linalg.eigh(ad.tensor([[2.0, 1.0], [1.0, 2.0]]))
+    >>> [round(x, 4) for x in w.tolist()]
+    [1.0, 3.0]
+    """
     return EighResult(*apply(_dec.eigh_p, (_square(x, "eigh"),)))
 
 
 def eigvalsh(x: Any, /) -> Tensor:
-    """Eigenvalues (ascending) of the symmetric matrix ``(x + xᵀ)/2``."""
+    """Eigenvalues (ascending) of the symmetric matrix ``(x + xᵀ)/2``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> w = ad.linalg.eigvalsh(ad.tensor([[2.0, 1.0], [1.0, 2.0]]))
+    >>> [round(x, 4) for x in w.tolist()]
+    [1.0, 3.0]
+    """
     return eigh(x).eigenvalues
 
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition (``mode`` ``'reduced'`` or ``'complete'``); differentiable for
-    rows >= columns in reduced mode (and square input in complete mode)."""
+    rows >= columns in reduced mode (and square input in complete mode).
+
+    Returns
+    -------
+    QRResult
+        ``(Q, R)`` with orthonormal columns in ``Q`` and upper triangular ``R``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> q, r = ad.linalg.qr(a)
+    >>> q.shape, r.shape
+    ((3, 2), (2, 2))
+    >>> [[round(v, 4) for v in row] for row in (q @ r).tolist()]
+    [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    """
     if mode not in ("reduced", "complete"):
         raise ValueError(f"linalg.qr: mode must be 'reduced' or 'complete', got {mode!r}.")
     return QRResult(*apply(_dec.qr_p, (_floating(x, "qr"),), {"mode": mode}))
@@ -169,7 +295,20 @@ def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
 
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition. Gradients are implemented for
-    ``full_matrices=False`` (or square input) with distinct, nonzero singular values."""
+    ``full_matrices=False`` (or square input) with distinct, nonzero singular values.
+
+    Returns
+    -------
+    SVDResult
+        ``(U, S, Vh)`` with ``x = U diag(S) Vh`` and ``S`` descending.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> u, s, vh = ad.linalg.svd(ad.tensor([[0.0, 2.0], [1.0, 0.0]]))
+    >>> [round(v, 4) for v in s.tolist()]
+    [2.0, 1.0]
+    """
     x = _floating(x, "svd")
     m, n = x.shape[-2], x.shape[-1]
     if full_matrices and m != n:
@@ -186,24 +325,55 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
 
 
 def svdvals(x: Any, /) -> Tensor:
-    """Singular values, descending."""
+    """Singular values, descending.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> s = ad.linalg.svdvals(ad.tensor([[3.0, 0.0], [0.0, -4.0]]))
+    >>> [round(v, 4) for v in s.tolist()]
+    [4.0, 3.0]
+    """
     return svd(x, full_matrices=False).S
 
 
 def pinv(x: Any, /, *, rtol: float | None = None) -> Tensor:
-    """Moore–Penrose pseudo-inverse; the gradient assumes the rank does not change."""
+    """Moore–Penrose pseudo-inverse; the gradient assumes the rank does not change.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> p = ad.linalg.pinv(ad.tensor([[2.0, 0.0], [0.0, 0.0]]))
+    >>> [[round(v, 4) for v in row] for row in p.tolist()]
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
     x = _floating(x, "pinv")
     params = {} if rtol is None else {"rtol": rtol}
     return apply1(_dec.pinv_p, x, params)
 
 
 def matrix_rank(x: Any, /, *, rtol: float | None = None) -> Tensor:
-    """Rank (an integer tensor, no gradient)."""
+    """Rank (an integer tensor, no gradient).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> int(ad.linalg.matrix_rank(ad.tensor([[1.0, 2.0], [2.0, 4.0]])))
+    1
+    """
     return apply1(matrix_rank_p, _floating(x, "matrix_rank"), {"rtol": rtol})
 
 
 def diagonal(x: Any, /, *, offset: int = 0) -> Tensor:
-    """The ``offset``-th diagonal of the last two axes."""
+    """The ``offset``-th diagonal of the last two axes.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> ad.linalg.diagonal(a).tolist(), ad.linalg.diagonal(a, offset=1).tolist()
+    ([1.0, 4.0], [2.0])
+    """
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"linalg.diagonal needs at least 2 dimensions, got shape {x.shape}.")
@@ -211,7 +381,14 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Tensor:
 
 
 def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Tensor:
-    """Sum of the ``offset``-th diagonal of the last two axes."""
+    """Sum of the ``offset``-th diagonal of the last two axes.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> float(ad.linalg.trace(ad.tensor([[1.0, 2.0], [3.0, 4.0]])))
+    5.0
+    """
     from .ops.reduction import sum as _sum
 
     d = diagonal(x, offset=offset)
@@ -223,7 +400,14 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Tensor:
 
 
 def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
-    """Cross product of 3-vectors along ``axis`` (broadcasting the other axes)."""
+    """Cross product of 3-vectors along ``axis`` (broadcasting the other axes).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.linalg.cross(ad.tensor([1.0, 0.0, 0.0]), ad.tensor([0.0, 1.0, 0.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
     a = as_tensor(x1)
     b = as_tensor(x2, like=a)
     nd = builtins.max(a.ndim, b.ndim)
@@ -236,7 +420,14 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
 
 
 def outer(x1: Any, x2: Any, /) -> Tensor:
-    """Outer product of two 1-d tensors."""
+    """Outer product of two 1-d tensors.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.linalg.outer(ad.tensor([1.0, 2.0]), ad.tensor([3.0, 4.0, 5.0])).tolist()
+    [[3.0, 4.0, 5.0], [6.0, 8.0, 10.0]]
+    """
     from .ops.shape import expand_dims
 
     a = as_tensor(x1)
@@ -255,7 +446,19 @@ def vector_norm(
     ord: float = 2,  # noqa: A002
 ) -> Tensor:
     """p-norm over ``axis`` (all axes when None). The gradient at a zero vector is 0;
-    for ``ord=inf`` ties share the gradient; ``ord=0`` (a count) has zero gradient."""
+    for ``ord=inf`` ties share the gradient; ``ord=0`` (a count) has zero gradient.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([3.0, -4.0], requires_grad=True)
+    >>> n = ad.linalg.vector_norm(x)
+    >>> float(n), float(ad.linalg.vector_norm(x, ord=1))
+    (5.0, 7.0)
+    >>> _ = n.backward()
+    >>> [round(v, 4) for v in x.grad.tolist()]
+    [0.6, -0.8]
+    """
     x = _floating(x, "vector_norm", min_ndim=0)
     if axis is not None:
         axes = normalize_axes(axis, x.ndim)
@@ -268,7 +471,17 @@ def vector_norm(
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Tensor:  # noqa: A002
     """Matrix norm over the last two axes: ``'fro'``, ``'nuc'``, ``1``, ``-1``, ``2``,
     ``-2``, ``inf``, ``-inf``. Built from differentiable pieces (``svdvals`` for
-    ``2``, ``-2`` and ``'nuc'``; ties in max/min share the gradient)."""
+    ``2``, ``-2`` and ``'nuc'``; ties in max/min share the gradient).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[3.0, 0.0], [0.0, 4.0]])
+    >>> float(ad.linalg.matrix_norm(a)), round(float(ad.linalg.matrix_norm(a, ord=2)), 4)
+    (5.0, 4.0)
+    >>> float(ad.linalg.matrix_norm(a, ord=1))
+    4.0
+    """
     from .ops.elementwise import abs as _abs
     from .ops.reduction import max as _max
     from .ops.reduction import min as _min
@@ -297,7 +510,17 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Tenso
 
 def matrix_power(x: Any, n: int, /) -> Tensor:
     """``x`` multiplied by itself ``n`` times (``inv(x)`` powers for negative ``n``;
-    the identity for 0), by repeated squaring, so gradients follow from ``matmul``."""
+    the identity for 0), by repeated squaring, so gradients follow from ``matmul``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[1.0, 1.0], [0.0, 1.0]])
+    >>> ad.linalg.matrix_power(a, 3).tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    >>> ad.linalg.matrix_power(a, -1).tolist()
+    [[1.0, -1.0], [0.0, 1.0]]
+    """
     from .creation import eye
     from .ops.shape import broadcast_to
 
@@ -322,7 +545,24 @@ def matrix_power(x: Any, n: int, /) -> Tensor:
 
 def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Sequence[int]] = 2) -> Tensor:
     """Sum products over the given axes (the last ``axes`` of ``x1`` with the first of
-    ``x2`` when ``axes`` is an int), by transposes, reshapes and one ``matmul``."""
+    ``x2`` when ``axes`` is an int), by transposes, reshapes and one ``matmul``.
+
+    Parameters
+    ----------
+    x1, x2 : Tensor
+    axes : int or pair of sequences of int
+        An int ``n`` contracts the last ``n`` axes of ``x1`` with the first ``n``
+        of ``x2``; ``(axes_1, axes_2)`` names the contracted axes of each.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> a = ad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> float(ad.tensordot(a, a))
+    30.0
+    >>> ad.tensordot(a, a, axes=1).tolist()
+    [[7.0, 10.0], [15.0, 22.0]]
+    """
     from .ops.shape import permute_dims, reshape
 
     a = as_tensor(x1)
@@ -357,7 +597,14 @@ def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Sequence[int]] = 2) -
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
-    """Dot product of vectors along ``axis`` (the other axes broadcast); real inputs."""
+    """Dot product of vectors along ``axis`` (the other axes broadcast); real inputs.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.vecdot(ad.tensor([[1.0, 2.0], [3.0, 4.0]]), ad.tensor([1.0, 1.0])).tolist()
+    [3.0, 7.0]
+    """
     from .ops.reduction import sum as _sum
 
     a = as_tensor(x1)

@@ -29,7 +29,21 @@ _MANIFEST = "__autodiff_manifest__"
 
 
 class CheckpointError(ValueError):
-    """A file is not a readable autodiff checkpoint (truncated, corrupt or foreign)."""
+    """A file is not a readable autodiff checkpoint (truncated, corrupt or foreign).
+
+    Examples
+    --------
+    >>> import autodiff as ad, tempfile, os
+    >>> from autodiff.serialization import CheckpointError
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("not a checkpoint")
+    >>> try:
+    ...     ad.load(path)
+    ... except CheckpointError as err:
+    ...     print(isinstance(err, ValueError), "not a .npz archive" in str(err))
+    True True
+    """
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -55,6 +69,13 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
 
 def save(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write ``obj`` (a tensor, a state dict, optimizer state, nested containers) to ``path``.
+
+    Parameters
+    ----------
+    obj : Tensor, number, str, bool, None, or dicts/lists/tuples of them
+        Dict keys must be strings.
+    path : str or os.PathLike
+        The file to write (atomically: a temporary file is renamed onto it).
 
     Examples
     --------
@@ -106,6 +127,15 @@ def load(path: str | os.PathLike[str], *, device: Any = None) -> Any:
         or contains anything that would need unpickling.
     FileNotFoundError
         When ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import autodiff as ad, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> ad.save({"w": ad.tensor([1.5], requires_grad=True), "epochs": (1, 2)}, path)
+    >>> state = ad.load(path)
+    >>> state["w"].tolist(), state["w"].requires_grad, state["epochs"]
+    ([1.5], True, (1, 2))
     """
     path = os.fspath(path)
     with open(path, "rb") as fh:

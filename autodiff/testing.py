@@ -29,7 +29,19 @@ def _precision_bits(dtype: Any) -> int:
 
 
 def tolerances(dtype: Any) -> tuple[float, float, float]:
-    """``(eps, atol, rtol)`` for finite differences in ``dtype``."""
+    """``(eps, atol, rtol)`` for finite differences in ``dtype``.
+
+    Complex dtypes use the precision of their real parts.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.testing import tolerances
+    >>> tolerances(ad.float64)
+    (1e-06, 1e-05, 1e-05)
+    >>> tolerances(ad.complex64) == tolerances(ad.float32)
+    True
+    """
     return _TOL.get(_precision_bits(dtype), _TOL[32])
 
 

@@ -237,6 +237,16 @@ def value_and_grad(
     With ``has_aux``, ``f`` returns ``(value, aux)`` and the result is
     ``((value, aux), grad)``.
 
+    Parameters
+    ----------
+    f : callable
+        Returns a scalar floating tensor (or ``(scalar, aux)`` with ``has_aux``).
+    argnums : int or sequence of int
+        Which positional arguments to differentiate; a sequence gives a tuple
+        of gradients.
+    has_aux : bool
+        ``f`` also returns auxiliary data, passed through undifferentiated.
+
     Examples
     --------
     >>> import autodiff as ad
@@ -284,6 +294,11 @@ def grad(
 ) -> Callable[..., Any]:
     """Return a function computing the gradient of scalar-valued ``f``.
 
+    Parameters
+    ----------
+    f, argnums, has_aux
+        As in ``value_and_grad``; with ``has_aux`` the function returns ``(grad, aux)``.
+
     Examples
     --------
     >>> import autodiff as ad
@@ -292,6 +307,9 @@ def grad(
     12.0
     >>> ad.grad(df)(ad.tensor(2.0)).item()
     12.0
+    >>> gx, gy = ad.grad(lambda x, y: x * y, argnums=(0, 1))(ad.tensor(2.0), ad.tensor(5.0))
+    >>> gx.item(), gy.item()
+    (5.0, 2.0)
     """
     vg = value_and_grad(f, argnums, has_aux=has_aux)
 

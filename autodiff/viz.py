@@ -142,6 +142,27 @@ def render(
 
     Returns the path written. Raises ``RuntimeError`` saying what to install when the
     ``graphviz`` package or the ``dot`` program is missing.
+
+    Parameters
+    ----------
+    *outputs : Tensor
+        The results whose graph to draw.
+    path : str or os.PathLike
+        The file to write; its suffix picks the format (SVG when it has none).
+    params, max_nodes
+        As in ``to_dot``.
+
+    Examples
+    --------
+    >>> import autodiff as ad, tempfile, os
+    >>> x = ad.var("x", 2.0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "graph.svg")
+    >>> try:
+    ...     written = ad.viz.render(x * x, path=path)
+    ... except RuntimeError as err:  # graphviz or its dot program is not installed here
+    ...     written = path if "graphviz" in str(err) else None
+    >>> written == path
+    True
     """
     try:
         import graphviz

@@ -32,7 +32,15 @@ def load_digits(
     *, flatten: bool = True, dtype: Any = None, device: Any = None
 ) -> tuple[Tensor, Tensor]:
     """The 8×8 digits as ``(images, labels)``: images scaled to [0, 1] (float32 by
-    default), shape (1797, 64) or (1797, 1, 8, 8) with ``flatten=False``; labels int64."""
+    default), shape (1797, 64) or (1797, 1, 8, 8) with ``flatten=False``; labels int64.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> images, labels = ad.data.load_digits(flatten=False)
+    >>> images.shape, float(ad.max(images)), labels[:5].tolist()
+    ((1797, 1, 8, 8), 1.0, [0, 1, 2, 3, 4])
+    """
     with (
         resources.files(__package__).joinpath("digits.npz").open("rb") as fh,
         np.load(fh, allow_pickle=False) as f,
@@ -45,7 +53,33 @@ def load_digits(
 
 
 def train_test_split(*arrays: Tensor, test_fraction: float = 0.2, seed: int = 0) -> list[Tensor]:
-    """Shuffle rows with ``seed`` and split each array into (train, test)."""
+    """Shuffle rows with ``seed`` and split each array into (train, test).
+
+    Parameters
+    ----------
+    *arrays : Tensor
+        Arrays with the same number of rows; they are shuffled alike.
+    test_fraction : float
+        Share of the rows that go to the test part, in (0, 1).
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    list of Tensor
+        ``[a_train, a_test, b_train, b_test, ...]``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.reshape(ad.arange(20.0), (10, 2))
+    >>> y = ad.arange(10)
+    >>> x_train, x_test, y_train, y_test = ad.data.train_test_split(x, y, test_fraction=0.2)
+    >>> x_train.shape, x_test.shape, y_test.shape
+    ((8, 2), (2, 2), (2,))
+    >>> (x_test[:, 0] == 2 * y_test).tolist()  # rows stay paired
+    [True, True]
+    """
     if not arrays:
         raise ValueError("train_test_split needs at least one array.")
     n = arrays[0].shape[0]
@@ -67,6 +101,18 @@ def train_test_split(*arrays: Tensor, test_fraction: float = 0.2, seed: int = 0)
 
 class DataLoader:
     """Mini-batches of ``(x, y, ...)`` rows, reshuffled each epoch from ``seed``.
+
+    Parameters
+    ----------
+    *arrays : Tensor
+        Arrays with the same number of rows; each batch holds the same rows of each.
+    batch_size : int
+    shuffle : bool
+        Shuffle the rows at the start of every epoch (iteration).
+    seed : int or None
+        Seed of the shuffles.
+    drop_last : bool
+        Leave out the last, smaller batch.
 
     Examples
     --------

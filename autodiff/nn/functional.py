@@ -36,6 +36,13 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
 
     The array API has no ``erf``, so the tanh form (PyTorch's
     ``approximate="tanh"``) is the one offered.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> y = ad.nn.functional.gelu(ad.tensor([-1.0, 0.0, 1.0]))
+    >>> [round(v, 4) for v in y.tolist()]
+    [-0.1588, 0.0, 0.8412]
     """
     if approximate != "tanh":
         raise ValueError("gelu: only approximate='tanh' is available (the array API has no erf).")
@@ -43,7 +50,15 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``, stable for large inputs."""
+    """``x - logsumexp(x)`` along ``axis``, stable for large inputs.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> y = ad.nn.functional.log_softmax(ad.tensor([1000.0, 1000.0]))
+    >>> [round(v, 4) for v in y.tolist()]
+    [-0.6931, -0.6931]
+    """
     return x - ad.logsumexp(x, axis=axis, keepdims=True)
 
 
@@ -60,7 +75,16 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def one_hot(labels: Tensor, num_classes: int, *, dtype: Any = None) -> Tensor:
-    """Rows of the identity picked by integer ``labels`` (shape ``labels.shape + (num_classes,)``)."""
+    """Rows of the identity picked by integer ``labels`` (shape ``labels.shape + (num_classes,)``).
+
+    The result has the default float dtype unless ``dtype`` is given.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.nn.functional.one_hot(ad.tensor([0, 2]), 3).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
     labels = ad.asarray(labels)
     if labels.dtype.kind not in ("signed integer", "unsigned integer"):
         raise TypeError(f"one_hot needs integer labels, got {labels.dtype.name}.")
@@ -70,7 +94,28 @@ def one_hot(labels: Tensor, num_classes: int, *, dtype: Any = None) -> Tensor:
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed: int | None = None) -> Tensor:
-    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``."""
+    """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``.
+
+    Parameters
+    ----------
+    x : Tensor
+    p : float
+        Probability of zeroing an element, in ``[0, 1)``.
+    training : bool
+        When False, ``x`` is returned unchanged.
+    seed : int, optional
+        Seed the backend's generator first (for a reproducible mask).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.ones(6)
+    >>> y = ad.nn.functional.dropout(x, 0.5, seed=0)
+    >>> set(y.tolist()) <= {0.0, 2.0}
+    True
+    >>> ad.nn.functional.dropout(x, 0.5, training=False) is x
+    True
+    """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}.")
     if not training or p == 0.0:
@@ -110,7 +155,30 @@ def _patches(x: Tensor, kh: int, kw: int, stride: int) -> tuple[Tensor, int, int
 def conv2d(
     x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0
 ) -> Tensor:
-    """2-d cross-correlation: ``x`` (N, C, H, W), ``weight`` (O, C, kh, kw) → (N, O, Ho, Wo)."""
+    """2-d cross-correlation: ``x`` (N, C, H, W), ``weight`` (O, C, kh, kw) → (N, O, Ho, Wo).
+
+    Parameters
+    ----------
+    x : Tensor
+        Input of shape (N, C, H, W).
+    weight : Tensor
+        Kernels of shape (O, C, kh, kw).
+    bias : Tensor, optional
+        One value per output channel, shape (O,).
+    stride : int
+    padding : int
+        Zeros added on every side of both spatial axes.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.reshape(ad.arange(9.0), (1, 1, 3, 3))
+    >>> w = ad.ones((1, 1, 2, 2))
+    >>> ad.nn.functional.conv2d(x, w).tolist()
+    [[[[8.0, 12.0], [20.0, 24.0]]]]
+    >>> ad.nn.functional.conv2d(x, w, padding=1).shape
+    (1, 1, 4, 4)
+    """
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(
             f"conv2d needs x of shape (N, C, H, W) and weight (O, C, kh, kw); got {x.shape} and {weight.shape}."
@@ -131,7 +199,15 @@ def conv2d(
 
 
 def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
-    """Maximum over ``kernel_size``² windows (stride defaults to the kernel size)."""
+    """Maximum over ``kernel_size``² windows (stride defaults to the kernel size).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.reshape(ad.arange(16.0), (1, 1, 4, 4))
+    >>> ad.nn.functional.max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
     if x.ndim != 4:
         raise ValueError(f"max_pool2d needs x of shape (N, C, H, W), got {x.shape}.")
     cols, _, _ = _patches(x, kernel_size, kernel_size, stride or kernel_size)

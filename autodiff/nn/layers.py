@@ -34,12 +34,23 @@ def _empty(shape: tuple[int, ...], dtype: Any, device: Any) -> Parameter:
 class Linear(Module):
     """``y = x Wᵀ + b`` with W of shape (out_features, in_features), PyTorch's layout and init.
 
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool
+        Whether to add a learned bias ``b``.
+    dtype : DType, optional
+        Parameter dtype (float32 by default).
+    device : str or Device, optional
+
     Examples
     --------
     >>> import autodiff as ad
     >>> layer = ad.nn.Linear(3, 2)
     >>> layer.weight.shape, layer.weight.dtype
     ((2, 3), autodiff.float32)
+    >>> layer(ad.ones((5, 3), dtype=ad.float32)).shape
+    (5, 2)
     """
 
     def __init__(
@@ -75,42 +86,93 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.nn.ReLU()(ad.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ad.relu(x)
 
 
 class Sigmoid(Module):
-    """Logistic function."""
+    """Logistic function.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.nn.Sigmoid()(ad.tensor([0.0])).tolist()
+    [0.5]
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ad.sigmoid(x)
 
 
 class Tanh(Module):
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> [round(v, 4) for v in ad.nn.Tanh()(ad.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.7616]
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ad.tanh(x)
 
 
 class GELU(Module):
-    """GELU, tanh form."""
+    """GELU, tanh form (see ``ad.nn.functional.gelu``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> [round(v, 4) for v in ad.nn.GELU()(ad.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.8412]
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x)
 
 
 class Flatten(Module):
-    """Flatten every axis after the first."""
+    """Flatten every axis after the first.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.nn.Flatten()(ad.zeros((2, 3, 4))).shape
+    (2, 12)
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return ad.reshape(x, (x.shape[0], -1))
 
 
 class Dropout(Module):
-    """Dropout in training mode, identity in eval mode."""
+    """Dropout in training mode, identity in eval mode.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing an element, in ``[0, 1)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> drop = ad.nn.Dropout(0.5)
+    >>> x = ad.ones(4)
+    >>> set(drop(x).tolist()) <= {0.0, 2.0}
+    True
+    >>> drop.eval()(x).tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -123,7 +185,18 @@ class Dropout(Module):
 
 
 class Embedding(Module):
-    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``."""
+    """A lookup table of ``num_embeddings`` vectors of size ``embedding_dim``.
+
+    Integer indices of any shape give vectors of shape ``indices.shape + (embedding_dim,)``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> emb = ad.nn.Embedding(10, 3)
+    >>> out = emb(ad.tensor([[1, 2], [3, 1]]))
+    >>> out.shape, out[0, 0].tolist() == emb.weight[1].tolist()
+    ((2, 2, 3), True)
+    """
 
     def __init__(
         self, num_embeddings: int, embedding_dim: int, *, dtype: Any = None, device: Any = None
@@ -140,7 +213,23 @@ class Embedding(Module):
 
 
 class LayerNorm(Module):
-    """Normalize the last axes to zero mean and unit variance, then scale and shift."""
+    """Normalize the last axes to zero mean and unit variance, then scale and shift.
+
+    Parameters
+    ----------
+    normalized_shape : int or tuple of int
+        The shape of the trailing axes that are normalized (and of the weight and bias).
+    eps : float
+        Added to the variance.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> norm = ad.nn.LayerNorm(2, dtype=ad.float64)
+    >>> y = norm(ad.tensor([[1.0, 3.0], [0.0, 10.0]]))
+    >>> [[round(v, 3) for v in row] for row in y.tolist()]
+    [[-1.0, 1.0], [-1.0, 1.0]]
+    """
 
     def __init__(
         self,
@@ -170,7 +259,25 @@ class LayerNorm(Module):
 
 
 class Conv2d(Module):
-    """2-d convolution (cross-correlation) over (N, C, H, W) inputs."""
+    """2-d convolution (cross-correlation) over (N, C, H, W) inputs.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int
+        Side of the square kernels.
+    stride, padding : int
+        As in ``ad.nn.functional.conv2d``.
+    bias : bool
+        Whether to add a learned bias per output channel.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> conv = ad.nn.Conv2d(1, 4, kernel_size=3, padding=1)
+    >>> conv.weight.shape, conv(ad.zeros((2, 1, 8, 8))).shape
+    ((4, 1, 3, 3), (2, 4, 8, 8))
+    """
 
     def __init__(
         self,
@@ -200,7 +307,15 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """Max pooling over square windows."""
+    """Max pooling over square windows (see ``ad.nn.functional.max_pool2d``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.reshape(ad.arange(16.0), (1, 1, 4, 4))
+    >>> ad.nn.MaxPool2d(2)(x).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
 
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
         super().__init__()

@@ -31,6 +31,15 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error.
 
+    Parameters
+    ----------
+    input : Tensor
+        Predictions.
+    target : Tensor or array-like
+        Values to match (broadcast against ``input``).
+    reduction : {"mean", "sum", "none"}
+        How the element-wise losses are combined.
+
     Examples
     --------
     >>> import autodiff as ad
@@ -42,7 +51,15 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Sigmoid + binary cross-entropy in one stable expression:
-    ``max(x, 0) - x y + log(1 + exp(-|x|))``."""
+    ``max(x, 0) - x y + log(1 + exp(-|x|))``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> loss = ad.nn.binary_cross_entropy_with_logits(ad.tensor([0.0, 0.0]), ad.tensor([1.0, 0.0]))
+    >>> round(loss.item(), 4)
+    0.6931
+    """
     loss = ad.relu(input) - input * target + ad.log(1.0 + ad.exp(-ad.abs(input)))
     return _reduce(loss, reduction)
 
@@ -62,7 +79,17 @@ def _check_classes(logits: Tensor, target: Tensor) -> None:
 
 
 def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of integer class ``target`` under ``log_probs`` (classes last)."""
+    """Negative log-likelihood of integer class ``target`` under ``log_probs`` (classes last).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> log_probs = ad.tensor([[-0.5, -1.0], [-2.0, -0.25]])
+    >>> ad.nn.nll_loss(log_probs, ad.tensor([0, 1])).item()
+    0.375
+    >>> ad.nn.nll_loss(log_probs, ad.tensor([0, 1]), reduction="none").tolist()
+    [0.5, 0.25]
+    """
     target = ad.asarray(target, device=log_probs.device)
     _check_classes(log_probs, target)
     picked = ad.sum(
@@ -91,7 +118,15 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
 
 def soft_cross_entropy_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Cross-entropy against a probability target (soft labels)."""
+    """Cross-entropy against a probability target (soft labels).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> loss = ad.nn.soft_cross_entropy_loss(ad.tensor([[0.0, 0.0]]), ad.tensor([[0.3, 0.7]]))
+    >>> round(loss.item(), 4)
+    0.6931
+    """
     if not ad.asarray(target).dtype.is_floating:
         raise TypeError(
             "soft_cross_entropy_loss needs a floating probability target; use cross_entropy for class indices."

@@ -79,20 +79,48 @@ class Module:
         object.__delattr__(self, name)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Compute the module's output; subclasses define it."""
+        """Compute the module's output; subclasses define it.
+
+        Calling the module (``module(x)``) calls ``forward``.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> class Double(ad.nn.Module):
+        ...     def forward(self, x):
+        ...         return 2.0 * x
+        >>> Double()(ad.tensor([1.0, 2.0])).tolist()
+        [2.0, 4.0]
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward().")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every submodule, with dotted names."""
+        """This module and every submodule, with dotted names.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> net = ad.nn.Sequential(ad.nn.Linear(2, 2), ad.nn.Sequential(ad.nn.ReLU()))
+        >>> [name for name, _ in net.named_modules()]
+        ['', '0', '1', '1.0']
+        """
         yield prefix, self
         for name, m in self._modules.items():
             yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its dotted name (``"0.weight"``), each once."""
+        """Every parameter with its dotted name (``"0.weight"``), each once.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> net = ad.nn.Sequential(ad.nn.Linear(2, 3), ad.nn.ReLU(), ad.nn.Linear(3, 1))
+        >>> [(name, p.shape) for name, p in net.named_parameters()]
+        [('0.weight', (3, 2)), ('0.bias', (3,)), ('2.weight', (1, 3)), ('2.bias', (1,))]
+        """
         seen: set[int] = set()
         for mod_name, m in self.named_modules(prefix):
             for name, p in m._parameters.items():
@@ -101,30 +129,85 @@ class Module:
                     yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self) -> Iterator[Parameter]:
-        """Every parameter, each once."""
+        """Every parameter, each once.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> sum(p.size for p in ad.nn.Linear(3, 2).parameters())
+        8
+        """
         return (p for _, p in self.named_parameters())
 
     def children(self) -> Iterator[Module]:
-        """The direct submodules."""
+        """The direct submodules.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> net = ad.nn.Sequential(ad.nn.Linear(2, 2), ad.nn.Sequential(ad.nn.ReLU()))
+        >>> [type(m).__name__ for m in net.children()]
+        ['Linear', 'Sequential']
+        """
         return iter(self._modules.values())
 
     def zero_grad(self) -> None:
-        """Clear ``.grad`` of every parameter."""
+        """Clear ``.grad`` of every parameter.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> layer = ad.nn.Linear(2, 1)
+        >>> _ = layer(ad.ones((1, 2), dtype=ad.float32)).sum().backward()
+        >>> layer.weight.grad is None
+        False
+        >>> layer.zero_grad()
+        >>> layer.weight.grad is None
+        True
+        """
         for p in self.parameters():
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (dropout active) here and in every submodule."""
+        """Set training mode (dropout active) here and in every submodule.
+
+        Returns the module itself.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> net = ad.nn.Sequential(ad.nn.Dropout(0.5))
+        >>> net.train(False) is net, net[0].training
+        (True, False)
+        >>> net.train()[0].training
+        True
+        """
         for _, m in self.named_modules():
             object.__setattr__(m, "training", mode)
         return self
 
     def eval(self) -> Module:
-        """Set evaluation mode (dropout off)."""
+        """Set evaluation mode (dropout off); the same as ``train(False)``.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> net = ad.nn.Sequential(ad.nn.Dropout(0.5)).eval()
+        >>> net.training, net[0].training
+        (False, False)
+        """
         return self.train(False)
 
     def state_dict(self) -> dict[str, Tensor]:
-        """A flat ``{dotted name: tensor}`` of the parameters (detached, sharing data)."""
+        """A flat ``{dotted name: tensor}`` of the parameters (detached, sharing data).
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> state = ad.nn.Linear(2, 1).state_dict()
+        >>> sorted(state), state["weight"].requires_grad
+        (['bias', 'weight'], False)
+        """
         return {name: p.detach() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
@@ -136,6 +219,17 @@ class Module:
             With ``strict``, when keys are missing or unexpected (all are listed).
         ValueError
             When a value's shape differs from its parameter's.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> layer = ad.nn.Linear(2, 1)
+        >>> layer.load_state_dict({"weight": ad.tensor([[1.0, 2.0]]), "bias": ad.tensor([0.5])})
+        >>> layer.weight.tolist(), layer.weight.dtype
+        ([[1.0, 2.0]], autodiff.float32)
+        >>> layer.load_state_dict({"bias": ad.tensor([0.0])}, strict=False)
+        >>> layer.bias.tolist()
+        [0.0]
         """
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
@@ -158,7 +252,15 @@ class Module:
             p.data = v.data
 
     def to_device(self, device: Any) -> Module:
-        """Move every parameter to ``device`` (in place; the module is returned)."""
+        """Move every parameter to ``device`` (in place; the module is returned).
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> layer = ad.nn.Linear(2, 1).to_device("numpy:cpu")
+        >>> str(layer.weight.device)
+        'numpy:cpu'
+        """
         for p in self.parameters():
             moved = p.detach().to_device(device)
             p.data = moved.data
