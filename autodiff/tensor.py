@@ -358,6 +358,51 @@ class Tensor:
     def __rmatmul__(self, other: Any) -> Tensor:
         return _la.matmul(other, self)
 
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _apply2(_ew.floor_divide_p, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _apply2(_ew.floor_divide_p, other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _apply2(_ew.remainder_p, self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _apply2(_ew.remainder_p, other, self)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_and_p, self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_and_p, other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_or_p, self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_or_p, other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_xor_p, self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_xor_p, other, self)
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_left_shift_p, self, other)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_left_shift_p, other, self)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_right_shift_p, self, other)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return _apply2(_ew.bitwise_right_shift_p, other, self)
+
+    def __invert__(self) -> Tensor:
+        return _apply1(_ew.bitwise_invert_p, self)
+
     def __neg__(self) -> Tensor:
         return _apply1(_ew.neg_p, self)
 

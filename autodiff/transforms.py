@@ -19,7 +19,16 @@ from .grad_mode import enable_grad
 from .ops.elementwise import pos_p
 from .tensor import Tensor, wrap
 
-__all__ = ["grad", "jvp", "stop_gradient", "value_and_grad", "vjp"]
+__all__ = [
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+]
 
 
 def stop_gradient(x: Any) -> Any:

@@ -193,8 +193,8 @@ def exp(x: Any, /) -> Tensor:
     Examples
     --------
     >>> import autodiff as ad
-    >>> round(ad.exp(ad.tensor(1.0)).item(), 6)
-    2.718282
+    >>> f"{ad.exp(ad.tensor(1.0)).item():.6f}"
+    '2.718282'
     """
     return apply1(exp_p, as_tensor(x))
 
@@ -220,12 +220,26 @@ def sqrt(x: Any, /) -> Tensor:
 
 
 def tanh(x: Any, /) -> Tensor:
-    """Elementwise hyperbolic tangent."""
+    """Elementwise hyperbolic tangent.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.tanh(ad.tensor(0.0)).item()
+    0.0
+    """
     return apply1(tanh_p, as_tensor(x))
 
 
 def sigmoid(x: Any, /) -> Tensor:
-    """Elementwise logistic function, computed without overflow."""
+    """Elementwise logistic function, computed without overflow.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.sigmoid(ad.tensor([0.0, 1000.0])).tolist()
+    [0.5, 1.0]
+    """
     return apply1(sigmoid_p, as_tensor(x))
 
 
@@ -336,3 +350,443 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Tensor:
         if not isinstance(a, (Tensor, int, float, bool, complex)):
             args[i] = as_tensor(a, like=like)
     return apply(where_p, args)
+
+
+# -- the rest of the standard's elementwise family -------------------------------------
+#
+# One primitive per function, its rule beside it. Public functions are made by
+# ``_unary``/``_binary`` so each is one line plus its docstring.
+
+
+def _unary(prim: Any, doc: str) -> Any:
+    def fn(x: Any, /) -> Tensor:
+        return apply1(prim, as_tensor(x))
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc
+    return fn
+
+
+def _binary(prim: Any, doc: str) -> Any:
+    def fn(x1: Any, x2: Any, /) -> Tensor:
+        return apply2(prim, *scalar_or_tensor(x1, x2))
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc
+    return fn
+
+
+def _example(call: str, result: str) -> str:
+    return f"\n\n    Examples\n    --------\n    >>> import autodiff as ad\n    >>> {call}\n    {result}\n    "
+
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+tan_p = primitive("tan", lambda xp, a: xp.tan(a), lambda xp, g, ans, a: (g * (1 + ans * ans),))
+asin_p = primitive(
+    "asin", lambda xp, a: xp.asin(a), lambda xp, g, ans, a: (g / xp.sqrt(1 - a * a),)
+)
+acos_p = primitive(
+    "acos", lambda xp, a: xp.acos(a), lambda xp, g, ans, a: (-g / xp.sqrt(1 - a * a),)
+)
+atan_p = primitive("atan", lambda xp, a: xp.atan(a), lambda xp, g, ans, a: (g / (1 + a * a),))
+sinh_p = primitive("sinh", lambda xp, a: xp.sinh(a), lambda xp, g, ans, a: (g * xp.cosh(a),))
+cosh_p = primitive("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * xp.sinh(a),))
+asinh_p = primitive(
+    "asinh", lambda xp, a: xp.asinh(a), lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),)
+)
+# acosh'(x) = 1 / sqrt((x - 1)(x + 1)): inf at 1, as in PyTorch
+acosh_p = primitive(
+    "acosh", lambda xp, a: xp.acosh(a), lambda xp, g, ans, a: (g / xp.sqrt((a - 1) * (a + 1)),)
+)
+atanh_p = primitive("atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),))
+expm1_p = primitive("expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),))
+log1p_p = primitive("log1p", lambda xp, a: xp.log1p(a), lambda xp, g, ans, a: (g / (a + 1),))
+log2_p = primitive("log2", lambda xp, a: xp.log2(a), lambda xp, g, ans, a: (g / (a * _LN2),))
+log10_p = primitive("log10", lambda xp, a: xp.log10(a), lambda xp, g, ans, a: (g / (a * _LN10),))
+square_p = primitive("square", lambda xp, a: xp.square(a), lambda xp, g, ans, a: (g * (a * 2),))
+# the complex parts: PyTorch's convention, grad = dL/d(re) + i dL/d(im)
+conj_p = primitive("conj", lambda xp, a: xp.conj(a), lambda xp, g, ans, a: (xp.conj(g),))
+real_p = primitive("real", lambda xp, a: xp.real(a), lambda xp, g, ans, a: (g * (1 + 0j),))
+imag_p = primitive("imag", lambda xp, a: xp.imag(a), lambda xp, g, ans, a: (g * 1j,))
+
+
+def _logaddexp_side(xp: Any, g: Any, ans: Any, x: Any) -> Any:
+    # d/dx log(e^a + e^b) = e^(x - ans); both inputs -inf gives 0, not NaN
+    return xp.where(ans == -math.inf, 0.0, g * xp.exp(x - ans))
+
+
+logaddexp_p = primitive(
+    "logaddexp",
+    lambda xp, a, b: xp.logaddexp(a, b),
+    vjps=(
+        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, a),
+        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, b),
+    ),
+)
+
+
+def _hypot_side(xp: Any, g: Any, ans: Any, x: Any) -> Any:
+    # d hypot / dx = x / hypot; 0 at the origin (the subgradient PyTorch picks)
+    safe = xp.where(ans == 0, 1.0, ans)
+    return xp.where(ans == 0, 0.0, g * x / safe)
+
+
+hypot_p = primitive(
+    "hypot",
+    lambda xp, a, b: xp.hypot(a, b),
+    vjps=(
+        lambda xp, g, ans, a, b: _hypot_side(xp, g, ans, a),
+        lambda xp, g, ans, a, b: _hypot_side(xp, g, ans, b),
+    ),
+)
+# atan2(y, x): d/dy = x / (x² + y²), d/dx = -y / (x² + y²)
+atan2_p = primitive(
+    "atan2",
+    lambda xp, y, x: xp.atan2(y, x),
+    vjps=(
+        lambda xp, g, ans, y, x: g * x / (x * x + y * y),
+        lambda xp, g, ans, y, x: -(g * y) / (x * x + y * y),
+    ),
+)
+# copysign(a, b) = |a| sign(b): d/da = sign(a) sign(result) (0 at a = 0), d/db = 0
+copysign_p = primitive(
+    "copysign",
+    lambda xp, a, b: xp.copysign(a, b),
+    vjps=(lambda xp, g, ans, a, b: g * (xp.sign(a) * xp.sign(ans)), None),
+)
+# remainder(a, b) = a - floor(a / b) b: d/da = 1, d/db = -floor(a / b)
+remainder_p = primitive(
+    "remainder",
+    lambda xp, a, b: xp.remainder(a, b),
+    vjps=(lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -(g * xp.floor(a / b))),
+)
+
+tan = _unary(tan_p, "Elementwise tangent." + _example("ad.tan(ad.tensor(0.0)).item()", "0.0"))
+asin = _unary(
+    asin_p,
+    "Elementwise arcsine; the gradient is inf at ±1."
+    + _example("ad.asin(ad.tensor(0.0)).item()", "0.0"),
+)
+acos = _unary(
+    acos_p,
+    "Elementwise arccosine; the gradient is -inf at ±1."
+    + _example("ad.acos(ad.tensor(1.0)).item()", "0.0"),
+)
+atan = _unary(atan_p, "Elementwise arctangent." + _example("ad.atan(ad.tensor(0.0)).item()", "0.0"))
+sinh = _unary(
+    sinh_p, "Elementwise hyperbolic sine." + _example("ad.sinh(ad.tensor(0.0)).item()", "0.0")
+)
+cosh = _unary(
+    cosh_p, "Elementwise hyperbolic cosine." + _example("ad.cosh(ad.tensor(0.0)).item()", "1.0")
+)
+asinh = _unary(
+    asinh_p,
+    "Elementwise inverse hyperbolic sine." + _example("ad.asinh(ad.tensor(0.0)).item()", "0.0"),
+)
+acosh = _unary(
+    acosh_p,
+    "Elementwise inverse hyperbolic cosine; the gradient is inf at 1."
+    + _example("ad.acosh(ad.tensor(1.0)).item()", "0.0"),
+)
+atanh = _unary(
+    atanh_p,
+    "Elementwise inverse hyperbolic tangent." + _example("ad.atanh(ad.tensor(0.0)).item()", "0.0"),
+)
+expm1 = _unary(
+    expm1_p,
+    "Elementwise ``exp(x) - 1``, accurate near 0."
+    + _example("ad.expm1(ad.tensor(1e-10)).item()", "1.00000000005e-10"),
+)
+log1p = _unary(
+    log1p_p,
+    "Elementwise ``log(1 + x)``, accurate near 0."
+    + _example("ad.log1p(ad.tensor(1e-10)).item()", "9.9999999995e-11"),
+)
+log2 = _unary(
+    log2_p, "Elementwise base-2 logarithm." + _example("ad.log2(ad.tensor(8.0)).item()", "3.0")
+)
+log10 = _unary(
+    log10_p,
+    "Elementwise base-10 logarithm." + _example("ad.log10(ad.tensor(100.0)).item()", "2.0"),
+)
+square = _unary(
+    square_p, "Elementwise ``x * x``." + _example("ad.square(ad.tensor(3.0)).item()", "9.0")
+)
+conj = _unary(
+    conj_p,
+    "Elementwise complex conjugate (the identity on real tensors)."
+    + _example("ad.conj(ad.tensor(1 + 2j)).item()", "(1-2j)"),
+)
+real = _unary(
+    real_p,
+    "Real part of each element (a real tensor)."
+    + _example("ad.real(ad.tensor(1 + 2j)).item()", "1.0"),
+)
+imag = _unary(
+    imag_p,
+    "Imaginary part of each element (a real tensor)."
+    + _example("ad.imag(ad.tensor(1 + 2j)).item()", "2.0"),
+)
+logaddexp = _binary(
+    logaddexp_p,
+    "Elementwise ``log(exp(x1) + exp(x2))`` without overflow; where both are -inf the "
+    "gradient is 0." + _example('f"{ad.logaddexp(0.0, ad.tensor(0.0)).item():.6f}"', "'0.693147'"),
+)
+hypot = _binary(
+    hypot_p,
+    "Elementwise ``sqrt(x1**2 + x2**2)`` without overflow; the gradient at the origin is 0."
+    + _example("ad.hypot(ad.tensor(3.0), 4.0).item()", "5.0"),
+)
+atan2 = _binary(
+    atan2_p,
+    "Elementwise angle of the point ``(x2, x1)``, in radians."
+    + _example('f"{ad.atan2(ad.tensor(1.0), 1.0).item():.6f}"', "'0.785398'"),
+)
+copysign = _binary(
+    copysign_p,
+    "Magnitude of ``x1`` with the sign of ``x2``; differentiable in ``x1``."
+    + _example("ad.copysign(ad.tensor(2.0), -1.0).item()", "-2.0"),
+)
+remainder = _binary(
+    remainder_p,
+    "Elementwise remainder with the sign of the divisor (Python's ``%``); "
+    "differentiable in both arguments away from the jumps."
+    + _example("ad.remainder(ad.tensor(-3.0), 2.0).item()", "1.0"),
+)
+
+
+def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Clamp ``x`` to ``[min, max]`` (either bound may be None, a number or a tensor).
+
+    The gradient goes to ``x`` where it lies inside the bounds (ends included, as in
+    PyTorch) and to a tensor bound where that bound is the result.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.clip(ad.tensor([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    x = as_tensor(x)
+    lo, hi = min, max
+    if lo is None and hi is None:
+        return positive(x)
+    out = x
+    if lo is not None:
+        if not isinstance(lo, (Tensor, int, float)):
+            lo = as_tensor(lo, x)
+        out = where(less(x, lo), lo, out)
+    if hi is not None:
+        if not isinstance(hi, (Tensor, int, float)):
+            hi = as_tensor(hi, x)
+        out = where(greater(x, hi), hi, out)
+    if out.dtype != x.dtype:
+        out = out.astype(x.dtype)
+    return out
+
+
+# -- non-differentiable: rounding, tests, logic and bits ------------------------------
+
+
+def _flat(name: str, fwd: Any, doc: str, nargs: int = 1) -> Any:
+    prim = primitive(name, fwd)
+    return prim, (_unary if nargs == 1 else _binary)(prim, doc)
+
+
+floor_p, floor = _flat(
+    "floor",
+    lambda xp, a: xp.floor(a),
+    "Round down; the result does not require grad."
+    + _example("ad.floor(ad.tensor(1.5)).item()", "1.0"),
+)
+ceil_p, ceil = _flat(
+    "ceil",
+    lambda xp, a: xp.ceil(a),
+    "Round up; the result does not require grad."
+    + _example("ad.ceil(ad.tensor(1.5)).item()", "2.0"),
+)
+round_p, round = _flat(  # noqa: A001 - the standard's name
+    "round",
+    lambda xp, a: xp.round(a),
+    "Round half to even; the result does not require grad."
+    + _example("ad.round(ad.tensor(2.5)).item()", "2.0"),
+)
+trunc_p, trunc = _flat(
+    "trunc",
+    lambda xp, a: xp.trunc(a),
+    "Round toward zero; the result does not require grad."
+    + _example("ad.trunc(ad.tensor(-1.5)).item()", "-1.0"),
+)
+signbit_p, signbit = _flat(
+    "signbit",
+    lambda xp, a: xp.signbit(a),
+    "True where the sign bit is set (also for -0.0)."
+    + _example("ad.signbit(ad.tensor([-0.0, 1.0])).tolist()", "[True, False]"),
+)
+isnan_p, isnan = _flat(
+    "isnan",
+    lambda xp, a: xp.isnan(a),
+    "True where an element is NaN."
+    + _example("ad.isnan(ad.tensor([ad.nan, 1.0])).tolist()", "[True, False]"),
+)
+isinf_p, isinf = _flat(
+    "isinf",
+    lambda xp, a: xp.isinf(a),
+    "True where an element is ±inf."
+    + _example("ad.isinf(ad.tensor([ad.inf, 1.0])).tolist()", "[True, False]"),
+)
+isfinite_p, isfinite = _flat(
+    "isfinite",
+    lambda xp, a: xp.isfinite(a),
+    "True where an element is neither NaN nor ±inf."
+    + _example("ad.isfinite(ad.tensor([ad.inf, 1.0])).tolist()", "[False, True]"),
+)
+logical_not_p, logical_not = _flat(
+    "logical_not",
+    lambda xp, a: xp.logical_not(a),
+    "Elementwise NOT of a bool tensor."
+    + _example("ad.logical_not(ad.tensor([True, False])).tolist()", "[False, True]"),
+)
+bitwise_invert_p, bitwise_invert = _flat(
+    "bitwise_invert",
+    lambda xp, a: xp.bitwise_invert(a),
+    "Elementwise bit inversion (``~x``) of an integer or bool tensor."
+    + _example("ad.bitwise_invert(ad.tensor([0, 1])).tolist()", "[-1, -2]"),
+)
+floor_divide_p, floor_divide = _flat(
+    "floor_divide",
+    lambda xp, a, b: xp.floor_divide(a, b),
+    "Elementwise ``x1 // x2``; the result does not require grad."
+    + _example("ad.floor_divide(ad.tensor(7.0), 2.0).item()", "3.0"),
+    2,
+)
+nextafter_p, nextafter = _flat(
+    "nextafter",
+    lambda xp, a, b: xp.nextafter(a, b),
+    "The next representable float after ``x1`` toward ``x2``."
+    + _example("ad.nextafter(ad.tensor(1.0), 2.0).item() > 1.0", "True"),
+    2,
+)
+logical_and_p, logical_and = _flat(
+    "logical_and",
+    lambda xp, a, b: xp.logical_and(a, b),
+    "Elementwise AND of bool tensors."
+    + _example(
+        "ad.logical_and(ad.tensor([True, True]), ad.tensor([True, False])).tolist()",
+        "[True, False]",
+    ),
+    2,
+)
+logical_or_p, logical_or = _flat(
+    "logical_or",
+    lambda xp, a, b: xp.logical_or(a, b),
+    "Elementwise OR of bool tensors."
+    + _example(
+        "ad.logical_or(ad.tensor([True, False]), ad.tensor([False, False])).tolist()",
+        "[True, False]",
+    ),
+    2,
+)
+logical_xor_p, logical_xor = _flat(
+    "logical_xor",
+    lambda xp, a, b: xp.logical_xor(a, b),
+    "Elementwise XOR of bool tensors."
+    + _example(
+        "ad.logical_xor(ad.tensor([True, True]), ad.tensor([True, False])).tolist()",
+        "[False, True]",
+    ),
+    2,
+)
+bitwise_and_p, bitwise_and = _flat(
+    "bitwise_and",
+    lambda xp, a, b: xp.bitwise_and(a, b),
+    "Elementwise ``x1 & x2`` of integer or bool tensors."
+    + _example("ad.bitwise_and(ad.tensor([6]), 3).tolist()", "[2]"),
+    2,
+)
+bitwise_or_p, bitwise_or = _flat(
+    "bitwise_or",
+    lambda xp, a, b: xp.bitwise_or(a, b),
+    "Elementwise ``x1 | x2`` of integer or bool tensors."
+    + _example("ad.bitwise_or(ad.tensor([6]), 3).tolist()", "[7]"),
+    2,
+)
+bitwise_xor_p, bitwise_xor = _flat(
+    "bitwise_xor",
+    lambda xp, a, b: xp.bitwise_xor(a, b),
+    "Elementwise ``x1 ^ x2`` of integer or bool tensors."
+    + _example("ad.bitwise_xor(ad.tensor([6]), 3).tolist()", "[5]"),
+    2,
+)
+bitwise_left_shift_p, bitwise_left_shift = _flat(
+    "bitwise_left_shift",
+    lambda xp, a, b: xp.bitwise_left_shift(a, b),
+    "Elementwise ``x1 << x2`` of integer tensors."
+    + _example("ad.bitwise_left_shift(ad.tensor([1]), 3).tolist()", "[8]"),
+    2,
+)
+bitwise_right_shift_p, bitwise_right_shift = _flat(
+    "bitwise_right_shift",
+    lambda xp, a, b: xp.bitwise_right_shift(a, b),
+    "Elementwise ``x1 >> x2`` of integer tensors."
+    + _example("ad.bitwise_right_shift(ad.tensor([8]), 3).tolist()", "[1]"),
+    2,
+)
+
+__all__ += [
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "bitwise_and",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
+    "ceil",
+    "clip",
+    "conj",
+    "copysign",
+    "cosh",
+    "expm1",
+    "floor",
+    "floor_divide",
+    "hypot",
+    "imag",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "log1p",
+    "log2",
+    "log10",
+    "logaddexp",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "nextafter",
+    "real",
+    "remainder",
+    "round",
+    "signbit",
+    "sinh",
+    "square",
+    "tan",
+    "trunc",
+]
+
+# 1/x: d/dx = -1/x² = -ans²
+reciprocal_p = primitive(
+    "reciprocal", lambda xp, a: xp.reciprocal(a), lambda xp, g, ans, a: (-(g * ans * ans),)
+)
+reciprocal = _unary(
+    reciprocal_p,
+    "Elementwise ``1 / x``." + _example("ad.reciprocal(ad.tensor(4.0)).item()", "0.25"),
+)
+__all__ += ["reciprocal"]

@@ -170,7 +170,14 @@ def permute_dims(x: Any, /, axes: Sequence[int]) -> Tensor:
 
 
 def matrix_transpose(x: Any, /) -> Tensor:
-    """Swap the last two axes."""
+    """Swap the last two axes.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.matrix_transpose(ad.zeros((4, 2, 3))).shape
+    (4, 3, 2)
+    """
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}.")

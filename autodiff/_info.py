@@ -1,0 +1,345 @@
+"""Data type functions, ``from_dlpack`` and ``__array_namespace_info__``.
+
+Type promotion is autodiff's own table (the standard's, on autodiff's dtype objects),
+so ``ad.result_type`` answers the same whatever backend holds the data.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from . import _dtypes, backends
+from ._config import current, get_default_dtype
+from ._dtypes import DType
+from .tensor import Tensor, wrap
+
+__all__ = [
+    "Info",
+    "__array_namespace_info__",
+    "can_cast",
+    "finfo",
+    "finfo_object",
+    "from_dlpack",
+    "iinfo",
+    "iinfo_object",
+    "isdtype",
+    "result_type",
+]
+
+_KINDS = {
+    "bool": ("bool",),
+    "signed integer": ("signed integer",),
+    "unsigned integer": ("unsigned integer",),
+    "integral": ("signed integer", "unsigned integer"),
+    "real floating": ("real floating",),
+    "complex floating": ("complex floating",),
+    "numeric": ("signed integer", "unsigned integer", "real floating", "complex floating"),
+}
+
+
+def _dtype(obj: Any) -> DType:
+    if isinstance(obj, Tensor):
+        return obj.dtype
+    return _dtypes.to_dtype(obj)
+
+
+def isdtype(dtype: Any, kind: Any) -> bool:
+    """Whether ``dtype`` is of ``kind``: a dtype, a kind name (``"integral"``,
+    ``"real floating"``, ``"numeric"`` ...), or a tuple of those.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.isdtype(ad.float32, "real floating"), ad.isdtype(ad.int8, ("bool", "integral"))
+    (True, True)
+    """
+    dt = _dtypes.to_dtype(dtype)
+    if isinstance(kind, tuple):
+        return builtins.any(isdtype(dt, k) for k in kind)
+    if isinstance(kind, str):
+        kinds = _KINDS.get(kind)
+        if kinds is None:
+            raise ValueError(f"isdtype: unknown kind {kind!r}; use one of {sorted(_KINDS)}.")
+        return dt.kind in kinds
+    return dt is _dtypes.to_dtype(kind)
+
+
+_FLOATS = {32: _dtypes.float32, 64: _dtypes.float64}
+_COMPLEX = {32: _dtypes.complex64, 64: _dtypes.complex128}
+_SIGNED = {8: _dtypes.int8, 16: _dtypes.int16, 32: _dtypes.int32, 64: _dtypes.int64}
+_UNSIGNED = {8: _dtypes.uint8, 16: _dtypes.uint16, 32: _dtypes.uint32, 64: _dtypes.uint64}
+
+
+def _precision(dt: DType) -> int:
+    # bits of one real component
+    return dt.bits // 2 if dt.kind == "complex floating" else dt.bits
+
+
+def _promote(a: DType, b: DType) -> DType:
+    if a is b:
+        return a
+    ka, kb = a.kind, b.kind
+    if ka == "bool" or kb == "bool":
+        if ka == kb:
+            return a
+        raise TypeError(f"no type promotion between {a.name} and {b.name}.")
+    floating = ("real floating", "complex floating")
+    if ka in floating or kb in floating:
+        if ka not in floating or kb not in floating:
+            # mixed integer and floating: the floating dtype wins (as in PyTorch and JAX;
+            # the standard leaves this to the implementation)
+            return a if ka in floating else b
+        bits = builtins.max(_precision(a), _precision(b))
+        if "complex floating" in (ka, kb):
+            return _COMPLEX[bits]
+        return _FLOATS[bits]
+    if ka == kb:
+        return a if a.bits >= b.bits else b
+    signed, unsigned = (a, b) if ka == "signed integer" else (b, a)
+    if unsigned.bits >= 64:
+        raise TypeError(
+            f"no type promotion between {signed.name} and {unsigned.name}: no integer dtype "
+            "holds both; cast one of them first."
+        )
+    return _SIGNED[builtins.max(signed.bits, 2 * unsigned.bits)]
+
+
+def _scalar_fits(value: Any, dt: DType) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return dt.kind != "bool"
+    if isinstance(value, float):
+        return dt.is_floating
+    return dt.kind == "complex floating"
+
+
+def result_type(*arrays_and_dtypes: Any) -> DType:
+    """The dtype the standard's type promotion gives for these tensors, dtypes and
+    Python scalars (scalars are weak: ``float32`` with ``1.0`` stays ``float32``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.result_type(ad.int8, ad.uint8), ad.result_type(ad.float32, ad.complex128)
+    (autodiff.int16, autodiff.complex128)
+    >>> ad.result_type(ad.tensor([1.0], dtype=ad.float32), 2.0)
+    autodiff.float32
+    """
+    dts = [
+        _dtype(a)
+        for a in arrays_and_dtypes
+        if not isinstance(a, (builtins.bool, int, float, complex))
+    ]
+    scalars = [a for a in arrays_and_dtypes if isinstance(a, (builtins.bool, int, float, complex))]
+    if not dts:
+        if not scalars:
+            raise ValueError("result_type needs at least one tensor or dtype.")
+        dts = [_dtypes.to_dtype(type(scalars[0]))]
+        scalars = scalars[1:]
+    out = dts[0]
+    for d in dts[1:]:
+        out = _promote(out, d)
+    for s in scalars:
+        if not _scalar_fits(s, out):
+            kind = type(s)
+            if kind is complex and out.kind == "real floating":
+                out = _COMPLEX[out.bits]
+            elif kind in (float, complex):
+                out = _promote(out, _dtypes.to_dtype(kind))
+            else:
+                raise TypeError(f"no type promotion between {out.name} and {kind.__name__}.")
+    return out
+
+
+def can_cast(from_: Any, to: Any, /) -> bool:
+    """Whether ``from_`` (a dtype or tensor) promotes to ``to`` without losing kind or
+    range, by the standard's promotion rules.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.can_cast(ad.int8, ad.int16), ad.can_cast(ad.float64, ad.float32)
+    (True, False)
+    """
+    a, b = _dtype(from_), _dtypes.to_dtype(to)
+    try:
+        return _promote(a, b) is b and not (a.is_floating and not b.is_floating)
+    except TypeError:
+        return False
+
+
+class finfo_object:
+    """Machine limits of a floating dtype (what ``finfo`` returns)."""
+
+    __slots__ = ("bits", "dtype", "eps", "max", "min", "smallest_normal")
+
+    def __init__(self, dt: DType) -> None:
+        info = np.finfo(np.dtype(dt.name))
+        self.bits = int(info.bits)
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.smallest_normal = float(info.smallest_normal)
+        self.dtype = _FLOATS[self.bits] if dt.kind == "complex floating" else dt
+
+    def __repr__(self) -> str:
+        return f"finfo(dtype={self.dtype.name}, bits={self.bits}, eps={self.eps})"
+
+
+class iinfo_object:
+    """Limits of an integer dtype (what ``iinfo`` returns)."""
+
+    __slots__ = ("bits", "dtype", "max", "min")
+
+    def __init__(self, dt: DType) -> None:
+        info = np.iinfo(np.dtype(dt.name))
+        self.bits = int(info.bits)
+        self.max = int(info.max)
+        self.min = int(info.min)
+        self.dtype = dt
+
+    def __repr__(self) -> str:
+        return f"iinfo(dtype={self.dtype.name}, min={self.min}, max={self.max})"
+
+
+def finfo(type: Any, /) -> finfo_object:  # noqa: A002 - the standard's name
+    """Limits of a floating dtype (or of a tensor's dtype): ``bits``, ``eps``, ``max``,
+    ``min``, ``smallest_normal``, ``dtype``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.finfo(ad.float32).bits, ad.finfo(ad.complex128).dtype
+    (32, autodiff.float64)
+    """
+    dt = _dtype(type)
+    if not dt.is_floating or dt is _dtypes.bfloat16:
+        raise TypeError(f"finfo needs a floating dtype, got {dt.name}; use iinfo for integers.")
+    return finfo_object(dt)
+
+
+def iinfo(type: Any, /) -> iinfo_object:  # noqa: A002 - the standard's name
+    """Limits of an integer dtype (or of a tensor's dtype): ``bits``, ``max``, ``min``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.iinfo(ad.int8).min, ad.iinfo(ad.uint8).max
+    (-128, 255)
+    """
+    dt = _dtype(type)
+    if dt.kind not in ("signed integer", "unsigned integer"):
+        raise TypeError(f"iinfo needs an integer dtype, got {dt.name}; use finfo for floats.")
+    return iinfo_object(dt)
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Tensor:
+    """A tensor viewing (or, with ``copy=True``, copying) another library's array
+    through DLPack, on the current backend (or the backend of ``device``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import autodiff as ad
+    >>> ad.from_dlpack(np.arange(3.0)).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    from ._move import resolve_device
+
+    if isinstance(x, Tensor):
+        x = x.data
+    if device is None:
+        backend = current().backend
+    else:
+        dev = resolve_device(device)
+        backend = backends.get(dev.backend)
+    xp = backend.xp
+    kwargs: dict[str, Any] = {}
+    if copy is not None:
+        kwargs["copy"] = copy
+    try:
+        data = xp.from_dlpack(x, **kwargs)
+    except (TypeError, BufferError, RuntimeError) as err:
+        raise type(err)(
+            f"from_dlpack: {backend.name} cannot import {type(x).__name__} through DLPack "
+            f"({err}); use ad.asarray(...) to copy through host memory."
+        ) from err
+    return wrap(data, backend)
+
+
+class Info:
+    """What ``__array_namespace_info__()`` returns: devices, dtypes and capabilities
+    across every available backend.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> info = ad.__array_namespace_info__()
+    >>> info.default_dtypes()["real floating"] == ad.get_default_dtype()
+    True
+    >>> "numpy:cpu" in [str(d) for d in info.devices()]
+    True
+    """
+
+    __module__ = "autodiff"
+
+    def capabilities(self) -> dict[str, Any]:
+        """Boolean indexing and data-dependent shapes are supported; up to 64 dims."""
+        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+
+    def default_device(self) -> Any:
+        """The device new tensors go to (``AUTODIFF_DEVICE``, ``use_backend`` ...)."""
+        return current().device
+
+    def _backend(self, device: Any) -> Any:
+        if device is None:
+            return current().backend, current().device
+        from ._move import resolve_device
+
+        dev = resolve_device(device)
+        return backends.get(dev.backend), dev
+
+    def default_dtypes(self, *, device: Any = None) -> dict[str, DType]:
+        """Default dtypes on ``device``: real and complex floating, integral, indices."""
+        backend, _ = self._backend(device)
+        real = get_default_dtype(backend)
+        return {
+            "real floating": real,
+            "complex floating": _COMPLEX[real.bits],
+            "integral": _dtypes.int64,
+            "indices": _dtypes.int64,
+        }
+
+    def dtypes(self, *, device: Any = None, kind: Any = None) -> dict[str, DType]:
+        """The dtypes ``device`` holds, optionally only those of ``kind``."""
+        backend, dev = self._backend(device)
+        out = {}
+        for dt in backend.dtypes(dev):
+            if dt in (_dtypes.float16, _dtypes.bfloat16):
+                continue  # not array API dtypes
+            if kind is None or isdtype(dt, kind):
+                out[dt.name] = dt
+        return out
+
+    def devices(self) -> list[Any]:
+        """Every device of every available backend."""
+        found = []
+        for name in backends.available():
+            found.extend(backends.get(name).devices())
+        return found
+
+
+def __array_namespace_info__() -> Info:
+    """The inspection object of the array API standard (devices, dtypes, capabilities).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.__array_namespace_info__().capabilities()["boolean indexing"]
+    True
+    """
+    return Info()

@@ -1,0 +1,226 @@
+"""Sorting, searching and set functions.
+
+``sort`` is differentiable: it is a gather (``take_along_axis``) at the positions
+``argsort`` finds, so each sorted value's gradient goes back to where it came from.
+Index results (``argsort``, ``searchsorted``, ``nonzero``, the ``unique`` indices and
+counts) never require grad; ``unique_*`` values do not either (an equal value has no
+single source to send a gradient to).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..engine import apply, apply1, primitive
+from ..grad_mode import GRAD_ENABLED
+from ..tensor import Tensor, wrap
+from ._util import as_tensor, normalize_axis
+
+__all__ = [
+    "UniqueAllResult",
+    "UniqueCountsResult",
+    "UniqueInverseResult",
+    "argsort",
+    "isin",
+    "nonzero",
+    "searchsorted",
+    "sort",
+    "unique_all",
+    "unique_counts",
+    "unique_inverse",
+    "unique_values",
+]
+
+argsort_p = primitive(
+    "argsort",
+    lambda xp, a, axis, descending, stable: xp.argsort(
+        a, axis=axis, descending=descending, stable=stable
+    ),
+)
+searchsorted_p = primitive(
+    "searchsorted",
+    lambda xp, a, v, side: xp.searchsorted(a, v, side=side),
+)
+isin_p = primitive("isin", lambda xp, a, b, invert: xp.isin(a, b, invert=invert))
+
+
+def argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
+    """Indices that sort ``x`` along ``axis`` (ties keep their order when ``stable``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.argsort(ad.tensor([3.0, 1.0, 2.0])).tolist()
+    [1, 2, 0]
+    """
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("argsort needs at least one dimension, got a 0-d tensor.")
+    axis = normalize_axis(axis, x.ndim)
+    return apply1(
+        argsort_p, x, {"axis": axis, "descending": bool(descending), "stable": bool(stable)}
+    )
+
+
+def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
+    """``x`` sorted along ``axis``; differentiable (each value's gradient goes back to
+    its position in ``x``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([3.0, 1.0, 2.0], requires_grad=True)
+    >>> y = ad.sort(x, descending=True)
+    >>> y.tolist()
+    [3.0, 2.0, 1.0]
+    >>> _ = (y * ad.tensor([1.0, 10.0, 100.0])).sum().backward()
+    >>> x.grad.tolist()
+    [1.0, 100.0, 10.0]
+    """
+    from .indexing import take_along_axis
+
+    x = as_tensor(x)
+    if not (x._rg and GRAD_ENABLED.get()):
+        # no graph to build: the library's own sort is one pass
+        if x.ndim == 0:
+            raise ValueError("sort needs at least one dimension, got a 0-d tensor.")
+        axis = normalize_axis(axis, x.ndim)
+        xp = x._backend.xp
+        data = xp.sort(x.data, axis=axis, descending=descending, stable=stable)
+        return wrap(data, x._backend)
+    idx = argsort(x, axis=axis, descending=descending, stable=stable)
+    return take_along_axis(x, idx, axis=axis)
+
+
+def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Tensor:
+    """Indices where the values ``x2`` would be inserted into the sorted 1-d ``x1``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.searchsorted(ad.tensor([1.0, 2.0, 3.0]), ad.tensor([2.5, 0.0])).tolist()
+    [2, 0]
+    """
+    x1 = as_tensor(x1)
+    x2 = as_tensor(x2, x1)
+    if x1.ndim != 1:
+        raise ValueError(f"searchsorted needs a 1-d x1, got shape {x1.shape}.")
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}.")
+    if sorter is not None:
+        from .indexing import take
+
+        x1 = take(x1, sorter)
+    return apply(searchsorted_p, (x1, x2), {"side": side})
+
+
+def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Tensor:
+    """True where an element of ``x1`` occurs in ``x2`` (False with ``invert``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.isin(ad.tensor([1, 2, 3]), ad.tensor([2, 5])).tolist()
+    [False, True, False]
+    """
+    x1 = as_tensor(x1)
+    x2 = x2 if isinstance(x2, (int, float)) else as_tensor(x2, x1)
+    return apply(isin_p, (x1, x2), {"invert": bool(invert)})
+
+
+def nonzero(x: Any, /) -> tuple[Tensor, ...]:
+    """Indices of the nonzero elements, one index tensor per dimension.
+
+    The number of results depends on the data, so lazy backends compute ``x`` here.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> [t.tolist() for t in ad.nonzero(ad.tensor([0.0, 2.0, 0.0, 1.0]))]
+    [[1, 3]]
+    """
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("nonzero needs at least one dimension, got a 0-d tensor.")
+    backend = x._backend
+    return tuple(wrap(i, backend) for i in backend.xp.nonzero(x.data))
+
+
+class UniqueAllResult(NamedTuple):
+    """What ``unique_all`` returns."""
+
+    values: Tensor
+    indices: Tensor
+    inverse_indices: Tensor
+    counts: Tensor
+
+
+class UniqueCountsResult(NamedTuple):
+    """What ``unique_counts`` returns."""
+
+    values: Tensor
+    counts: Tensor
+
+
+class UniqueInverseResult(NamedTuple):
+    """What ``unique_inverse`` returns."""
+
+    values: Tensor
+    inverse_indices: Tensor
+
+
+def _unique(x: Any, fn: str) -> tuple[Tensor, ...]:
+    x = as_tensor(x)
+    backend = x._backend
+    out = getattr(backend.xp, fn)(x.data)
+    if not isinstance(out, tuple):
+        out = (out,)
+    return tuple(wrap(o, backend) for o in out)
+
+
+def unique_values(x: Any, /) -> Tensor:
+    """The distinct values of ``x``, sorted (no gradient).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_values(ad.tensor([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    return _unique(x, "unique_values")[0]
+
+
+def unique_counts(x: Any, /) -> UniqueCountsResult:
+    """The distinct values of ``x`` and how often each occurs.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_counts(ad.tensor([3, 1, 3])).counts.tolist()
+    [1, 2]
+    """
+    return UniqueCountsResult(*_unique(x, "unique_counts"))
+
+
+def unique_inverse(x: Any, /) -> UniqueInverseResult:
+    """The distinct values of ``x`` and, for each element, the index of its value.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_inverse(ad.tensor([3, 1, 3])).inverse_indices.tolist()
+    [1, 0, 1]
+    """
+    return UniqueInverseResult(*_unique(x, "unique_inverse"))
+
+
+def unique_all(x: Any, /) -> UniqueAllResult:
+    """Distinct values, first indices, inverse indices and counts.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_all(ad.tensor([3, 1, 3])).indices.tolist()
+    [1, 0]
+    """
+    return UniqueAllResult(*_unique(x, "unique_all"))

@@ -1,0 +1,363 @@
+"""Products, moments, scans, arg-reductions and truth tests.
+
+``prod``, ``cumulative_sum`` and ``cumulative_prod`` are primitives with exact rules
+(zeros included: no division by an input that may be 0); ``var`` and ``std`` are
+compositions of differentiable primitives, so they are differentiable to any order;
+``argmax``, ``argmin``, ``all``, ``any`` and ``count_nonzero`` give results that never
+require grad.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine import apply1, primitive
+from ..tensor import Tensor
+from ._util import as_tensor, normalize_axes, normalize_axis
+from .elementwise import conj, real, sqrt
+from .reduction import _count, _reduce, kept_shape, mean
+from .reduction import sum as _sum
+from .shape import _inverse, concat
+
+__all__ = [
+    "all",
+    "any",
+    "argmax",
+    "argmin",
+    "count_nonzero",
+    "cumulative_prod",
+    "cumulative_sum",
+    "diff",
+    "prod",
+    "std",
+    "var",
+]
+
+
+def _along(axis: int, part: slice) -> tuple[Any, ...]:
+    return (slice(None),) * axis + (part, Ellipsis)
+
+
+def _rcumsum(xp: Any, v: Any, axis: int) -> Any:
+    # reversed inclusive scan: out[k] = sum of v[i] for i >= k
+    return xp.flip(xp.cumulative_sum(xp.flip(v, axis=axis), axis=axis), axis=axis)
+
+
+# -- scans --------------------------------------------------------------------------
+
+
+def _cumsum_fwd(xp: Any, a: Any, axis: int, include_initial: bool = False) -> Any:
+    return xp.cumulative_sum(a, axis=axis, include_initial=include_initial)
+
+
+def _cumsum_vjp(
+    xp: Any, g: Any, ans: Any, a: Any, axis: int, include_initial: bool = False
+) -> tuple[Any]:
+    # x[k] appears in every partial sum from position k on (k + 1 with the initial 0)
+    if include_initial:
+        g = g[_along(axis, slice(1, None))]
+    return (_rcumsum(xp, g, axis),)
+
+
+cumulative_sum_p = primitive("cumulative_sum", _cumsum_fwd, _cumsum_vjp)
+
+
+def _cumprod_fwd(xp: Any, a: Any, axis: int, include_initial: bool = False) -> Any:
+    return xp.cumulative_prod(a, axis=axis, include_initial=include_initial)
+
+
+def _cumprod_vjp(
+    xp: Any, g: Any, ans: Any, a: Any, axis: int, include_initial: bool = False
+) -> tuple[Any]:
+    # d/dx_k = sum_{i>=k} g_i prod_{j<=i, j!=k} x_j. Before the first zero this is
+    # rcumsum(g y)_k / x_k; at the first zero it is rcumsum(g y')_k with that zero
+    # replaced by 1 in y'; after it, every term holds the zero.
+    if include_initial:
+        tail = _along(axis, slice(1, None))
+        g, ans = g[tail], ans[tail]
+    zero = a == 0
+    zeros_so_far = xp.cumulative_sum(xp.astype(zero, g.dtype), axis=axis)
+    before = zeros_so_far == 0
+    first = xp.logical_and(zero, zeros_so_far == 1)
+    safe = xp.where(zero, 1.0, a)
+    r_before = _rcumsum(xp, g * ans, axis) / safe
+    r_first = _rcumsum(xp, g * xp.cumulative_prod(xp.where(first, 1.0, a), axis=axis), axis)
+    return (xp.where(before, r_before, xp.where(first, r_first, 0.0)),)
+
+
+cumulative_prod_p = primitive("cumulative_prod", _cumprod_fwd, _cumprod_vjp)
+
+
+def _scan(prim: Any, x: Any, axis: Any, dtype: Any, include_initial: bool, name: str) -> Tensor:
+    x = as_tensor(x)
+    if axis is None:
+        if x.ndim > 1:
+            raise ValueError(
+                f"{name}: axis is required for a tensor with {x.ndim} dimensions "
+                f"(shape {x.shape}); pass axis=..., or reshape to 1-D first."
+            )
+        axis = 0
+    if x.ndim == 0:
+        raise ValueError(f"{name} needs at least one dimension, got a 0-d tensor.")
+    axis = normalize_axis(axis, x.ndim)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return apply1(prim, x, {"axis": axis, "include_initial": bool(include_initial)})
+
+
+def cumulative_sum(
+    x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False
+) -> Tensor:
+    """Running sum along ``axis`` (optional for 1-D input).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.cumulative_sum(ad.tensor([1.0, 2.0, 3.0])).tolist()
+    [1.0, 3.0, 6.0]
+    """
+    return _scan(cumulative_sum_p, x, axis, dtype, include_initial, "cumulative_sum")
+
+
+def cumulative_prod(
+    x: Any, /, *, axis: int | None = None, dtype: Any = None, include_initial: bool = False
+) -> Tensor:
+    """Running product along ``axis``; the gradient is exact where inputs are 0.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> ad.cumulative_prod(x).tolist()
+    [2.0, 0.0, 0.0]
+    >>> _ = ad.cumulative_prod(x).sum().backward()
+    >>> x.grad.tolist()
+    [1.0, 8.0, 0.0]
+    """
+    return _scan(cumulative_prod_p, x, axis, dtype, include_initial, "cumulative_prod")
+
+
+# -- product --------------------------------------------------------------------------
+
+
+def _prod_fwd(xp: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return xp.prod(a, axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    # d prod / dx_k = product of the others = (exclusive prefix) * (exclusive suffix),
+    # computed over the reduced axes moved last and flattened: exact with zeros
+    shape = tuple(a.shape)
+    axes = normalize_axes(axis, len(shape))
+    rest = tuple(i for i in range(len(shape)) if i not in axes)
+    perm = rest + axes
+    moved = xp.permute_dims(a, perm)
+    n = _count(shape, axis)
+    flat = xp.reshape(moved, (*(shape[i] for i in rest), n))
+    left = xp.cumulative_prod(flat, axis=-1, include_initial=True)[..., :-1]
+    right = xp.flip(
+        xp.cumulative_prod(xp.flip(flat, axis=-1), axis=-1, include_initial=True)[..., :-1],
+        axis=-1,
+    )
+    others = xp.reshape(left * right, tuple(moved.shape))
+    others = xp.permute_dims(others, _inverse(perm))
+    return (xp.reshape(g, kept_shape(shape, axis)) * others,)
+
+
+prod_p = primitive("prod", _prod_fwd, _prod_vjp)
+
+
+def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:
+    """Product over ``axis``; the gradient is exact where inputs are 0.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> x = ad.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> _ = ad.prod(x).backward()
+    >>> x.grad.tolist()
+    [0.0, 6.0, 0.0]
+    """
+    x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
+    return _reduce(prod_p, x, axis, keepdims)
+
+
+# -- moments ------------------------------------------------------------------------
+
+
+_NO_VALUE: Any = object()
+
+
+def var(
+    x: Any,
+    value: Any = _NO_VALUE,
+    /,
+    *,
+    axis: Any = None,
+    correction: float = 0.0,
+    keepdims: bool = False,
+    dtype: Any = None,
+    device: Any = None,
+) -> Tensor:
+    """Variance over ``axis``, dividing by ``N - correction`` (1 for the sample variance).
+
+    ``var`` has two meanings, told apart by the first argument: the array API's variance
+    of a tensor, and, when the first argument is a name, ``ad.var(name, value)``: a
+    named leaf that requires grad (see ``autodiff.creation.var``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.var(ad.tensor([1.0, 2.0, 3.0, 4.0])).item()
+    1.25
+    >>> round(ad.var(ad.tensor([1.0, 2.0, 3.0, 4.0]), correction=1).item(), 6)
+    1.666667
+    >>> ad.var("w", 2.0).name
+    'w'
+    """
+    if isinstance(x, str):
+        from ..creation import var as named_leaf
+
+        if value is _NO_VALUE:
+            raise TypeError(f"ad.var({x!r}, value) needs a value for the named leaf.")
+        return named_leaf(x, value, dtype=dtype, device=device)
+    if value is not _NO_VALUE or dtype is not None or device is not None:
+        raise TypeError(
+            "var(x, *, axis=None, correction=0.0, keepdims=False) is the variance of a "
+            "tensor; for a named leaf pass a name first: ad.var('x', 2.0)."
+        )
+    x = as_tensor(x)
+    if not x.dtype.is_floating:
+        raise TypeError(f"var needs a floating-point tensor, got {x.dtype.name}.")
+    d = x - mean(x, axis=axis, keepdims=True)
+    sq = real(d * conj(d)) if x.dtype.kind == "complex floating" else d * d
+    n = _count(tuple(x.shape), axis)
+    return _sum(sq, axis=axis, keepdims=keepdims) / (n - correction)
+
+
+def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Tensor:
+    """Standard deviation over ``axis`` (``sqrt(var(...))``, same ``correction``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.std(ad.tensor([1.0, 3.0])).item()
+    1.0
+    """
+    return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims))
+
+
+# -- no gradient: arg-reductions and truth tests -----------------------------------------
+
+argmax_p = primitive(
+    "argmax", lambda xp, a, axis=None, keepdims=False: xp.argmax(a, axis=axis, keepdims=keepdims)
+)
+argmin_p = primitive(
+    "argmin", lambda xp, a, axis=None, keepdims=False: xp.argmin(a, axis=axis, keepdims=keepdims)
+)
+all_p = primitive(
+    "all", lambda xp, a, axis=None, keepdims=False: xp.all(a, axis=axis, keepdims=keepdims)
+)
+any_p = primitive(
+    "any", lambda xp, a, axis=None, keepdims=False: xp.any(a, axis=axis, keepdims=keepdims)
+)
+count_nonzero_p = primitive(
+    "count_nonzero",
+    lambda xp, a, axis=None, keepdims=False: xp.count_nonzero(a, axis=axis, keepdims=keepdims),
+)
+
+
+def _arg(prim: Any, x: Any, axis: int | None, keepdims: bool) -> Tensor:
+    x = as_tensor(x)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim)
+    if x.size == 0:
+        raise ValueError(f"{prim.name} of an empty tensor (shape {x.shape}) is undefined.")
+    return apply1(prim, x, {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the first maximum along ``axis`` (of the flattened tensor if None).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.argmax(ad.tensor([1.0, 3.0, 2.0])).item()
+    1
+    """
+    return _arg(argmax_p, x, axis, keepdims)
+
+
+def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the first minimum along ``axis`` (of the flattened tensor if None).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.argmin(ad.tensor([1.0, 3.0, 0.5])).item()
+    2
+    """
+    return _arg(argmin_p, x, axis, keepdims)
+
+
+def all(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """True where every element along ``axis`` is nonzero.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.all(ad.tensor([True, False])).item()
+    False
+    """
+    return _reduce(all_p, x, axis, keepdims)
+
+
+def any(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """True where some element along ``axis`` is nonzero.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.any(ad.tensor([True, False])).item()
+    True
+    """
+    return _reduce(any_p, x, axis, keepdims)
+
+
+def count_nonzero(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Number of nonzero elements along ``axis``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.count_nonzero(ad.tensor([0.0, 2.0, 3.0])).item()
+    2
+    """
+    return _reduce(count_nonzero_p, x, axis, keepdims)
+
+
+def diff(
+    x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: Any = None
+) -> Tensor:
+    """The ``n``-th forward difference along ``axis`` (differentiable).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.diff(ad.tensor([1.0, 4.0, 9.0])).tolist()
+    [3.0, 5.0]
+    """
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("diff needs at least one dimension, got a 0-d tensor.")
+    if n < 0:
+        raise ValueError(f"diff: n must be non-negative, got {n}.")
+    axis = normalize_axis(axis, x.ndim)
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        x = concat([as_tensor(p, x) for p in parts], axis=axis)
+    for _ in range(n):
+        x = x[_along(axis, slice(1, None))] - x[_along(axis, slice(None, -1))]
+    return x
