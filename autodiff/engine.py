@@ -71,9 +71,25 @@ class Primitive:
         (its outputs never require grad).
     nout : int
         Number of outputs.
+    holomorphic : bool
+        The rule is written as ``g * f'(z)`` for a complex-differentiable ``f``. On
+        complex outputs the engine then returns ``g * conj(f'(z))`` (PyTorch's
+        convention: the gradient of a real loss is ``dL/dx + i dL/dy``) by conjugating
+        the cotangent going in and the gradients coming out. Real-valued rules need
+        not care.
     """
 
-    __slots__ = ("__dict__", "differentiable", "forward", "jvp", "name", "nout", "vjp", "vjps")
+    __slots__ = (
+        "__dict__",
+        "differentiable",
+        "forward",
+        "holomorphic",
+        "jvp",
+        "name",
+        "nout",
+        "vjp",
+        "vjps",
+    )
 
     def __init__(
         self,
@@ -84,6 +100,7 @@ class Primitive:
         vjps: Sequence[Callable[..., Any] | None] | None = None,
         jvp: Callable[..., Any] | None = None,
         nout: int = 1,
+        holomorphic: bool = False,
     ) -> None:
         if vjp is not None and vjps is not None:
             raise ValueError(f"primitive '{name}': give vjp or vjps, not both.")
@@ -93,6 +110,7 @@ class Primitive:
         self.vjps = tuple(vjps) if vjps is not None else None
         self.jvp = jvp
         self.nout = nout
+        self.holomorphic = holomorphic and nout == 1
         self.differentiable = vjp is not None or vjps is not None
 
     def __repr__(self) -> str:
@@ -497,6 +515,9 @@ def _backward(
             g = _apply_node_hooks(node, g, raw, multi)
         if wanted:
             _capture(node, g, multi, wanted, captured, raw, backend)
+        conj = prim.holomorphic and _is_complex(ans)
+        if conj:
+            g = xp.conj(g)
         if raw:
             args = [t.data if isinstance(t, Tensor) else t for t in ins]
         else:
@@ -522,9 +543,13 @@ def _backward(
             if gi is None or not isinstance(t, Tensor) or not t._rg:
                 continue
             ref = t.data if raw else t
+            if conj:
+                gi = xp.conj(gi)
             if gi.shape != ref.shape:
                 gi = _unbroadcast(xp, gi, tuple(ref.shape), prim)
             if gi.dtype != ref.dtype:
+                if _is_complex(gi) and not _is_complex(ref):
+                    gi = xp.real(gi)  # a real input gets the real part
                 gi = xp.astype(gi, ref.dtype)
             if check_finite:
                 _anomaly.check(node, ins.index(t), gi)
@@ -548,6 +573,24 @@ def _backward(
         if accumulate:
             t.grad = gt if t.grad is None else t.grad + gt
     return out
+
+
+# id(dtype) → (dtype, is complex): by identity, since dtypes of different libraries
+# refuse to compare with each other; holding the dtype keeps its id from being reused
+_COMPLEX_DTYPES: dict[int, tuple[Any, bool]] = {}
+
+
+def _is_complex(x: Any) -> bool:
+    """Whether an array, tensor or scalar holds complex numbers (cached per dtype)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        return isinstance(x, complex)
+    entry = _COMPLEX_DTYPES.get(id(dt))
+    if entry is None:
+        kind = getattr(dt, "kind", None)
+        found = kind in ("c", "complex floating") or (kind is None and "complex" in str(dt))
+        entry = _COMPLEX_DTYPES[id(dt)] = (dt, found)
+    return entry[1]
 
 
 def _wrap_ans(node: Node, ans: Any, backend: Any) -> Any:

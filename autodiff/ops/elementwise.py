@@ -408,13 +408,18 @@ log10_p = primitive("log10", lambda xp, a: xp.log10(a), lambda xp, g, ans, a: (g
 square_p = primitive("square", lambda xp, a: xp.square(a), lambda xp, g, ans, a: (g * (a * 2),))
 # the complex parts: PyTorch's convention, grad = dL/d(re) + i dL/d(im)
 conj_p = primitive("conj", lambda xp, a: xp.conj(a), lambda xp, g, ans, a: (xp.conj(g),))
-real_p = primitive("real", lambda xp, a: xp.real(a), lambda xp, g, ans, a: (g * (1 + 0j),))
-imag_p = primitive("imag", lambda xp, a: xp.imag(a), lambda xp, g, ans, a: (g * 1j,))
+real_p = primitive("real", lambda xp, a: xp.real(a), lambda xp, g, ans, a: (g,))
+imag_p = primitive(
+    "imag",
+    lambda xp, a: xp.imag(a),
+    lambda xp, g, ans, a: (g * 1j if xp.isdtype(a.dtype, "complex floating") else g * 0,),
+)
 
 
 def _logaddexp_side(xp: Any, g: Any, ans: Any, x: Any) -> Any:
     # d/dx log(e^a + e^b) = e^(x - ans); both inputs -inf gives 0, not NaN
-    return xp.where(ans == -math.inf, 0.0, g * xp.exp(x - ans))
+    empty = ans == -math.inf
+    return xp.where(empty, 0.0, g * xp.exp(x - xp.where(empty, 0.0, ans)))
 
 
 logaddexp_p = primitive(
@@ -790,3 +795,33 @@ reciprocal = _unary(
     "Elementwise ``1 / x``." + _example("ad.reciprocal(ad.tensor(4.0)).item()", "0.25"),
 )
 __all__ += ["reciprocal"]
+
+# Rules written as g * f'(z): on complex data the engine conjugates (see Primitive).
+for _p in (
+    mul_p,
+    div_p,
+    pow_p,
+    exp_p,
+    log_p,
+    sin_p,
+    cos_p,
+    sqrt_p,
+    tanh_p,
+    sigmoid_p,
+    tan_p,
+    asin_p,
+    acos_p,
+    atan_p,
+    sinh_p,
+    cosh_p,
+    asinh_p,
+    acosh_p,
+    atanh_p,
+    expm1_p,
+    log1p_p,
+    log2_p,
+    log10_p,
+    square_p,
+    reciprocal_p,
+):
+    _p.holomorphic = True

@@ -32,7 +32,9 @@ def _matmul_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     return xp.matmul(xp.matrix_transpose(a), g)
 
 
-matmul_p = primitive("matmul", lambda xp, a, b: xp.matmul(a, b), vjps=(_matmul_da, _matmul_db))
+matmul_p = primitive(
+    "matmul", lambda xp, a, b: xp.matmul(a, b), vjps=(_matmul_da, _matmul_db), holomorphic=True
+)
 
 
 def matmul(x1: Any, x2: Any, /) -> Tensor:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _dtypes
-from ..engine import apply, apply1, primitive
+from ..engine import _is_complex, apply, apply1, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axis
 
@@ -105,11 +105,14 @@ def _astype_fwd(xp: Any, a: Any, dtype: Any, copy: bool = True) -> Any:
     return xp.astype(a, dtype, copy=copy)
 
 
-astype_p = primitive(
-    "astype",
-    _astype_fwd,
-    lambda xp, g, ans, a, dtype, copy=True: (xp.astype(g, a.dtype),),
-)
+def _astype_vjp(xp: Any, g: Any, ans: Any, a: Any, dtype: Any, copy: bool = True) -> tuple[Any]:
+    # back to the input's dtype; a real input gets the real part of a complex gradient
+    if _is_complex(g) and not _is_complex(a):
+        g = xp.real(g)
+    return (xp.astype(g, a.dtype),)
+
+
+astype_p = primitive("astype", _astype_fwd, _astype_vjp)
 
 
 def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Tensor:

@@ -1,7 +1,8 @@
 """Products, moments, scans, arg-reductions and truth tests.
 
-``prod``, ``cumulative_sum`` and ``cumulative_prod`` are primitives with exact rules
-(zeros included: no division by an input that may be 0); ``var`` and ``std`` are
+``prod``, ``cumulative_sum`` and ``cumulative_prod`` are primitives with exact rules,
+zeros included (``cumulative_prod`` divides only when no input is 0, else it takes an
+O(n²) path without division); ``var`` and ``std`` are
 compositions of differentiable primitives, so they are differentiable to any order;
 ``argmax``, ``argmin``, ``all``, ``any`` and ``count_nonzero`` give results that never
 require grad.
@@ -69,20 +70,26 @@ def _cumprod_fwd(xp: Any, a: Any, axis: int, include_initial: bool = False) -> A
 def _cumprod_vjp(
     xp: Any, g: Any, ans: Any, a: Any, axis: int, include_initial: bool = False
 ) -> tuple[Any]:
-    # d/dx_k = sum_{i>=k} g_i prod_{j<=i, j!=k} x_j. Before the first zero this is
-    # rcumsum(g y)_k / x_k; at the first zero it is rcumsum(g y')_k with that zero
-    # replaced by 1 in y'; after it, every term holds the zero.
+    # d/dx_k = sum_{i>=k} g_i prod_{j<=i, j!=k} x_j
     if include_initial:
         tail = _along(axis, slice(1, None))
         g, ans = g[tail], ans[tail]
-    zero = a == 0
-    zeros_so_far = xp.cumulative_sum(xp.astype(zero, g.dtype), axis=axis)
-    before = zeros_so_far == 0
-    first = xp.logical_and(zero, zeros_so_far == 1)
-    safe = xp.where(zero, 1.0, a)
-    r_before = _rcumsum(xp, g * ans, axis) / safe
-    r_first = _rcumsum(xp, g * xp.cumulative_prod(xp.where(first, 1.0, a), axis=axis), axis)
-    return (xp.where(before, r_before, xp.where(first, r_first, 0.0)),)
+    if not bool(xp.any(a == 0)):
+        # no zeros: prod_{j<=i, j!=k} x_j = y_i / x_k
+        return (_rcumsum(xp, g * ans, axis) / a,)
+    # with zeros, no division: d/dx_k = (prod_{j<k} x_j) * sum_{i>=k} g_i prod_{k<j<=i} x_j,
+    # the inner products as scans over an (n, n) table; exact to any order
+    x = xp.moveaxis(a, axis, -1)
+    gl = xp.moveaxis(g, axis, -1)
+    n = x.shape[-1]
+    row = xp.expand_dims(x, axis=-2)  # [..., k, j] = x_j
+    grid = xp.ones_like(row * xp.expand_dims(x, axis=-1))
+    strictly_after = xp.triu(grid, k=1) == 1  # j > k
+    table = xp.cumulative_prod(xp.where(strictly_after, row, 1.0), axis=-1)
+    from_k = xp.triu(grid) == 1  # i >= k
+    inner = xp.sum(xp.where(from_k, table, 0.0) * xp.expand_dims(gl, axis=-2), axis=-1)
+    before = xp.cumulative_prod(x, axis=-1, include_initial=True)[..., :n]
+    return (xp.moveaxis(before * inner, -1, axis),)
 
 
 cumulative_prod_p = primitive("cumulative_prod", _cumprod_fwd, _cumprod_vjp)
@@ -361,3 +368,7 @@ def diff(
     for _ in range(n):
         x = x[_along(axis, slice(1, None))] - x[_along(axis, slice(None, -1))]
     return x
+
+
+# rules written as g * f'(z): on complex data the engine conjugates (see Primitive)
+prod_p.holomorphic = cumulative_prod_p.holomorphic = True

@@ -1,0 +1,357 @@
+"""The array API namespace beyond the core: every differentiable function's gradient
+against finite differences (first and second order), the functions that never carry
+gradient, the dtype functions and ``__array_namespace_info__``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff.testing import check_grads
+
+from .conftest import make, rtol
+
+R = np.random.default_rng(7)
+
+
+def u(low: float, high: float, *shape: int) -> np.ndarray:
+    return R.uniform(low, high, size=shape)
+
+
+#: name → (function, host arguments); inputs avoid kinks, poles and ties
+GRADS: dict[str, tuple[Callable[..., Any], tuple[np.ndarray, ...]]] = {
+    "tan": (ad.tan, (u(-1, 1, 2, 3),)),
+    "asin": (ad.asin, (u(-0.8, 0.8, 3),)),
+    "acos": (ad.acos, (u(-0.8, 0.8, 3),)),
+    "atan": (ad.atan, (u(-2, 2, 3),)),
+    "sinh": (ad.sinh, (u(-2, 2, 3),)),
+    "cosh": (ad.cosh, (u(-2, 2, 3),)),
+    "asinh": (ad.asinh, (u(-2, 2, 3),)),
+    "acosh": (ad.acosh, (u(1.2, 3, 3),)),
+    "atanh": (ad.atanh, (u(-0.8, 0.8, 3),)),
+    "expm1": (ad.expm1, (u(-2, 2, 3),)),
+    "log1p": (ad.log1p, (u(-0.5, 2, 3),)),
+    "log2": (ad.log2, (u(0.3, 3, 3),)),
+    "log10": (ad.log10, (u(0.3, 3, 3),)),
+    "square": (ad.square, (u(-2, 2, 3),)),
+    "reciprocal": (ad.reciprocal, (u(0.5, 2, 3),)),
+    "logaddexp": (ad.logaddexp, (u(-2, 2, 2, 3), u(-2, 2, 3))),
+    "hypot": (ad.hypot, (u(0.5, 2, 3), u(-2, -0.5, 2, 3))),
+    "atan2": (ad.atan2, (u(-2, 2, 3), u(0.5, 2, 3))),
+    "copysign": (ad.copysign, (u(0.5, 2, 3), np.array([-1.0, 2.0, -3.0]))),
+    "remainder": (ad.remainder, (u(0.1, 0.9, 3) + np.array([1.0, -3.0, 5.0]), np.full(3, 2.0))),
+    "clip": (lambda x: ad.clip(x, -1.0, 1.0), (np.array([-2.0, -0.5, 0.3, 1.7]),)),
+    "clip_tensor_bounds": (
+        lambda x, lo, hi: ad.clip(x, lo, hi),
+        (np.array([-2.0, 0.2, 3.0]), np.array([-1.0, -1.0, -1.0]), np.array([1.0, 1.0, 1.0])),
+    ),
+    "prod": (lambda x: ad.prod(x, axis=1), (u(-2, 2, 2, 4),)),
+    "prod_all_axes": (ad.prod, (u(0.5, 1.5, 2, 3),)),
+    "prod_zero": (ad.prod, (np.array([2.0, 0.0, 3.0, 1.5]),)),
+    "prod_two_zeros": (lambda x: ad.prod(x, axis=0), (np.array([[0.0, 1.0], [0.0, 2.0]]),)),
+    "cumulative_sum": (lambda x: ad.cumulative_sum(x, axis=1), (u(-2, 2, 2, 3),)),
+    "cumulative_sum_initial": (
+        lambda x: ad.cumulative_sum(x, axis=0, include_initial=True),
+        (u(-2, 2, 3, 2),),
+    ),
+    "cumulative_prod": (lambda x: ad.cumulative_prod(x, axis=1), (u(-2, 2, 2, 4),)),
+    "cumulative_prod_zeros": (
+        ad.cumulative_prod,
+        (np.array([1.5, 0.0, 2.0, 0.0, -1.0]),),
+    ),
+    "cumulative_prod_initial": (
+        lambda x: ad.cumulative_prod(x, include_initial=True),
+        (np.array([1.5, -2.0, 0.0, 3.0]),),
+    ),
+    "var": (lambda x: ad.var(x, axis=0, correction=1), (u(-2, 2, 4, 3),)),
+    "std": (lambda x: ad.std(x, axis=(0, 1), keepdims=True), (u(-2, 2, 2, 3, 2),)),
+    "diff": (lambda x, p: ad.diff(x, n=2, prepend=p), (u(-2, 2, 2, 4), u(-2, 2, 2, 1))),
+    "sort": (lambda x: ad.sort(x, axis=0, descending=True), (u(-2, 2, 4, 3),)),
+    "flip": (lambda x: ad.flip(x, axis=1), (u(-2, 2, 2, 3),)),
+    "roll": (lambda x: ad.roll(x, (1, -2), axis=(0, 1)), (u(-2, 2, 3, 4),)),
+    "roll_flat": (lambda x: ad.roll(x, 2), (u(-2, 2, 2, 3),)),
+    "tril": (lambda x: ad.tril(x, k=-1), (u(-2, 2, 2, 3, 3),)),
+    "triu": (lambda x: ad.triu(x, k=1), (u(-2, 2, 3, 4),)),
+    "tile": (lambda x: ad.tile(x, (2, 1, 3)), (u(-2, 2, 2, 3),)),
+    "repeat": (lambda x: ad.repeat(x, 2, axis=1), (u(-2, 2, 2, 3),)),
+    "repeat_counts": (lambda x: ad.repeat(x, ad.tensor([2, 0, 1]), axis=0), (u(-2, 2, 3, 2),)),
+    "moveaxis": (lambda x: ad.moveaxis(x, (0, 1), (-1, 0)), (u(-2, 2, 2, 3, 4),)),
+    "unstack": (lambda x: ad.unstack(x, axis=1)[1] * 2, (u(-2, 2, 2, 3),)),
+    "broadcast_arrays": (
+        lambda a, b: ad.broadcast_arrays(a, b)[0] * ad.broadcast_arrays(a, b)[1],
+        (u(-2, 2, 2, 1), u(-2, 2, 3)),
+    ),
+    "meshgrid": (
+        lambda a, b: ad.meshgrid(a, b)[0] * ad.meshgrid(a, b)[1] ** 2,
+        (u(-2, 2, 3), u(-2, 2, 2)),
+    ),
+    "meshgrid_ij": (
+        lambda a, b, c: ad.meshgrid(a, b, c, indexing="ij")[2],
+        (u(-2, 2, 3), u(-2, 2, 2), u(-2, 2, 2)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADS))
+def test_gradients_match_finite_differences(name: str) -> None:
+    fn, host = GRADS[name]
+    check_grads(fn, tuple(make(a) for a in host), order=2)
+
+
+def test_cumulative_prod_with_zeros_matches_the_product_rule() -> None:
+    x = make([2.0, 0.0, 3.0, 0.0], requires_grad=True)
+    ad.cumulative_prod(x).sum().backward()
+    # d/dx0 = 1 + 0..., d/dx1 = x0 + x0 x2 + 0 = 2 + 6, others see a zero
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 8.0, 0.0, 0.0], rtol=rtol())
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        ad.floor,
+        ad.ceil,
+        ad.round,
+        ad.trunc,
+        ad.sign,
+        ad.signbit,
+        ad.isnan,
+        ad.isinf,
+        ad.isfinite,
+        ad.argsort,
+        lambda x: ad.argmax(x),
+        lambda x: ad.argmin(x, axis=0),
+        lambda x: x // 2.0,
+        lambda x: x > 0,
+        lambda x: ad.searchsorted(ad.sort(x), x),
+        lambda x: ad.unique_values(x),
+        lambda x: ad.count_nonzero(x),
+        lambda x: ad.all(x > 0),
+    ],
+)
+def test_non_differentiable_results_do_not_require_grad(fn: Callable[..., Any]) -> None:
+    x = make([1.5, -0.5, 2.5], requires_grad=True)
+    assert not fn(x).requires_grad
+
+
+def test_clip_gradient_passes_at_the_bounds_as_in_pytorch() -> None:
+    x = make([-1.0, 0.0, 1.0, 2.0], requires_grad=True)
+    ad.clip(x, -1.0, 1.0).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_logaddexp_of_two_minus_infinities_has_zero_gradient() -> None:
+    a = make([-np.inf, 0.0], requires_grad=True)
+    b = make([-np.inf, 0.0], requires_grad=True)
+    ad.logaddexp(a, b).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.5]
+
+
+def test_hypot_gradient_at_the_origin_is_zero() -> None:
+    a = make([0.0], requires_grad=True)
+    ad.hypot(a, 0.0).sum().backward()
+    assert a.grad.tolist() == [0.0]
+
+
+def test_sort_gradient_follows_the_values() -> None:
+    x = make([3.0, 1.0, 2.0], requires_grad=True)
+    (ad.sort(x) * make([1.0, 10.0, 100.0])).sum().backward()
+    assert x.grad.tolist() == [100.0, 1.0, 10.0]
+
+
+def test_sort_without_grad_matches_the_library() -> None:
+    host = u(-2, 2, 3, 5)
+    np.testing.assert_array_equal(ad.sort(make(host), axis=0).numpy(), np.sort(host, axis=0))
+    np.testing.assert_array_equal(
+        ad.sort(make(host), descending=True).numpy(), -np.sort(-host, axis=-1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("ours", "numpys"),
+    [
+        (lambda x: ad.tile(x, (2, 3)), lambda x: np.tile(x, (2, 3))),
+        (lambda x: ad.repeat(x, 3), lambda x: np.repeat(x, 3)),
+        (lambda x: ad.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0)),
+        (lambda x: ad.roll(x, 1, axis=1), lambda x: np.roll(x, 1, axis=1)),
+        (lambda x: ad.roll(x, -4), lambda x: np.roll(x, -4)),
+        (lambda x: ad.moveaxis(x, 0, 1), lambda x: np.moveaxis(x, 0, 1)),
+        (lambda x: ad.tril(x, k=1), lambda x: np.tril(x, k=1)),
+        (lambda x: ad.diff(x, axis=0), lambda x: np.diff(x, axis=0)),
+        (lambda x: ad.var(x, axis=1, correction=1), lambda x: np.var(x, axis=1, ddof=1)),
+        (lambda x: ad.prod(x, axis=0), lambda x: np.prod(x, axis=0)),
+        (lambda x: ad.cumulative_prod(x, axis=1), lambda x: np.cumprod(x, axis=1)),
+        (lambda x: ad.logaddexp(x, 1.0), lambda x: np.logaddexp(x, 1.0)),
+        (lambda x: ad.flip(x), lambda x: np.flip(x)),
+    ],
+)
+def test_forward_values_match_numpy(ours: Callable[..., Any], numpys: Callable[..., Any]) -> None:
+    host = u(-2, 2, 3, 4)
+    np.testing.assert_allclose(ours(make(host)).numpy(), numpys(host), rtol=rtol(1e-12))
+
+
+def test_meshgrid_matches_numpy() -> None:
+    a, b = np.arange(3.0), np.arange(2.0)
+    for indexing in ("xy", "ij"):
+        ours = ad.meshgrid(make(a), make(b), indexing=indexing)
+        for o, n in zip(ours, np.meshgrid(a, b, indexing=indexing)):
+            np.testing.assert_array_equal(o.numpy(), n)
+
+
+def test_unique_and_nonzero() -> None:
+    x = ad.tensor([3, 1, 3, 2])
+    res = ad.unique_all(x)
+    assert res.values.tolist() == [1, 2, 3]
+    assert res.counts.tolist() == [1, 1, 2]
+    assert res.inverse_indices.tolist() == [2, 0, 2, 1]
+    assert [t.tolist() for t in ad.nonzero(ad.tensor([[0, 1], [2, 0]]))] == [[0, 1], [1, 0]]
+
+
+def test_var_keeps_the_named_leaf_form() -> None:
+    x = ad.var("x", 2.0)
+    assert x.name == "x" and x.requires_grad
+    with pytest.raises(TypeError, match="named leaf"):
+        ad.var(make([1.0, 2.0]), 3.0)
+
+
+def test_integer_dunders() -> None:
+    x = ad.tensor([5, 6])
+    assert (x // 2).tolist() == [2, 3]
+    assert (x % 4).tolist() == [1, 2]
+    assert (x & 3).tolist() == [1, 2]
+    assert (x | 1).tolist() == [5, 7]
+    assert (x ^ 1).tolist() == [4, 7]
+    assert (~x).tolist() == [-6, -7]
+    assert (x << 1).tolist() == [10, 12]
+    assert (x >> 1).tolist() == [2, 3]
+    assert (7 // x).tolist() == [1, 1]
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def test_bad_axes_raise_standard_errors() -> None:
+    x = make(u(-1, 1, 2, 3))
+    with pytest.raises(IndexError, match="axis 2"):
+        ad.argmax(x, axis=2)
+    with pytest.raises(IndexError, match="axis -3"):
+        ad.flip(x, axis=-3)
+    with pytest.raises(ValueError, match="axis is required"):
+        ad.cumulative_sum(x)
+    with pytest.raises(ValueError, match="2 dimensions"):
+        ad.tril(make([1.0, 2.0]))
+    with pytest.raises(ValueError, match="tuple axis"):
+        ad.roll(x, (1, 2), axis=0)
+    with pytest.raises(ValueError, match="cannot be broadcast"):
+        ad.broadcast_arrays(make([1.0, 2.0]), make([1.0, 2.0, 3.0]))
+    with pytest.raises(TypeError, match="floating"):
+        ad.var(ad.tensor([1, 2]))
+
+
+# -- dtype functions and the inspection API ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (ad.int8, ad.uint8, ad.int16),
+        (ad.int32, ad.uint32, ad.int64),
+        (ad.uint8, ad.uint16, ad.uint16),
+        (ad.float32, ad.float64, ad.float64),
+        (ad.float32, ad.complex64, ad.complex64),
+        (ad.float64, ad.complex64, ad.complex128),
+        (ad.bool, ad.bool, ad.bool),
+        (ad.int64, ad.float32, ad.float32),
+    ],
+)
+def test_result_type_follows_the_standard(a: ad.DType, b: ad.DType, expected: ad.DType) -> None:
+    assert ad.result_type(a, b) is expected
+    assert ad.result_type(b, a) is expected
+
+
+def test_result_type_scalars_are_weak_and_bad_pairs_raise() -> None:
+    assert ad.result_type(ad.tensor([1.0], dtype=ad.float32), 1.0) is ad.float32
+    assert ad.result_type(ad.int8, 3) is ad.int8
+    assert ad.result_type(ad.float32, 1j) is ad.complex64
+    with pytest.raises(TypeError, match="int64 and uint64"):
+        ad.result_type(ad.int64, ad.uint64)
+    with pytest.raises(TypeError):
+        ad.result_type(ad.bool, ad.int8)
+
+
+def test_can_cast_isdtype_finfo_iinfo() -> None:
+    assert ad.can_cast(ad.int8, ad.int64) and not ad.can_cast(ad.int64, ad.int8)
+    assert not ad.can_cast(ad.float32, ad.int32)
+    assert ad.isdtype(ad.uint8, "integral") and not ad.isdtype(ad.float32, "integral")
+    assert ad.isdtype(ad.complex64, ("bool", "complex floating"))
+    with pytest.raises(ValueError, match="unknown kind"):
+        ad.isdtype(ad.int8, "integer")
+    fi = ad.finfo(ad.float32)
+    assert fi.bits == 32 and fi.eps == float(np.finfo(np.float32).eps) and fi.dtype is ad.float32
+    assert ad.iinfo(ad.int16).max == 32767
+    with pytest.raises(TypeError, match="iinfo"):
+        ad.finfo(ad.int8)
+
+
+def test_array_namespace_info() -> None:
+    info = ad.__array_namespace_info__()
+    assert info.default_device() == ad.get_device()
+    defaults = info.default_dtypes()
+    assert defaults["real floating"] is ad.get_default_dtype()
+    assert defaults["indices"] is ad.int64
+    assert set(info.dtypes(kind="real floating").values()) <= {ad.float32, ad.float64}
+    assert ad.get_device() in info.devices()
+    assert info.capabilities()["boolean indexing"] is True
+
+
+def test_from_dlpack_round_trip() -> None:
+    x = make([1.0, 2.0])
+    y = ad.from_dlpack(x)
+    assert y.tolist() == [1.0, 2.0]
+
+
+def test_array_api_constants() -> None:
+    assert ad.__array_api_version__ == "2024.12"
+    assert ad.newaxis is None and ad.e == np.e and ad.inf == np.inf
+
+
+# -- complex gradients: PyTorch's convention, grad = dL/dx + i dL/dy ------------------------
+
+
+def _complex_leaf(values: list[complex]) -> ad.Tensor:
+    backend = ad.get_backend()
+    if not backend.supports(ad.complex64):
+        pytest.skip(f"{backend.name} has no complex dtypes")
+    dtype = ad.complex128 if backend.supports(ad.complex128) else ad.complex64
+    return ad.tensor(values, dtype=dtype, requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    ("loss", "expected"),
+    [
+        (lambda z: ad.real(z * ad.conj(z)), lambda z: 2 * z),
+        (lambda z: ad.real(ad.exp(z)), lambda z: np.conj(np.exp(z))),
+        (lambda z: ad.imag(z * z), lambda z: 1j * np.conj(2 * z)),  # 2y + 2x i
+        (
+            lambda z: ad.real(ad.sin(z) / (z + 3)),
+            lambda z: np.conj(np.cos(z) / (z + 3) - np.sin(z) / (z + 3) ** 2),
+        ),
+        (lambda z: ad.abs(z), lambda z: z / np.abs(z)),
+    ],
+)
+def test_complex_gradients_follow_pytorch(
+    loss: Callable[[ad.Tensor], ad.Tensor], expected: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    z = _complex_leaf([1 + 2j, -0.5 + 0.25j])
+    loss(z).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), expected(z.numpy()), rtol=rtol(1e-10) * 10)
+
+
+def test_a_real_input_mixed_with_complex_gets_a_real_gradient() -> None:
+    x = make([1.0, 2.0], requires_grad=True)
+    ad.real(ad.conj(x * (1 + 2j)) * (0.5 + 1j)).sum().backward()
+    assert x.grad.dtype == x.dtype
+    np.testing.assert_allclose(x.grad.numpy(), [2.5, 2.5], rtol=rtol())
