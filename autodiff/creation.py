@@ -51,7 +51,8 @@ def _from_data(obj: Any, dtype: Any, device: Any, copy: Any) -> Tensor:
         if dtype is not None and _dtypes.to_dtype(dtype) is not out.dtype:
             out = out.astype(dtype)
         elif copy:
-            out = wrap(out._backend.xp.asarray(out.data, copy=True), out._backend)
+            # a copy stays on the graph (array API code copies before writing into it)
+            out = out.astype(out.dtype, copy=True)
         return out
     backend, dev = _target(device)
     target_dt = None if dtype is None else _dtypes.to_dtype(dtype)

@@ -173,6 +173,14 @@ def _broadcastable(shapes: list[tuple[int, ...]]) -> bool:
 
 def _forward_error(prim: Primitive, args: Sequence[Any], err: Exception) -> Exception:
     """Re-raise an array library's error as a standard exception naming the inputs."""
+    if isinstance(err, AttributeError) and getattr(err, "name", None):
+        backend = next((a._backend for a in args if isinstance(a, Tensor)), None)
+        where = f"the {backend.name} backend" if backend is not None else "this backend"
+        return NotImplementedError(
+            f"{prim.name}: {where} does not implement '{err.name}' (its array library has "
+            "no such function); see docs/capabilities.md for what each backend runs, or "
+            "move the tensor to another backend with .to_device()."
+        )
     shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
     described = " and ".join(
         str(tuple(a.shape)) if isinstance(a, Tensor) else repr(a) for a in args
@@ -552,7 +560,8 @@ def _backward(
                     gi = xp.real(gi)  # a real input gets the real part
                 gi = xp.astype(gi, ref.dtype)
             if check_finite:
-                _anomaly.check(node, ins.index(t), gi)
+                # by identity: == on tensors compares elementwise
+                _anomaly.check(node, next(i for i, u in enumerate(ins) if u is t), gi)
             parent = t._node
             if parent is not None and parent.prim.nout == 1:
                 prev = grads.get(parent)
@@ -575,9 +584,9 @@ def _backward(
     return out
 
 
-# id(dtype) → (dtype, is complex): by identity, since dtypes of different libraries
-# refuse to compare with each other; holding the dtype keeps its id from being reused
-_COMPLEX_DTYPES: dict[int, tuple[Any, bool]] = {}
+# (type of dtype, dtype) → is complex: keyed with the type because dtypes of different
+# libraries can hash alike and refuse to compare with each other
+_COMPLEX_DTYPES: dict[tuple[type, Any], bool] = {}
 
 
 def _is_complex(x: Any) -> bool:
@@ -585,12 +594,13 @@ def _is_complex(x: Any) -> bool:
     dt = getattr(x, "dtype", None)
     if dt is None:
         return isinstance(x, complex)
-    entry = _COMPLEX_DTYPES.get(id(dt))
-    if entry is None:
+    key = (dt.__class__, dt)
+    found = _COMPLEX_DTYPES.get(key)
+    if found is None:
         kind = getattr(dt, "kind", None)
         found = kind in ("c", "complex floating") or (kind is None and "complex" in str(dt))
-        entry = _COMPLEX_DTYPES[id(dt)] = (dt, found)
-    return entry[1]
+        _COMPLEX_DTYPES[key] = found
+    return found
 
 
 def _wrap_ans(node: Node, ans: Any, backend: Any) -> Any:

@@ -355,3 +355,20 @@ def test_a_real_input_mixed_with_complex_gets_a_real_gradient() -> None:
     ad.real(ad.conj(x * (1 + 2j)) * (0.5 + 1j)).sum().backward()
     assert x.grad.dtype == x.dtype
     np.testing.assert_allclose(x.grad.numpy(), [2.5, 2.5], rtol=rtol())
+
+
+def test_assigning_infinities_through_a_mask_keeps_the_rest() -> None:
+    x = make([[1.0, 5.0], [7.0, 2.0]], requires_grad=True)
+    y = x * 1
+    y[y > 4] = -np.inf
+    assert y.tolist() == [[1.0, -np.inf], [-np.inf, 2.0]]
+    ad.exp(y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[np.e, 0.0], [0.0, np.e**2]], rtol=rtol())
+
+
+def test_asarray_copy_stays_on_the_graph() -> None:
+    x = make([1.0, 2.0], requires_grad=True)
+    y = ad.asarray(x, copy=True)
+    assert y.requires_grad and y is not x
+    (y * y).sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0]

@@ -44,10 +44,13 @@ scatter_p = primitive(
 def _scatter_add_fwd(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
     # out[..., indices[j], ...] += g[..., j, ...], written with a one-hot matmul so it
     # runs on any array API library (backends override it with a native kernel)
-    onehot = xp.astype(
-        xp.reshape(indices, (-1, 1)) == xp.arange(size, dtype=indices.dtype), g.dtype
-    )
-    out = xp.matmul(xp.moveaxis(g, axis, -1), onehot)
+    moved = xp.moveaxis(g, axis, -1)
+    hit = xp.reshape(indices, (-1, 1)) == xp.arange(size, dtype=indices.dtype)
+    if bool(xp.all(xp.isfinite(moved))):
+        out = xp.matmul(moved, xp.astype(hit, g.dtype))
+    else:
+        # inf * 0 in the matmul would smear NaN over every position: select instead
+        out = xp.sum(xp.where(hit, xp.expand_dims(moved, axis=-1), 0.0), axis=-2)
     return xp.moveaxis(out, -1, axis)
 
 

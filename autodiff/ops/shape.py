@@ -154,9 +154,17 @@ def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
     return apply1(squeeze_p, x, {"axis": axis})
 
 
-def expand_dims(x: Any, /, axis: int = 0) -> Tensor:
+def expand_dims(x: Any, /, axis: int | tuple[int, ...] = 0) -> Tensor:
     """Insert a size-1 axis at ``axis`` (``unsqueeze``)."""
     x = as_tensor(x)
+    if isinstance(axis, tuple):
+        # several new axes at once (the 2025.12 form): positions in the result
+        n = x.ndim + len(axis)
+        new = sorted(normalize_axis(a, n) for a in axis)
+        if len(set(new)) != len(new):
+            raise ValueError(f"expand_dims: repeated axis in {axis!r}.")
+        dims = iter(x.shape)
+        return reshape(x, tuple(1 if i in new else next(dims) for i in range(n)))
     normalize_axis(axis, x.ndim + 1)
     return apply1(expand_dims_p, x, {"axis": axis})
 
