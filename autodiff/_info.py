@@ -304,14 +304,14 @@ class Info:
         return backends.get(dev.backend), dev
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, DType]:
-        """Default dtypes on ``device``: real and complex floating, integral, indices."""
+        """Default dtypes on ``device``: real and complex floating, integral, indexing."""
         backend, _ = self._backend(device)
         real = get_default_dtype(backend)
         return {
             "real floating": real,
             "complex floating": _COMPLEX[real.bits],
             "integral": _dtypes.int64,
-            "indices": _dtypes.int64,
+            "indexing": _dtypes.int64,
         }
 
     def dtypes(self, *, device: Any = None, kind: Any = None) -> dict[str, DType]:

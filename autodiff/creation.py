@@ -241,6 +241,8 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
         dtype = _dtypes.bool
     elif dtype is None and isinstance(fill_value, int):
         dtype = _dtypes.int64
+    elif dtype is None and isinstance(fill_value, complex):
+        dtype = _dtypes.complex64 if get_default_dtype(backend).bits == 32 else _dtypes.complex128
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.full(_shape(shape), fill_value, dtype=nd, device=dev.native), backend)
 

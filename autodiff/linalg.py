@@ -597,7 +597,7 @@ def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Sequence[int]] = 2) -
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
-    """Dot product of vectors along ``axis`` (the other axes broadcast); real inputs.
+    """Dot product of vectors along ``axis`` (the other axes broadcast), ``sum(conj(x1) * x2)``.
 
     Examples
     --------
@@ -605,6 +605,8 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
     >>> ad.vecdot(ad.tensor([[1.0, 2.0], [3.0, 4.0]]), ad.tensor([1.0, 1.0])).tolist()
     [3.0, 7.0]
     """
+    from .ops.elementwise import conj
+    from .ops.reduction import in_dtype
     from .ops.reduction import sum as _sum
 
     a = as_tensor(x1)
@@ -614,5 +616,6 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
     if a.ndim < -ax or b.ndim < -ax or a.shape[ax] != b.shape[ax]:
         raise ValueError(f"vecdot: shapes {a.shape} and {b.shape} differ along axis {axis}.")
     if a.dtype.kind == "complex floating":
-        raise NotImplementedError("vecdot of complex tensors is not supported yet.")
-    return _sum(a * b, axis=ax)
+        a = conj(a)  # the standard's vecdot conjugates its first argument
+    prod = a * b
+    return in_dtype(_sum(prod, axis=ax), prod.dtype)

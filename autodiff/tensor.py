@@ -294,7 +294,24 @@ class Tensor:
             )
         return autodiff
 
-    def __dlpack__(self, **kwargs: Any) -> Any:
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: Any = None,
+        copy: bool | None = None,
+    ) -> Any:
+        """Export the data through DLPack (the graph does not travel with it)."""
+        kwargs: dict[str, Any] = {}
+        if stream is not None:
+            kwargs["stream"] = stream
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
         return self.data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> Any:
@@ -306,7 +323,7 @@ class Tensor:
             body = body[6:-1]
             body = body.split(", dtype=")[0]
         extra = [f"dtype={self.dtype.name}", f"device={self.device}"]
-        if self.ndim > 1 or self.size > 6:
+        if (self.ndim > 1 or self.size > 6) and "shape=" not in body:
             extra.insert(0, f"shape={self.shape}")
         if self.name is not None:
             extra.insert(0, f"name={self.name!r}")
@@ -402,6 +419,77 @@ class Tensor:
 
     def __invert__(self) -> Tensor:
         return _apply1(_ew.bitwise_invert_p, self)
+
+    # in-place operators: the tensor object is rebound to the result (see _inplace)
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.add_p, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.sub_p, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.mul_p, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.div_p, other)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.pow_p, other)
+
+    def __ifloordiv__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.floor_divide_p, other)
+
+    def __imod__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.remainder_p, other)
+
+    def __iand__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.bitwise_and_p, other)
+
+    def __ior__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.bitwise_or_p, other)
+
+    def __ixor__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.bitwise_xor_p, other)
+
+    def __ilshift__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.bitwise_left_shift_p, other)
+
+    def __irshift__(self, other: Any) -> Tensor:
+        return self._inplace(_ew.bitwise_right_shift_p, other)
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        return self._inplace(None, other)
+
+    def _inplace(self, prim: Any, other: Any) -> Tensor:
+        """``x op= y``: rebind ``x`` to ``x op y``, which must keep x's shape and dtype.
+
+        As with ``x[key] = v``, the memory of ``x`` is not written: ``x.data`` becomes the
+        new array and, when recording, ``x`` becomes a non-leaf whose graph holds the old
+        value. A leaf that requires grad can be updated only under ``ad.no_grad()``.
+        """
+        recording = _grad_enabled()
+        if self._node is None and self._rg and recording:
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation: "
+                "update it under `with ad.no_grad():`, or compute a new tensor (x = x + y)."
+            )
+        old = wrap(self.data, self._backend)
+        old._rg, old._node, old._oi = self._rg, self._node, self._oi
+        out = _la.matmul(old, other) if prim is None else _apply2(prim, old, other)
+        if out.shape != self.shape:
+            raise ValueError(
+                f"an in-place operation cannot change the shape of a tensor: {self.shape} "
+                f"would become {out.shape}; write x = x op y instead."
+            )
+        if out.dtype is not self.dtype:
+            raise TypeError(
+                f"an in-place operation cannot change the dtype of a tensor: {self.dtype.name} "
+                f"would become {out.dtype.name}; cast first or write x = x op y instead."
+            )
+        self.data = out.data
+        if recording:
+            self._rg, self._node, self._oi = out._rg, out._node, out._oi
+        return self
 
     def __neg__(self) -> Tensor:
         return _apply1(_ew.neg_p, self)
@@ -569,6 +657,7 @@ def wrap(data: Any, backend: Any) -> Tensor:
 from . import _move as _mv  # noqa: E402
 from .engine import apply1 as _apply1  # noqa: E402
 from .engine import apply2 as _apply2  # noqa: E402
+from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402

@@ -66,3 +66,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                         reason=f"the {ad.get_backend().name} backend does not implement the {ext} extension"
                     )
                 )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A test that hits a primitive the backend declares unsupported is skipped, with the
+    primitive named; any other NotImplementedError still fails."""
+    outcome = yield
+    report = outcome.get_result()
+    exc = call.excinfo
+    if report.when != "call" or exc is None or not isinstance(exc.value, NotImplementedError):
+        return
+    prim = str(exc.value).split(":", 1)[0]
+    backend = ad.get_backend()
+    if prim in backend.unsupported:
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            f"Skipped: the {backend.name} backend declares '{prim}' unsupported",
+        )

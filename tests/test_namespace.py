@@ -301,7 +301,7 @@ def test_array_namespace_info() -> None:
     assert info.default_device() == ad.get_device()
     defaults = info.default_dtypes()
     assert defaults["real floating"] is ad.get_default_dtype()
-    assert defaults["indices"] is ad.int64
+    assert defaults["indexing"] is ad.int64
     assert set(info.dtypes(kind="real floating").values()) <= {ad.float32, ad.float64}
     assert ad.get_device() in info.devices()
     assert info.capabilities()["boolean indexing"] is True
@@ -372,3 +372,61 @@ def test_asarray_copy_stays_on_the_graph() -> None:
     assert y.requires_grad and y is not x
     (y * y).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+# -- findings of the array-api-tests conformance run -----------------------------------------
+
+
+def test_in_place_operators_keep_shape_and_dtype_and_record_gradients() -> None:
+    x = make([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y += x
+    y *= 3
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+    z = ad.tensor([1, 2], dtype=ad.int32)
+    z += 1
+    assert z.dtype is ad.int32 and z.tolist() == [2, 3]
+    with pytest.raises(TypeError, match="int32"):
+        z += 1.5
+    w = make([0.0, 0.0])
+    with pytest.raises(ValueError, match="cannot change the shape"):
+        w += make(np.zeros((3, 2)))
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        x += 1
+    with ad.no_grad():
+        x -= 1
+    assert x.is_leaf and x.requires_grad and x.tolist() == [0.0, 1.0]
+
+
+def test_explicit_small_integer_dtypes_are_kept_by_reductions() -> None:
+    x = ad.tensor([200, 100], dtype=ad.uint8)
+    assert ad.sum(x, dtype=ad.uint8).dtype is ad.uint8
+    assert ad.sum(x, dtype=ad.uint8).item() == 44  # modulo 256, as in uint8 arithmetic
+    assert ad.prod(x, dtype=ad.uint16).dtype is ad.uint16
+    assert ad.cumulative_sum(x, dtype=ad.uint8).tolist() == [200, 44]
+    small = ad.tensor([1, 2], dtype=ad.int8)
+    assert ad.vecdot(small, small).dtype is ad.int8
+
+
+def test_vecdot_conjugates_its_first_argument() -> None:
+    z = _complex_leaf([1 + 1j, 2 - 1j])
+    w = ad.tensor([0.5j, 1.0 + 0j], dtype=z.dtype)
+    assert complex(ad.vecdot(z, w).item()) == pytest.approx((1 - 1j) * 0.5j + (2 + 1j))
+    ad.real(ad.vecdot(z, w)).backward()
+    np.testing.assert_allclose(z.grad.numpy(), w.numpy())
+
+
+def test_indices_after_an_ellipsis_index_the_last_axes() -> None:
+    assert ad.zeros((1, 5))[:, ..., 3].shape == (1,)
+    assert ad.zeros((2, 3, 4))[0, ..., 1:].shape == (3, 3)
+    with pytest.raises(IndexError, match="axis 1 with size 5"):
+        ad.zeros((1, 5))[..., 7]
+
+
+def test_full_with_a_complex_fill_is_complex() -> None:
+    backend = ad.get_backend()
+    if not backend.supports(ad.complex64):
+        pytest.skip(f"{backend.name} has no complex dtypes")
+    assert ad.full((), 1 + 2j).dtype.kind == "complex floating"
+    assert complex(ad.full((), 1 + 2j).item()) == 1 + 2j

@@ -163,6 +163,10 @@ class Backend:
     exact_float64: bool = True
     #: array API extensions the backend's namespace implements
     extensions: tuple[str, ...] = ("linalg", "fft")
+    #: primitives the backend declares it cannot run (its library lacks them); they
+    #: raise NotImplementedError, the capability table shows them, and tests skip them
+    #: (a primitive that fails without being declared here fails its tests)
+    unsupported: frozenset[str] = frozenset()
     #: float dtype for Python floats when no default was set
     default_float: DType = _dtypes.float64
 

@@ -90,13 +90,15 @@ def _normalize_key(key: Any, shape: tuple[int, ...]) -> Any:
     parts = key if isinstance(key, tuple) else (key,)
     out: list[Any] = []
     dim = 0
-    for k in parts:
+    for i, k in enumerate(parts):
         if k is None:
             out.append(None)
             continue
         if k is Ellipsis:
             out.append(k)
-            dim = len(shape) - sum(1 for p in parts if p is not None and p is not Ellipsis)
+            # the parts after the ellipsis index the last axes
+            after = parts[i + 1 :]
+            dim = len(shape) - sum(1 for p in after if p is not None and p is not Ellipsis)
             continue
         if not isinstance(k, (int, slice)):
             if hasattr(k, "__index__") and not isinstance(k, bool):

@@ -10,7 +10,7 @@ from ..engine import apply1, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axes
 
-__all__ = ["kept_shape", "max", "mean", "min", "sum"]
+__all__ = ["in_dtype", "kept_shape", "max", "mean", "min", "sum"]
 
 
 def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
@@ -83,9 +83,26 @@ def sum(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fals
     [4.0, 6.0]
     """
     x = as_tensor(x)
-    if dtype is not None:
-        x = x.astype(dtype)
-    return _reduce(sum_p, x, axis, keepdims)
+    if dtype is None:
+        return _reduce(sum_p, x, axis, keepdims)
+    return in_dtype(_reduce(sum_p, x.astype(dtype), axis, keepdims), dtype)
+
+
+def in_dtype(out: Tensor, dtype: Any) -> Tensor:
+    """``out`` cast to an explicitly requested ``dtype``: libraries widen small integers
+    when they sum or multiply them; wrapping back gives the same result modulo 2**bits.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.ops.reduction import in_dtype
+    >>> in_dtype(ad.tensor(300), ad.uint8).item()
+    44
+    """
+    from .._dtypes import to_dtype
+
+    target = to_dtype(dtype)
+    return out if out.dtype is target else out.astype(target)
 
 
 def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:

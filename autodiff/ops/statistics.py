@@ -16,7 +16,7 @@ from ..engine import apply1, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axes, normalize_axis
 from .elementwise import conj, real, sqrt
-from .reduction import _count, _reduce, kept_shape, mean
+from .reduction import _count, _reduce, in_dtype, kept_shape, mean
 from .reduction import sum as _sum
 from .shape import _inverse, concat
 
@@ -107,9 +107,10 @@ def _scan(prim: Any, x: Any, axis: Any, dtype: Any, include_initial: bool, name:
     if x.ndim == 0:
         raise ValueError(f"{name} needs at least one dimension, got a 0-d tensor.")
     axis = normalize_axis(axis, x.ndim)
-    if dtype is not None:
-        x = x.astype(dtype)
-    return apply1(prim, x, {"axis": axis, "include_initial": bool(include_initial)})
+    if dtype is None:
+        return apply1(prim, x, {"axis": axis, "include_initial": bool(include_initial)})
+    out = apply1(prim, x.astype(dtype), {"axis": axis, "include_initial": bool(include_initial)})
+    return in_dtype(out, dtype)
 
 
 def cumulative_sum(
@@ -186,9 +187,9 @@ def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = Fal
     [0.0, 6.0, 0.0]
     """
     x = as_tensor(x)
-    if dtype is not None:
-        x = x.astype(dtype)
-    return _reduce(prod_p, x, axis, keepdims)
+    if dtype is None:
+        return _reduce(prod_p, x, axis, keepdims)
+    return in_dtype(_reduce(prod_p, x.astype(dtype), axis, keepdims), dtype)
 
 
 # -- moments ------------------------------------------------------------------------
