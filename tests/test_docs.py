@@ -7,7 +7,10 @@ libraries are missing is skipped with the reason.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,13 @@ import autodiff as ad
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
-NEEDS = {"scale-out.md": ["dask", "torch"], "backends.md": ["array_api_strict"]}
+NEEDS = {
+    "scale-out.md": ["dask", "torch"],
+    "backends.md": ["array_api_strict"],
+    "namespace.md": ["scipy", "array_api_extra"],
+}
+#: pages run in a fresh interpreter (SciPy reads SCIPY_ARRAY_API at its first import)
+FRESH = {"namespace.md"}
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))
 
 
@@ -29,6 +38,14 @@ def test_code_blocks_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
             pytest.skip(f"{page} needs {module}")
     monkeypatch.chdir(tmp_path)
     text = (DOCS / page).read_text()
+    if page in FRESH:
+        script = "\n".join(BLOCK.findall(text))
+        env = {k: v for k, v in os.environ.items() if k != "SCIPY_ARRAY_API"}
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        return
     namespace: dict[str, object] = {"__name__": f"docs_{page}"}
     for i, block in enumerate(BLOCK.findall(text)):
         code = compile(block, f"{page} (block {i + 1})", "exec")
