@@ -25,6 +25,7 @@ from .tensor import Tensor
 
 # isort: on
 from . import backends, engine, fft, linalg
+from ._compile import CompiledFunction, TraceError, compile
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -227,10 +228,12 @@ __all__ = [
     "AnomalyError",
     "Backend",
     "BackendUnavailableError",
+    "CompiledFunction",
     "DType",
     "Device",
     "Gradients",
     "Tensor",
+    "TraceError",
     "__array_api_version__",
     "__array_namespace_info__",
     "abs",
@@ -265,6 +268,7 @@ __all__ = [
     "ceil",
     "checkpoint",
     "clip",
+    "compile",
     "complex64",
     "complex128",
     "concat",

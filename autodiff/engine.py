@@ -46,6 +46,10 @@ _seq = itertools.count()
 _by_seq = attrgetter("seq")
 _ANOMALY_ACTIVE = _anomaly.ACTIVE
 
+#: The active ``autodiff.compile`` tracer, or None (a one-element list: cheap to read)
+TRACER: list[Any] = [None]
+_TRACER = TRACER
+
 #: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
 #: rules under ``create_graph=True``.
 NAMESPACE: Any = None
@@ -219,6 +223,8 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
         out = fwd(backend.xp, x.data, **params) if params else fwd(backend.xp, x.data)
     except Exception as err:
         raise _forward_error(prim, (x,), err) from err
+    if _TRACER[0] is not None:
+        _TRACER[0].record(prim, fwd, backend, (x,), params, out)
     t = wrap(out, backend)
     if x._rg and prim.differentiable and GRAD_ENABLED.get():
         t._rg = True
@@ -257,6 +263,8 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
         out = fwd(backend.xp, ad_, bd)
     except Exception as err:
         raise _forward_error(prim, (a, b), err) from err
+    if _TRACER[0] is not None:
+        _TRACER[0].record(prim, fwd, backend, (a, b), None, out)
     t = wrap(out, backend)
     if rg and prim.differentiable and GRAD_ENABLED.get():
         t._rg = True
@@ -293,6 +301,8 @@ def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None
         out = fwd(backend.xp, *datas, **params) if params else fwd(backend.xp, *datas)
     except Exception as err:
         raise _forward_error(prim, args, err) from err
+    if _TRACER[0] is not None:
+        _TRACER[0].record(prim, fwd, backend, tuple(args), params, out)
     record = rg and prim.differentiable and GRAD_ENABLED.get()
     if prim.nout == 1:
         t = wrap(out, backend)
@@ -436,6 +446,10 @@ def backward(
     when given), with ``grad`` a tensor. With ``accumulate`` the leaves'
     ``.grad`` are updated too.
     """
+    if _TRACER[0] is not None:
+        # under ad.compile the backward pass runs on tensors, so its primitives are traced
+        _TRACER[0].check_backward(accumulate)
+        create_graph = True
     if create_graph:
         # the recorded backward refers to the forward's saved values: keep them
         with enable_grad():

@@ -81,6 +81,10 @@ class HostRandom:
         self._rng = self._np.random.default_rng(seed)
 
     def _out(self, host: Any, dtype: Any, device: Any) -> Any:
+        from ..engine import TRACER
+
+        if TRACER[0] is not None:
+            TRACER[0].refuse("draws random numbers (a replay would repeat the same draw)")
         b = self._backend
         dtype = b.default_float if dtype is None else _dtypes.to_dtype(dtype)
         return b.asarray(host.astype(dtype.name), dtype=dtype, device=device)
@@ -137,6 +141,22 @@ def scatter_into_zeros_no_device(xp: Any, g: Any, key: Any, shape: tuple[int, ..
     return out
 
 
+def _guard_host_read(to_numpy: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Wrap a backend's ``to_numpy``: under ``ad.compile`` tracing, reading a traced value
+    on the host is data-dependent control flow, which a replay could not follow."""
+
+    def guarded(self: Any, array: Any) -> Any:
+        from ..engine import TRACER
+
+        if TRACER[0] is not None:
+            TRACER[0].check_host_read(array)
+        return to_numpy(self, array)
+
+    guarded.__doc__ = to_numpy.__doc__
+    guarded.__name__ = to_numpy.__name__
+    return guarded
+
+
 class Backend:
     """One array library, seen through its array API namespace.
 
@@ -172,6 +192,11 @@ class Backend:
 
     #: the array API namespace, imported on first use (see ``__getattr__``)
     xp: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "to_numpy" in cls.__dict__:
+            cls.to_numpy = _guard_host_read(cls.__dict__["to_numpy"])  # type: ignore[method-assign]
 
     def __init__(self) -> None:
         self.kernels: dict[Any, Callable[..., Any]] = {}
@@ -337,6 +362,8 @@ class Backend:
         import numpy as np
 
         return np.asarray(array)
+
+    to_numpy = _guard_host_read(to_numpy)  # type: ignore[method-assign]
 
     @property
     def random(self) -> Any:

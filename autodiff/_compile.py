@@ -1,0 +1,317 @@
+"""Trace once, replay fast: ``ad.compile``.
+
+The first call of a compiled function for a given signature (the shapes, dtypes and
+devices of its tensor arguments, the values of its other arguments, and grad mode) runs
+it eagerly while a tracer records every primitive it calls — the forward and, when the
+function differentiates (``ad.grad``, ``ad.value_and_grad``, ``ad.vjp`` …), the backward
+pass, which runs on tensors under tracing so that its rules are primitive calls too. The
+record becomes a flat program over array slots: each instruction is a pre-resolved
+forward callable, the slots it reads and the slot it writes. Later calls run the program
+on the raw arrays: no tensors, no graph nodes, no topological sort, and each slot is freed
+after its last use.
+
+What invalidates a trace: a new signature traces again (kept side by side, up to
+``max_traces``). What cannot be traced raises ``TraceError`` at trace time rather than
+replaying something wrong: reading a traced value on the host (``bool(x)``, ``x.item()``,
+``float(x)``, indexing with a computed index array, data-dependent shapes such as
+``nonzero``), drawing random numbers, and side effects on tensors the function did not
+create (``.backward()`` into leaves' ``.grad``, or rebinding a tensor's data, as optimizers
+do). Closed-over tensors (model parameters) are read afresh on every call.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from collections.abc import Callable
+from typing import Any
+
+from . import _tree
+from .engine import TRACER, Primitive
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor, wrap
+
+__all__ = ["CompiledFunction", "TraceError", "compile"]
+
+
+class TraceError(RuntimeError):
+    """A compiled function did something a replay could not reproduce."""
+
+
+class _Tracer:
+    """Records primitive calls as instructions over slots (one slot per array)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.slot_of: dict[int, int] = {}  # id(raw array) -> slot
+        self.keep: list[Any] = []  # every traced array stays alive: ids stay unique
+        self.n = 0
+        self.args: list[int] = []  # slots of the positional tensor arguments
+        self.externals: list[tuple[int, Tensor, Any]] = []  # (slot, tensor, its data then)
+        self.literals: dict[int, Any] = {}  # slot -> constant Python scalar / array
+        self.code: list[tuple[Any, Any, tuple[int, ...], Any, Any]] = []
+
+    def _new(self, array: Any) -> int:
+        slot = self.n
+        self.n += 1
+        self.slot_of[id(array)] = slot
+        self.keep.append(array)
+        return slot
+
+    def arg(self, t: Tensor) -> int:
+        slot = self.slot_of.get(id(t.data))
+        if slot is None:
+            slot = self._new(t.data)
+        self.args.append(slot)
+        return slot
+
+    def _ref(self, a: Any) -> int:
+        if isinstance(a, Tensor):
+            slot = self.slot_of.get(id(a.data))
+            if slot is None:
+                # made outside the trace (a parameter) or a constant made inside it
+                slot = self._new(a.data)
+                self.externals.append((slot, a, a.data))
+            return slot
+        slot = self.n
+        self.n += 1
+        self.literals[slot] = a
+        return slot
+
+    def record(
+        self, prim: Primitive, fwd: Any, backend: Any, args: tuple[Any, ...], params: Any, out: Any
+    ) -> None:
+        ins = tuple(self._ref(a) for a in args)
+        if prim.nout == 1:
+            outs: Any = self._new(out)
+        else:
+            outs = tuple(self._new(o) for o in out)
+        self.code.append((fwd, backend.xp, ins, params or None, outs))
+
+    def check_host_read(self, array: Any) -> None:
+        if id(array) in self.slot_of and not any(e[2] is array for e in self.externals):
+            self.refuse(
+                "reads a traced value on the host (bool(), float(), .item(), .tolist(), "
+                "printing, indexing with a computed index array, or a data-dependent "
+                "shape): a replay could not follow the branch it takes"
+            )
+
+    def check_backward(self, accumulate: bool) -> None:
+        if accumulate:
+            self.refuse(
+                "calls .backward(), which writes into leaves' .grad: differentiate with "
+                "ad.grad / ad.value_and_grad / ad.vjp inside the compiled function instead"
+            )
+
+    def refuse(self, what: str) -> None:
+        raise TraceError(f"ad.compile({self.name}): the function {what}.")
+
+
+class _Program:
+    """A traced function: instructions over slots, run on raw arrays."""
+
+    __slots__ = ("args", "code", "externals", "literals", "n", "out_refs", "size", "structure")
+
+    def __init__(self, tracer: _Tracer, structure: Any, out_refs: list[Any]) -> None:
+        self.args = tracer.args
+        self.externals = [(slot, t) for slot, t, _ in tracer.externals]
+        self.literals = tracer.literals
+        self.n = tracer.n
+        self.structure = structure
+        self.out_refs = out_refs  # per output leaf: ("slot", i, backend) or ("const", value)
+        needed = {r[1] for r in out_refs if r[0] == "slot"}
+        # dead-code elimination, then the last use of every slot
+        code = []
+        for ins in reversed(tracer.code):
+            outs = ins[4] if isinstance(ins[4], tuple) else (ins[4],)
+            if any(o in needed for o in outs):
+                code.append(ins)
+                needed.update(ins[2])
+        code.reverse()
+        last: dict[int, int] = {}
+        for k, ins in enumerate(code):
+            for i in ins[2]:
+                last[i] = k
+        keep = {r[1] for r in out_refs if r[0] == "slot"}
+        self.code = [
+            (
+                fwd,
+                xp,
+                ins,
+                params,
+                outs,
+                tuple(i for i in set(ins) if last[i] == k and i not in keep),
+            )
+            for k, (fwd, xp, ins, params, outs) in enumerate(code)
+        ]
+        self.size = len(self.code)
+
+    def run(self, datas: list[Any]) -> list[Any]:
+        vals: list[Any] = [None] * self.n
+        for slot, value in self.literals.items():
+            vals[slot] = value
+        for slot, t in self.externals:
+            vals[slot] = t.data
+        for slot, d in zip(self.args, datas):
+            vals[slot] = d
+        for fwd, xp, ins, params, outs, dead in self.code:
+            args = [vals[i] for i in ins]
+            res = fwd(xp, *args, **params) if params else fwd(xp, *args)
+            if outs.__class__ is int:
+                vals[outs] = res
+            else:
+                for o, r in zip(outs, res):
+                    vals[o] = r
+            for i in dead:
+                vals[i] = None
+        return vals
+
+
+#: marks a signature whose results need a graph: such calls run eagerly
+_EAGER: Any = object()
+
+
+class CompiledFunction:
+    """What ``ad.compile(f)`` returns: call it like ``f``.
+
+    Attributes
+    ----------
+    traces : int
+        How many signatures have been traced so far.
+    """
+
+    def __init__(self, fn: Callable[..., Any], max_traces: int = 16) -> None:
+        self.fn = fn
+        self.max_traces = max_traces
+        self._programs: dict[Any, _Program] = {}
+        functools.update_wrapper(self, fn)
+
+    @property
+    def traces(self) -> int:
+        return len(self._programs)
+
+    def _signature(self, args: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+        key: list[Any] = [is_grad_enabled()]
+        datas = []
+        seen: dict[int, int] = {}
+        for a in args:
+            if isinstance(a, Tensor):
+                first = seen.setdefault(id(a.data), len(datas))
+                key.append(
+                    (a.shape, a.dtype, a.device, a._rg, first if first != len(datas) else -1)
+                )
+                datas.append(a.data)
+            else:
+                try:
+                    hash(a)
+                except TypeError as err:
+                    raise TypeError(
+                        f"ad.compile({self.fn.__name__}): argument {a!r} is neither a tensor "
+                        "nor hashable; pass tensors, or Python values that select a trace."
+                    ) from err
+                key.append(("value", type(a), a))
+        return tuple(key), datas
+
+    def __call__(self, *args: Any) -> Any:
+        key, datas = self._signature(args)
+        program = self._programs.get(key)
+        if program is None:
+            out, program = self._trace(args)
+            if len(self._programs) >= self.max_traces:
+                self._programs.pop(next(iter(self._programs)))
+            self._programs[key] = program
+            if program is _EAGER:
+                return out
+            # like a replay's, the first call's results do not carry the trace's graph
+            return _tree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, out)
+        if program is _EAGER:
+            return self.fn(*args)
+        vals = program.run(datas)
+        leaves = [wrap(vals[r[1]], r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
+        return _tree.unflatten(program.structure, leaves)
+
+    def _trace(self, args: tuple[Any, ...]) -> tuple[Any, _Program]:
+        if TRACER[0] is not None:
+            raise TraceError(
+                f"ad.compile({self.fn.__name__}) was called while another compiled function "
+                "was being traced; compile the outer function only."
+            )
+        tracer = _Tracer(getattr(self.fn, "__name__", repr(self.fn)))
+        for a in args:
+            if isinstance(a, Tensor):
+                tracer.arg(a)
+        # every tensor alive now, with its data and grad: what the function must not change
+        before = [(t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)]
+        TRACER[0] = tracer
+        try:
+            out = self.fn(*args)
+        finally:
+            TRACER[0] = None
+        for t, data, grad in before:
+            if t.data is not data or t.grad is not grad:
+                what = "the data" if t.data is not data else "the .grad"
+                tracer.refuse(
+                    f"rebinds {what} of a tensor it did not create (an optimizer step, "
+                    "x[...] = v or x += y on an argument or a parameter); return the new "
+                    "values instead and update outside the compiled function"
+                )
+        del before
+        leaves, structure = _tree.flatten(out)
+        if is_grad_enabled() and any(isinstance(v, Tensor) and v._rg for v in leaves):
+            # the caller differentiates the results (grad of a compiled function, or
+            # parameters that require grad): a replay has no graph, so run eagerly
+            return out, _EAGER
+        refs: list[Any] = []
+        for leaf in leaves:
+            if isinstance(leaf, Tensor):
+                slot = tracer.slot_of.get(id(leaf.data))
+                if slot is None:
+                    raise TraceError(
+                        f"ad.compile({tracer.name}): an output was not computed by autodiff "
+                        "operations on the inputs (it was made from data the trace cannot see)."
+                    )
+                refs.append(("slot", slot, leaf._backend))
+            else:
+                refs.append(("const", leaf))
+        return out, _Program(tracer, structure, refs)
+
+
+def compile(fn: Callable[..., Any] | None = None, *, max_traces: int = 16) -> Any:  # noqa: A001
+    """Trace ``fn`` once per signature and replay the recorded primitives on later calls.
+
+    ``fn`` takes tensors (and hashable Python values, which select a trace) and returns
+    a tensor or a tree of tensors. It may differentiate inside (``ad.grad``,
+    ``ad.value_and_grad``, ``ad.vjp``, ``ad.jvp``, ``ad.hessian``): the backward pass is
+    traced as well. Results of replays do not require grad: where the results of the
+    traced call did (an argument or a closed-over tensor requires grad, with grad mode on),
+    calls with that signature run eagerly so that gradients flow — compile the function
+    that differentiates (or call under ``ad.no_grad()``) to get the replay.
+
+    Parameters
+    ----------
+    fn : callable
+        The function to compile (``@ad.compile`` or ``ad.compile(fn)``).
+    max_traces : int
+        Signatures kept; the oldest is dropped beyond this.
+
+    Raises
+    ------
+    TraceError
+        At trace time, when ``fn`` does something a replay could not reproduce (see the
+        module documentation): it never replays a program built for other inputs.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> @ad.compile
+    ... def loss_and_grad(w, x):
+    ...     return ad.value_and_grad(lambda w: ad.sum(ad.tanh(x @ w) ** 2))(w)
+    >>> w, x = ad.ones((3,)), ad.tensor([[0.1, 0.2, 0.3]])
+    >>> value, g = loss_and_grad(w, x)  # traces
+    >>> value2, g2 = loss_and_grad(w * 2, x)  # replays
+    >>> f"{value2.item():.6f}", loss_and_grad.traces
+    ('0.694980', 1)
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, max_traces)
+    return CompiledFunction(fn, max_traces)

@@ -1,0 +1,173 @@
+"""``ad.compile``: replays equal eager calls, traces again when they must, and refuses
+what a replay could not reproduce."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+from .conftest import make, rtol
+
+R = np.random.default_rng(11)
+
+
+def _close(a: Any, b: Any) -> None:
+    la, _ = ad._tree.flatten(a)
+    lb, _ = ad._tree.flatten(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb):
+        np.testing.assert_allclose(np.asarray(x.numpy()), np.asarray(y.numpy()), rtol=rtol(1e-12))
+
+
+def mlp_loss(w1: ad.Tensor, w2: ad.Tensor, x: ad.Tensor) -> ad.Tensor:
+    h = ad.relu(x @ w1)
+    return ad.nn.functional.logsumexp(h @ w2, axis=1).mean() + ad.sum(ad.square(w1)) * 0.01
+
+
+#: name → (function to compile, host arguments)
+CASES: dict[str, tuple[Callable[..., Any], tuple[np.ndarray, ...]]] = {
+    "forward": (lambda x, y: ad.tanh(x) * y + ad.sin(y), (R.normal(size=(3, 4)), R.normal(size=4))),
+    "value_and_grad": (
+        lambda w1, w2, x: ad.value_and_grad(mlp_loss, argnums=(0, 1))(w1, w2, x),
+        (R.normal(size=(4, 5)), R.normal(size=(5, 3)), R.normal(size=(6, 4))),
+    ),
+    "grad_chain": (
+        lambda x: ad.grad(lambda t: ad.sum(ad.tanh(ad.tanh(t * 1.0001 + 0.001))))(x),
+        (R.normal(size=16),),
+    ),
+    "hessian": (lambda x: ad.hessian(lambda t: ad.sum(t**3 * ad.exp(t)))(x), (R.normal(size=3),)),
+    "jvp": (
+        lambda x, v: ad.jvp(lambda t: ad.sin(t) * t, (x,), (v,)),
+        (R.normal(size=4), R.normal(size=4)),
+    ),
+    "vjp": (
+        lambda x, g: ad.vjp(lambda t: ad.cumulative_sum(ad.exp(t)), x)[1](g),
+        (R.normal(size=4), R.normal(size=4)),
+    ),
+    "indexing_and_reductions": (
+        lambda x: ad.grad(lambda t: ad.sum(ad.prod(t[1:, ::2], axis=0)) + ad.max(t))(x),
+        (R.uniform(0.5, 2.0, size=(3, 4)),),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_replays_equal_eager_calls(name: str) -> None:
+    fn, host = CASES[name]
+    compiled = ad.compile(fn)
+    first = tuple(make(a) for a in host)
+    _close(compiled(*first), fn(*first))  # the trace
+    for _ in range(2):
+        new = tuple(make(a + R.normal(scale=0.1, size=a.shape)) for a in host)
+        _close(compiled(*new), fn(*new))  # replays, with new values
+    assert compiled.traces == 1
+
+
+def test_a_new_shape_dtype_or_python_value_traces_again() -> None:
+    @ad.compile
+    def f(x: ad.Tensor, scale: float) -> ad.Tensor:
+        return ad.sum(x * scale)
+
+    f(make([1.0, 2.0]), 2.0)
+    f(make([3.0, 4.0]), 2.0)
+    assert f.traces == 1
+    assert f(make([1.0, 2.0, 3.0]), 2.0).item() == 12.0
+    assert f(make([1.0, 2.0]), 3.0).item() == 9.0
+    assert f.traces == 3
+
+
+def test_closed_over_tensors_are_read_on_every_call() -> None:
+    w = make([1.0, 2.0])
+
+    @ad.compile
+    def f(x: ad.Tensor) -> ad.Tensor:
+        return ad.sum(x * w)
+
+    x = make([1.0, 1.0])
+    assert f(x).item() == 3.0
+    with ad.no_grad():
+        w -= 1.0  # an optimizer-style update outside the compiled function
+    assert f(x).item() == 1.0
+
+
+def test_results_needed_for_gradients_run_eagerly() -> None:
+    f = ad.compile(lambda x: ad.sum(ad.exp(x)))
+    x = make([0.0, 1.0], requires_grad=True)
+    for _ in range(2):
+        x.grad = None
+        f(x).backward()
+        np.testing.assert_allclose(x.grad.numpy(), np.exp([0.0, 1.0]), rtol=rtol())
+    with ad.no_grad():
+        assert not f(x).requires_grad
+
+
+def test_a_compiled_gradient_matches_finite_differences() -> None:
+    def loss(t: ad.Tensor) -> ad.Tensor:
+        return ad.sum(ad.logaddexp(t, ad.square(t)) * ad.cos(t))
+
+    g = ad.compile(ad.grad(loss))
+    x = R.normal(size=5)
+    g(make(x))
+    got = g(make(x + 0.3)).numpy()
+    eps = 1e-6
+    numeric = [
+        (loss(make(x + 0.3 + eps * e)).item() - loss(make(x + 0.3 - eps * e)).item()) / (2 * eps)
+        for e in np.eye(5)
+    ]
+    np.testing.assert_allclose(got, numeric, rtol=1e-5 if rtol() < 1e-6 else 2e-2, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("fn", "match"),
+    [
+        (lambda x: x * 2 if bool(ad.sum(x) > 0) else x, "reads a traced value on the host"),
+        (lambda x: x * float(ad.max(x)), "reads a traced value on the host"),
+        (lambda x: ad.nn.functional.dropout(x, 0.5, training=True), "random numbers"),
+        (lambda x: ad.sum(ad.sort(x)), None),
+        (lambda x: ad.nonzero(x > 0)[0], "reads a traced value on the host|not computed"),
+    ],
+)
+def test_what_a_replay_cannot_follow_raises_at_trace_time(
+    fn: Callable[..., Any], match: str | None
+) -> None:
+    f = ad.compile(fn)
+    x = make([1.0, -2.0, 3.0])
+    if match is None:
+        np.testing.assert_allclose(f(x).numpy(), fn(x).numpy())  # traceable: fine
+        return
+    with pytest.raises(ad.TraceError, match=match):
+        f(x)
+
+
+def test_backward_and_optimizer_steps_inside_are_refused() -> None:
+    w = ad.nn.Parameter(make([1.0, 2.0]))
+    opt = ad.optim.SGD([w], lr=0.1)
+
+    @ad.compile
+    def step(x: ad.Tensor) -> ad.Tensor:
+        loss = ad.sum(w * x)
+        loss.backward()
+        return loss
+
+    with pytest.raises(ad.TraceError, match="backward"):
+        step(make([1.0, 1.0]))
+
+    @ad.compile
+    def update(g: ad.Tensor) -> ad.Tensor:
+        w.grad = g
+        opt.step()
+        return g
+
+    with pytest.raises(ad.TraceError, match="rebinds the data"):
+        update(make([1.0, 1.0]))
+
+
+def test_bad_arguments() -> None:
+    f = ad.compile(lambda x, opts: x * 2)
+    with pytest.raises(TypeError, match="neither a tensor nor hashable"):
+        f(make([1.0]), [1, 2])
