@@ -178,12 +178,15 @@ class CompiledFunction:
     ----------
     traces : int
         How many signatures have been traced so far.
+    replays : int
+        How many calls ran a traced program (rather than tracing or running eagerly).
     """
 
     def __init__(self, fn: Callable[..., Any], max_traces: int = 16) -> None:
         self.fn = fn
         self.max_traces = max_traces
         self._programs: dict[Any, _Program] = {}
+        self.replays = 0
         functools.update_wrapper(self, fn)
 
     @property
@@ -226,6 +229,7 @@ class CompiledFunction:
             return _tree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, out)
         if program is _EAGER:
             return self.fn(*args)
+        self.replays += 1
         vals = program.run(datas)
         leaves = [wrap(vals[r[1]], r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
         return _tree.unflatten(program.structure, leaves)
@@ -236,6 +240,10 @@ class CompiledFunction:
                 f"ad.compile({self.fn.__name__}) was called while another compiled function "
                 "was being traced; compile the outer function only."
             )
+        if is_grad_enabled() and any(isinstance(a, Tensor) and a._rg for a in args):
+            # the caller differentiates through the results (ad.grad of a compiled
+            # function): a replay has no graph, so this signature runs eagerly
+            return self.fn(*args), _EAGER
         tracer = _Tracer(getattr(self.fn, "__name__", repr(self.fn)))
         for a in args:
             if isinstance(a, Tensor):
@@ -257,10 +265,6 @@ class CompiledFunction:
                 )
         del before
         leaves, structure = _tree.flatten(out)
-        if is_grad_enabled() and any(isinstance(v, Tensor) and v._rg for v in leaves):
-            # the caller differentiates the results (grad of a compiled function, or
-            # parameters that require grad): a replay has no graph, so run eagerly
-            return out, _EAGER
         refs: list[Any] = []
         for leaf in leaves:
             if isinstance(leaf, Tensor):
@@ -282,10 +286,10 @@ def compile(fn: Callable[..., Any] | None = None, *, max_traces: int = 16) -> An
     ``fn`` takes tensors (and hashable Python values, which select a trace) and returns
     a tensor or a tree of tensors. It may differentiate inside (``ad.grad``,
     ``ad.value_and_grad``, ``ad.vjp``, ``ad.jvp``, ``ad.hessian``): the backward pass is
-    traced as well. Results of replays do not require grad: where the results of the
-    traced call did (an argument or a closed-over tensor requires grad, with grad mode on),
-    calls with that signature run eagerly so that gradients flow — compile the function
-    that differentiates (or call under ``ad.no_grad()``) to get the replay.
+    traced as well. Results of replays do not require grad, and gradients do not flow
+    from them into closed-over tensors: compile the function that differentiates. When
+    an argument requires grad (with grad mode on), that signature runs eagerly, so
+    ``ad.grad(ad.compile(f))`` is correct, though no faster.
 
     Parameters
     ----------

@@ -76,7 +76,7 @@ def worker(system: str, workload: str, quick: bool) -> dict[str, Any]:
 
 def systems(backends: list[str]) -> list[str]:
     """The systems installed here: NumPy by hand, autodiff per backend, and the peers."""
-    out = ["numpy"] + [f"autodiff-{b}" for b in backends]
+    out = ["numpy"] + [f"autodiff-{b}" for b in backends] + [f"compiled-{b}" for b in backends]
     for name, module in (("torch", "torch"), ("autograd", "autograd"), ("micrograd", "micrograd")):
         if importlib.util.find_spec(module) is not None:
             out.append(name)

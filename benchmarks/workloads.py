@@ -251,6 +251,135 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
     return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
 
 
+def compiled_builders(backend: str) -> dict[str, Builder]:
+    """autodiff with ``ad.compile``: each step's forward and backward traced once, replayed."""
+    import autodiff as ad
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            x = ad.tensor(d["x"], dtype=_f64(ad))
+
+        def chain(t: Any) -> Any:
+            for _ in range(W1_TRIPLES):
+                t = (t * 1.0001 + 0.001).tanh()
+            return t.sum()
+
+        grad = ad.compile(ad.grad(chain))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(x)
+            _sync(out["g"])
+
+        return step, lambda: out["g"].numpy()[:3].astype(float).tolist()
+
+    def w2(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            dt = _f64(ad)
+            flat = [ad.tensor(v, dtype=dt) for w, b in d["layers"] for v in [*np.ravel(w), *b]]
+            xs = [[ad.tensor(v, dtype=dt) for v in row] for row in d["x"]]
+            ys = [ad.tensor(v, dtype=dt) for v in d["y"]]
+        shapes = [(w.shape, len(b)) for w, b in d["layers"]]
+
+        def loss(*ps: Any) -> Any:
+            it = iter(ps)
+            params = []
+            for (n_in, n_out), nb in shapes:
+                w = [[next(it) for _ in range(n_out)] for _ in range(n_in)]
+                b = [next(it) for _ in range(nb)]
+                params.append((w, b))
+            total = None
+            for xrow, yv in zip(xs, ys):
+                h = xrow
+                for li, (w, b) in enumerate(params):
+                    nxt = []
+                    for j in range(len(b)):
+                        acc = b[j]
+                        for i in range(len(h)):
+                            acc = acc + h[i] * w[i][j]
+                        nxt.append(acc.relu() if li < len(params) - 1 else acc)
+                    h = nxt
+                err = (h[0] - yv) * (h[0] - yv)
+                total = err if total is None else total + err
+            return total
+
+        grad = ad.compile(ad.grad(loss, argnums=tuple(range(len(flat)))))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(*flat)
+            _sync(out["g"][0])
+
+        return step, lambda: [float(out["g"][0].item())]
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            params = [ad.tensor(a.copy()) for w, b in d["layers"] for a in (w, b)]
+            x = ad.tensor(d["x"])
+            y = ad.tensor(d["y"])
+
+        def loss(*ps: Any) -> Any:
+            h = x
+            for i in range(0, len(ps), 2):
+                h = h @ ps[i] + ps[i + 1]
+                if i < len(ps) - 2:
+                    h = ad.relu(h)
+            return ad.nn.cross_entropy(h, y)
+
+        grad = ad.compile(ad.grad(loss, argnums=tuple(range(len(params)))))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            gs = grad(*params)
+            out["g"] = gs[0]
+            with ad.no_grad():
+                for p, g in zip(params, gs):
+                    p -= 0.01 * g
+            for p in params:
+                _sync(p)
+
+        return step, lambda: out["g"].numpy()[100, :3].astype(float).tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            a = ad.tensor(d["a"])
+            b = ad.tensor(d["b"])
+
+        def loss(a: Any, b: Any) -> Any:
+            c = a @ b
+            return (c * c).sum()
+
+        grad = ad.compile(ad.grad(loss, argnums=(0, 1)))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(a, b)
+            _sync(out["g"][0])
+            _sync(out["g"][1])
+
+        return step, lambda: [float(out["g"][0].numpy()[0, 0]), float(out["g"][1].numpy()[0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        with ad.use_backend(backend):
+            x = ad.tensor(d["x"], dtype=_f64(ad))
+
+        def chain(t: Any) -> Any:
+            for _ in range(d["n"]):
+                t = t * 0.999 + 0.001
+            return t
+
+        grad = ad.compile(ad.grad(chain))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(x)
+            _sync(out["g"])
+
+        return step, lambda: [float(out["g"].item())]
+
+    return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
 def _sync(t: Any) -> None:
     t.backend.synchronize(t.data)
 
@@ -465,6 +594,8 @@ def builders(system: str) -> dict[str, Builder]:
         return NUMPY
     if system.startswith("autodiff-"):
         return autodiff_builders(system.split("-", 1)[1])
+    if system.startswith("compiled-"):
+        return compiled_builders(system.split("-", 1)[1])
     if system == "torch":
         return torch_builders()
     if system == "micrograd":

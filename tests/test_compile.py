@@ -65,7 +65,7 @@ def test_replays_equal_eager_calls(name: str) -> None:
     for _ in range(2):
         new = tuple(make(a + R.normal(scale=0.1, size=a.shape)) for a in host)
         _close(compiled(*new), fn(*new))  # replays, with new values
-    assert compiled.traces == 1
+    assert compiled.traces == 1 and compiled.replays == 2
 
 
 def test_a_new_shape_dtype_or_python_value_traces_again() -> None:
@@ -171,3 +171,14 @@ def test_bad_arguments() -> None:
     f = ad.compile(lambda x, opts: x * 2)
     with pytest.raises(TypeError, match="neither a tensor nor hashable"):
         f(make([1.0]), [1, 2])
+
+
+def test_gradients_do_not_flow_from_replays_into_closed_over_tensors() -> None:
+    w = make([1.0, 2.0], requires_grad=True)
+    f = ad.compile(lambda x: ad.sum(x * w))
+    x = make([3.0, 4.0])
+    f(x)
+    out = f(x)
+    assert f.replays == 1 and not out.requires_grad
+    with pytest.raises(RuntimeError):
+        out.backward()
