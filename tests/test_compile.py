@@ -114,12 +114,13 @@ def test_a_compiled_gradient_matches_finite_differences() -> None:
     x = R.normal(size=5)
     g(make(x))
     got = g(make(x + 0.3)).numpy()
-    eps = 1e-6
+    exact = rtol() < 1e-6  # float64 with float64 accuracy
+    eps = 1e-6 if exact else 1e-2
     numeric = [
         (loss(make(x + 0.3 + eps * e)).item() - loss(make(x + 0.3 - eps * e)).item()) / (2 * eps)
         for e in np.eye(5)
     ]
-    np.testing.assert_allclose(got, numeric, rtol=1e-5 if rtol() < 1e-6 else 2e-2, atol=1e-6)
+    np.testing.assert_allclose(got, numeric, rtol=1e-5 if exact else 2e-2, atol=1e-6 if exact else 1e-2)
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,193 @@ class MLXNamespace:
     def take(self, x: Any, indices: Any, axis: int | None = None) -> Any:
         return self._mx.take(x, indices, axis=axis)
 
+    # -- data types ----------------------------------------------------------------
+    def isdtype(self, dtype: Any, kind: Any) -> bool:
+        from .._info import isdtype
+
+        return isdtype(dtype, kind)
+
+    # -- elementwise functions MLX lacks -----------------------------------------------
+    def _bits(self, x: Any) -> Any:
+        # the IEEE bit pattern as a signed integer of the same width
+        mx = self._mx
+        return mx.view(
+            x, {mx.float16: mx.int16, mx.float32: mx.int32, mx.float64: mx.int64}[x.dtype]
+        )
+
+    def signbit(self, x: Any) -> Any:
+        mx = self._mx
+        if not mx.issubdtype(x.dtype, mx.floating):
+            return x < 0
+        return self._bits(x) < 0  # exact, -0.0 and negative NaN included
+
+    def copysign(self, x1: Any, x2: Any) -> Any:
+        mx = self._mx
+        x1, x2 = self._pair(x1, x2)
+        mag = mx.abs(x1)
+        return mx.where(self.signbit(x2), -mag, mag)
+
+    def hypot(self, x1: Any, x2: Any) -> Any:
+        # scaled, so squares neither overflow nor underflow
+        mx = self._mx
+        x1, x2 = self._pair(x1, x2)
+        a, b = mx.abs(x1), mx.abs(x2)
+        big, small = mx.maximum(a, b), mx.minimum(a, b)
+        safe = mx.where(big == 0, 1, big)
+        ratio = small / safe
+        out = mx.where(big == 0, 0, big * mx.sqrt(1 + ratio * ratio))
+        return mx.where(mx.isinf(a) | mx.isinf(b), mx.inf, out)
+
+    def nextafter(self, x1: Any, x2: Any) -> Any:
+        # step the bit pattern by one toward x2: exact for every finite x1
+        mx = self._mx
+        x1, x2 = self._pair(x1, x2)
+        bits = self._bits(x1)
+        one = mx.array(1, dtype=bits.dtype)
+        up = (x2 > x1) == (x1 > 0)
+        stepped = mx.view(mx.where(up, bits + one, bits - one), x1.dtype)
+        tiny = mx.view(one, x1.dtype)  # the smallest subnormal
+        from_zero = mx.where(x2 > 0, tiny, -tiny)
+        out = mx.where(x1 == 0, from_zero, stepped)
+        out = mx.where(x1 == x2, x2, out)
+        return mx.where(mx.isnan(x1) | mx.isnan(x2), mx.nan, out)
+
+    def _pair(self, x1: Any, x2: Any) -> tuple[Any, Any]:
+        mx = self._mx
+        if not isinstance(x1, mx.array):
+            x1 = mx.array(x1, dtype=x2.dtype)
+        if not isinstance(x2, mx.array):
+            x2 = mx.array(x2, dtype=x1.dtype)
+        return x1, x2
+
+    def clip(self, x: Any, /, min: Any = None, max: Any = None) -> Any:  # noqa: A002
+        return self._mx.clip(x, min, max)
+
+    # -- statistics and searching --------------------------------------------------------
+    def _index(self, x: Any) -> Any:
+        # MLX returns uint32 indices; the standard's index dtype is a signed integer
+        return x.astype(self._mx.int64)
+
+    def argmax(self, x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        return self._index(self._mx.argmax(x, axis=axis, keepdims=keepdims))
+
+    def argmin(self, x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        return self._index(self._mx.argmin(x, axis=axis, keepdims=keepdims))
+
+    def count_nonzero(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        return self._mx.sum(x != 0, axis=axis, keepdims=keepdims).astype(self._mx.int64)
+
+    def _scan(
+        self, fn: Any, x: Any, axis: int, dtype: Any, include_initial: bool, start: int
+    ) -> Any:
+        mx = self._mx
+        if dtype is not None:
+            x = x.astype(dtype)
+        out = fn(x, axis=axis)
+        if include_initial:
+            shape = list(x.shape)
+            shape[axis] = 1
+            out = mx.concatenate([mx.full(shape, start, dtype=out.dtype), out], axis=axis)
+        return out
+
+    def cumulative_sum(
+        self,
+        x: Any,
+        /,
+        *,
+        axis: int | None = None,
+        dtype: Any = None,
+        include_initial: bool = False,
+    ) -> Any:
+        return self._scan(
+            self._mx.cumsum, x, 0 if axis is None else axis, dtype, include_initial, 0
+        )
+
+    def cumulative_prod(
+        self,
+        x: Any,
+        /,
+        *,
+        axis: int | None = None,
+        dtype: Any = None,
+        include_initial: bool = False,
+    ) -> Any:
+        return self._scan(
+            self._mx.cumprod, x, 0 if axis is None else axis, dtype, include_initial, 1
+        )
+
+    def argsort(
+        self, x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True
+    ) -> Any:
+        # MLX's argsort does not promise a stable order for ties: the standard's stable
+        # sort (the default) runs on the host through NumPy
+        mx, np = self._mx, self._np
+        if not stable:
+            idx = mx.argsort(-x if descending else x, axis=axis)
+            return self._index(idx)
+        host = np.array(x)
+        if descending:
+            flipped = np.flip(host, axis=axis)
+            idx = np.flip(np.argsort(flipped, axis=axis, kind="stable"), axis=axis)
+            idx = host.shape[axis] - 1 - idx
+        else:
+            idx = np.argsort(host, axis=axis, kind="stable")
+        return mx.array(idx.astype(np.int64))
+
+    def sort(
+        self, x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True
+    ) -> Any:
+        mx = self._mx
+        out = mx.sort(x, axis=axis)  # the values of a stable and an unstable sort agree
+        if descending:
+            out = self.flip(out, axis=axis)
+        return out
+
+    def flip(self, x: Any, /, *, axis: Any = None) -> Any:
+        axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+        key = [slice(None)] * x.ndim
+        for a in axes:
+            key[a] = slice(None, None, -1)
+        return x[tuple(key)]
+
+    def searchsorted(self, x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:
+        return self._index(self._mx.searchsorted(x1, x2, side=side))
+
+    def isin(self, x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
+        mx = self._mx
+        x2 = mx.reshape(x2 if isinstance(x2, mx.array) else mx.array(x2), (-1,))
+        hit = mx.any(mx.expand_dims(x1, -1) == x2, axis=-1)
+        return mx.logical_not(hit) if invert else hit
+
+    # data-dependent shapes: evaluated and computed on the host, then brought back
+    def nonzero(self, x: Any, /) -> tuple[Any, ...]:
+        np, mx = self._np, self._mx
+        return tuple(mx.array(i.astype(np.int64)) for i in np.nonzero(np.array(x)))
+
+    def _unique(self, x: Any, **kw: Any) -> tuple[Any, ...]:
+        np, mx = self._np, self._mx
+        host = np.array(x)
+        res = np.unique(host.reshape(-1), **kw)
+        res = res if isinstance(res, tuple) else (res,)
+        out = [mx.array(r if r.dtype == host.dtype else r.astype(np.int64)) for r in res]
+        return tuple(out)
+
+    def unique_values(self, x: Any, /) -> Any:
+        return self._unique(x)[0]
+
+    def unique_counts(self, x: Any, /) -> tuple[Any, ...]:
+        return self._unique(x, return_counts=True)
+
+    def unique_inverse(self, x: Any, /) -> tuple[Any, ...]:
+        values, inverse = self._unique(x, return_inverse=True)
+        return values, self._mx.reshape(inverse, x.shape)
+
+    def unique_all(self, x: Any, /) -> tuple[Any, ...]:
+        values, index, inverse, counts = self._unique(
+            x, return_index=True, return_inverse=True, return_counts=True
+        )
+        return values, index, self._mx.reshape(inverse, x.shape), counts
+
 
 def _from_numpy(mx: Any, np_dtype: Any) -> Any:
     name = "bool_" if np_dtype.kind == "b" else np_dtype.name
