@@ -49,7 +49,8 @@ class MLXNamespace:
         self._mx = mx
         self._np = np
         self.bool = mx.bool_
-        self.linalg = mx.linalg
+        self.linalg = MLXLinalg(mx, np)
+        _add_array_api_attributes(mx)
         self.e = 2.718281828459045
         self.pi = 3.141592653589793
 
@@ -333,6 +334,156 @@ class MLXNamespace:
         return values, index, self._mx.reshape(inverse, x.shape), counts
 
 
+class MLXLinalg:
+    """The standard's ``linalg`` extension over ``mlx.core.linalg``.
+
+    MLX runs its factorizations (inv, solve, cholesky, qr, svd, eigh, det, ...) on the CPU
+    stream only, so they are called with ``stream=mx.cpu``; the standard's keywords
+    (``full_matrices``, ``mode``, ``rtol``, ``offset``, ``ord``) are mapped or filled in.
+    """
+
+    def __init__(self, mx: Any, np: Any) -> None:
+        self._mx = mx
+        self._np = np
+        self._cpu = mx.cpu
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mx.linalg, name)
+
+    def _real(self, x: Any, name: str) -> None:
+        if self._mx.issubdtype(x.dtype, self._mx.complexfloating):
+            raise NotImplementedError(
+                f"linalg.{name}: MLX's linear algebra takes float32 and float64 only, not "
+                f"{x.dtype}; move the tensor to another backend with .to_device('numpy:cpu')."
+            )
+
+    def inv(self, x: Any, /) -> Any:
+        self._real(x, "inv")
+        return self._mx.linalg.inv(x, stream=self._cpu)
+
+    def solve(self, x1: Any, x2: Any, /) -> Any:
+        mx = self._mx
+        if x2.ndim == 1:
+            # one right-hand vector shared by every matrix of the stack
+            col = mx.broadcast_to(mx.expand_dims(x2, -1), (*x1.shape[:-1], 1))
+            return mx.squeeze(mx.linalg.solve(x1, col, stream=self._cpu), -1)
+        shape = mx.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+        a = mx.broadcast_to(x1, (*shape, *x1.shape[-2:]))
+        b = mx.broadcast_to(x2, (*shape, *x2.shape[-2:]))
+        return mx.linalg.solve(a, b, stream=self._cpu)
+
+    def det(self, x: Any, /) -> Any:
+        return self._mx.linalg.det(x, stream=self._cpu)
+
+    def slogdet(self, x: Any, /) -> tuple[Any, Any]:
+        sign, logabs = self._mx.linalg.slogdet(x, stream=self._cpu)
+        return sign, logabs
+
+    def cholesky(self, x: Any, /, *, upper: bool = False) -> Any:
+        return self._mx.linalg.cholesky(x, upper=upper, stream=self._cpu)
+
+    def eigh(self, x: Any, /) -> tuple[Any, Any]:
+        w, v = self._mx.linalg.eigh(x, stream=self._cpu)
+        return w, v
+
+    def eigvalsh(self, x: Any, /) -> Any:
+        return self._mx.linalg.eigvalsh(x, stream=self._cpu)
+
+    def qr(self, x: Any, /, *, mode: str = "reduced") -> tuple[Any, Any]:
+        if mode != "reduced" and x.shape[-2] > x.shape[-1]:
+            raise NotImplementedError("MLX's qr gives the reduced factorization only.")
+        q, r = self._mx.linalg.qr(x, stream=self._cpu)
+        return q, r
+
+    def svd(self, x: Any, /, *, full_matrices: bool = True) -> tuple[Any, Any, Any]:
+        u, s, vh = self._mx.linalg.svd(x, stream=self._cpu)  # full matrices
+        if not full_matrices:
+            k = min(x.shape[-2], x.shape[-1])
+            u, vh = u[..., :k], vh[..., :k, :]
+        return u, s, vh
+
+    def svdvals(self, x: Any, /) -> Any:
+        return self._mx.linalg.svd(x, compute_uv=False, stream=self._cpu)
+
+    def pinv(self, x: Any, /, *, rtol: Any = None) -> Any:
+        mx = self._mx
+        u, s, vh = self.svd(x, full_matrices=False)
+        if rtol is None:
+            rtol = max(x.shape[-2:]) * float(
+                self._np.finfo(self._np.dtype(str(s.dtype).split(".")[-1])).eps
+            )
+        cut = mx.max(s, axis=-1, keepdims=True) * rtol
+        inv_s = mx.where(s > cut, 1 / mx.where(s > cut, s, 1), 0)
+        return mx.swapaxes(vh, -1, -2) @ (mx.expand_dims(inv_s, -1) * mx.swapaxes(u, -1, -2))
+
+    def matrix_rank(self, x: Any, /, *, rtol: Any = None) -> Any:
+        mx = self._mx
+        s = self.svdvals(x)
+        if rtol is None:
+            rtol = max(x.shape[-2:]) * float(
+                self._np.finfo(self._np.dtype(str(s.dtype).split(".")[-1])).eps
+            )
+        cut = mx.max(s, axis=-1, keepdims=True) * rtol
+        return mx.sum(s > cut, axis=-1).astype(mx.int64)
+
+    def diagonal(self, x: Any, /, *, offset: int = 0) -> Any:
+        return self._mx.diagonal(x, offset, -2, -1)
+
+    def trace(self, x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+        return self._mx.sum(self.diagonal(x, offset=offset), axis=-1)
+
+    def cross(self, x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+        return self._mx.linalg.cross(x1, x2, axis=axis)
+
+    def vector_norm(
+        self,
+        x: Any,
+        /,
+        *,
+        axis: Any = None,
+        keepdims: bool = False,
+        ord: Any = 2,  # noqa: A002
+    ) -> Any:
+        mx = self._mx
+        a = mx.abs(x)
+        if axis is None:
+            a = mx.reshape(a, (-1,))
+            red: Any = 0
+        else:
+            red = axis if isinstance(axis, int) else list(axis)
+        if ord == mx.inf or ord == float("inf"):
+            out = mx.max(a, axis=red, keepdims=keepdims)
+        elif ord == -float("inf"):
+            out = mx.min(a, axis=red, keepdims=keepdims)
+        elif ord == 0:
+            out = mx.sum(a != 0, axis=red, keepdims=keepdims).astype(x.dtype)
+        else:
+            out = mx.power(mx.sum(mx.power(a, ord), axis=red, keepdims=keepdims), 1.0 / ord)
+        if axis is None and keepdims:
+            out = mx.reshape(out, (1,) * x.ndim)
+        return out
+
+    def matmul(self, x1: Any, x2: Any, /) -> Any:
+        return self._mx.matmul(x1, x2)
+
+    def matrix_transpose(self, x: Any, /) -> Any:
+        return self._mx.swapaxes(x, -1, -2)
+
+
+def _add_array_api_attributes(mx: Any) -> None:
+    """Give ``mx.array`` the standard's ``.device`` and ``.to_device`` where MLX lacks them.
+
+    MLX arrays live in unified memory and have no device of their own: the device is
+    where operations run (the default device). Rules written against the standard ask
+    ``g.device`` for the device to create arrays on; the adapter's creation functions
+    accept and ignore it. Added only if MLX does not define them itself.
+    """
+    if not hasattr(mx.array, "device"):
+        mx.array.device = property(lambda self: mx.default_device())
+    if not hasattr(mx.array, "to_device"):
+        mx.array.to_device = lambda self, device, /, *, stream=None: self
+
+
 def _from_numpy(mx: Any, np_dtype: Any) -> Any:
     name = "bool_" if np_dtype.kind == "b" else np_dtype.name
     return getattr(mx, name)
@@ -350,9 +501,8 @@ class MLXBackend(Backend):
     lazy = True
     # measured: exp/sin/cos of float64 arrays come out with float32 accuracy (~1e-7)
     exact_float64 = False
-    # mx.linalg lacks much of the extension (svd options, eigh, norms, complex128) and the
-    # adapter does not fill it yet; mx.fft has no complex128
-    extensions: tuple[str, ...] = ()
+    # linalg through the MLXLinalg adapter (on MLX's CPU stream); mx.fft has no complex128
+    extensions: tuple[str, ...] = ("linalg",)
 
     def availability(self) -> tuple[bool, str]:
         if importlib.util.find_spec("mlx") is None:
