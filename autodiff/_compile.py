@@ -35,7 +35,18 @@ __all__ = ["CompiledFunction", "TraceError", "compile"]
 
 
 class TraceError(RuntimeError):
-    """A compiled function did something a replay could not reproduce."""
+    """A compiled function did something a replay could not reproduce.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> f = ad.compile(lambda x: x * 2 if float(ad.sum(x)) > 0 else x)
+    >>> try:
+    ...     f(ad.tensor([1.0]))
+    ... except ad.TraceError as err:
+    ...     print("refused:", "host" in str(err))
+    refused: True
+    """
 
 
 class _Tracer:
@@ -180,6 +191,14 @@ class CompiledFunction:
         How many signatures have been traced so far.
     replays : int
         How many calls ran a traced program (rather than tracing or running eagerly).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> f = ad.compile(lambda x: ad.sum(ad.exp(x)))
+    >>> _ = f(ad.zeros(2)); _ = f(ad.ones(2))
+    >>> f.traces, f.replays
+    (1, 1)
     """
 
     def __init__(self, fn: Callable[..., Any], max_traces: int = 16) -> None:

@@ -173,7 +173,14 @@ def can_cast(from_: Any, to: Any, /) -> bool:
 
 
 class finfo_object:
-    """Machine limits of a floating dtype (what ``finfo`` returns)."""
+    """Machine limits of a floating dtype (what ``finfo`` returns).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.finfo(ad.float64).eps
+    2.220446049250313e-16
+    """
 
     __slots__ = ("bits", "dtype", "eps", "max", "min", "smallest_normal")
 
@@ -191,7 +198,14 @@ class finfo_object:
 
 
 class iinfo_object:
-    """Limits of an integer dtype (what ``iinfo`` returns)."""
+    """Limits of an integer dtype (what ``iinfo`` returns).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.iinfo(ad.int16).max
+    32767
+    """
 
     __slots__ = ("bits", "dtype", "max", "min")
 

@@ -16,7 +16,19 @@ BY_NAMESPACE: dict[int, Backend] = {}
 
 
 class BackendUnavailableError(RuntimeError):
-    """A backend was chosen that cannot run here (library missing, no device)."""
+    """A backend was chosen that cannot run here (library missing, no device).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> issubclass(ad.BackendUnavailableError, RuntimeError)
+    True
+    >>> try:
+    ...     ad.backends.get("no-such-backend")
+    ... except (ad.BackendUnavailableError, ValueError) as err:
+    ...     print(type(err).__name__)
+    ValueError
+    """
 
 
 class Device:
@@ -172,6 +184,13 @@ class Backend:
     kernels : dict
         Primitive → faster forward ``f(xp, *arrays, **params)``. Never a
         gradient rule: those are the same on every backend.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> numpy = ad.backends.get("numpy")
+    >>> numpy.name, numpy.supports(ad.float64), str(numpy.default_device)
+    ('numpy', True, 'numpy:cpu')
     """
 
     name: str = "?"

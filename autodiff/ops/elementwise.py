@@ -100,29 +100,64 @@ def add(x1: Any, x2: Any, /) -> Tensor:
 
 
 def subtract(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 - x2``, broadcasting."""
+    """Elementwise ``x1 - x2``, broadcasting.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.subtract(ad.tensor([3.0, 4.0]), 1.0).tolist()
+    [2.0, 3.0]
+    """
     return apply2(sub_p, *scalar_or_tensor(x1, x2))
 
 
 def multiply(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 * x2``, broadcasting."""
+    """Elementwise ``x1 * x2``, broadcasting.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.multiply(ad.tensor([1.0, 2.0]), 3.0).tolist()
+    [3.0, 6.0]
+    """
     if x1 is x2 and isinstance(x1, Tensor):
         return apply1(square_p, x1)  # one rule (2 x g) instead of two products and a sum
     return apply2(mul_p, *scalar_or_tensor(x1, x2))
 
 
 def divide(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise true division ``x1 / x2``, broadcasting."""
+    """Elementwise true division ``x1 / x2``, broadcasting.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.divide(ad.tensor([1.0, 3.0]), 2.0).tolist()
+    [0.5, 1.5]
+    """
     return apply2(div_p, *scalar_or_tensor(x1, x2))
 
 
 def negative(x: Any, /) -> Tensor:
-    """Elementwise ``-x``."""
+    """Elementwise ``-x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.negative(ad.tensor([1.0, -2.0])).tolist()
+    [-1.0, 2.0]
+    """
     return apply1(neg_p, as_tensor(x))
 
 
 def positive(x: Any, /) -> Tensor:
-    """Elementwise ``+x``."""
+    """Elementwise ``+x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.positive(ad.tensor([-1.0])).tolist()
+    [-1.0]
+    """
     return apply1(pos_p, as_tensor(x))
 
 
@@ -202,22 +237,50 @@ def exp(x: Any, /) -> Tensor:
 
 
 def log(x: Any, /) -> Tensor:
-    """Elementwise natural logarithm."""
+    """Elementwise natural logarithm.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.log(ad.tensor(1.0)).item()
+    0.0
+    """
     return apply1(log_p, as_tensor(x))
 
 
 def sin(x: Any, /) -> Tensor:
-    """Elementwise sine."""
+    """Elementwise sine.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.sin(ad.tensor(0.0)).item()
+    0.0
+    """
     return apply1(sin_p, as_tensor(x))
 
 
 def cos(x: Any, /) -> Tensor:
-    """Elementwise cosine."""
+    """Elementwise cosine.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.cos(ad.tensor(0.0)).item()
+    1.0
+    """
     return apply1(cos_p, as_tensor(x))
 
 
 def sqrt(x: Any, /) -> Tensor:
-    """Elementwise square root; its derivative at 0 is inf (as in PyTorch)."""
+    """Elementwise square root; its derivative at 0 is inf (as in PyTorch).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.sqrt(ad.tensor([4.0, 9.0])).tolist()
+    [2.0, 3.0]
+    """
     return apply1(sqrt_p, as_tensor(x))
 
 
@@ -258,17 +321,38 @@ def relu(x: Any, /) -> Tensor:
 
 
 def abs(x: Any, /) -> Tensor:  # noqa: A001 - the standard's name
-    """Elementwise absolute value; the gradient at 0 is 0."""
+    """Elementwise absolute value; the gradient at 0 is 0.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.abs(ad.tensor([-2.0, 3.0])).tolist()
+    [2.0, 3.0]
+    """
     return apply1(abs_p, as_tensor(x))
 
 
 def maximum(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise maximum; where the inputs tie, each gets half the gradient."""
+    """Elementwise maximum; where the inputs tie, each gets half the gradient.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.maximum(ad.tensor([1.0, 5.0]), 2.0).tolist()
+    [2.0, 5.0]
+    """
     return apply2(maximum_p, *scalar_or_tensor(x1, x2))
 
 
 def minimum(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise minimum; where the inputs tie, each gets half the gradient."""
+    """Elementwise minimum; where the inputs tie, each gets half the gradient.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.minimum(ad.tensor([1.0, 5.0]), 2.0).tolist()
+    [1.0, 2.0]
+    """
     return apply2(minimum_p, *scalar_or_tensor(x1, x2))
 
 
@@ -284,37 +368,86 @@ greater_equal_p = primitive("greater_equal", lambda xp, a, b: a >= b)
 
 
 def sign(x: Any, /) -> Tensor:
-    """Elementwise sign (-1, 0 or 1); its result does not require grad."""
+    """Elementwise sign (-1, 0 or 1); its result does not require grad.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.sign(ad.tensor([-3.0, 0.0, 2.0])).tolist()
+    [-1.0, 0.0, 1.0]
+    """
     return apply1(sign_p, as_tensor(x))
 
 
 def equal(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 == x2`` (a bool tensor)."""
+    """Elementwise ``x1 == x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.equal(ad.tensor([1.0, 2.0]), 2.0).tolist()
+    [False, True]
+    """
     return apply2(equal_p, *scalar_or_tensor(x1, x2))
 
 
 def not_equal(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 != x2`` (a bool tensor)."""
+    """Elementwise ``x1 != x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.not_equal(ad.tensor([1.0, 2.0]), 2.0).tolist()
+    [True, False]
+    """
     return apply2(not_equal_p, *scalar_or_tensor(x1, x2))
 
 
 def less(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 < x2`` (a bool tensor)."""
+    """Elementwise ``x1 < x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.less(ad.tensor([1.0, 2.0]), 2.0).tolist()
+    [True, False]
+    """
     return apply2(less_p, *scalar_or_tensor(x1, x2))
 
 
 def less_equal(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 <= x2`` (a bool tensor)."""
+    """Elementwise ``x1 <= x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.less_equal(ad.tensor([1.0, 2.0]), 1.0).tolist()
+    [True, False]
+    """
     return apply2(less_equal_p, *scalar_or_tensor(x1, x2))
 
 
 def greater(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 > x2`` (a bool tensor)."""
+    """Elementwise ``x1 > x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.greater(ad.tensor([1.0, 2.0]), 1.0).tolist()
+    [False, True]
+    """
     return apply2(greater_p, *scalar_or_tensor(x1, x2))
 
 
 def greater_equal(x1: Any, x2: Any, /) -> Tensor:
-    """Elementwise ``x1 >= x2`` (a bool tensor)."""
+    """Elementwise ``x1 >= x2`` (a bool tensor).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.greater_equal(ad.tensor([1.0, 2.0]), 2.0).tolist()
+    [False, True]
+    """
     return apply2(greater_equal_p, *scalar_or_tensor(x1, x2))
 
 

@@ -276,6 +276,16 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     assignment keep using the old values in their gradients only if they are not
     differentiated through ``x`` afterwards — differentiate them before assigning.
     A leaf that requires grad can only be assigned to under ``ad.no_grad()``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> w = ad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> x = w * 1
+    >>> x[1] = 10.0  # calls setitem
+    >>> _ = (x * x).sum().backward()
+    >>> x.tolist(), w.grad.tolist()
+    ([1.0, 10.0, 3.0], [2.0, 0.0, 6.0])
     """
     from ._util import as_tensor
     from .elementwise import where

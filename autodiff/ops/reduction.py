@@ -14,7 +14,14 @@ __all__ = ["in_dtype", "kept_shape", "max", "mean", "min", "sum"]
 
 
 def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
-    """``shape`` with the reduced axes set to 1 (the keepdims shape)."""
+    """``shape`` with the reduced axes set to 1 (the keepdims shape).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.ops.reduction.kept_shape((2, 3, 4), axis=(0, 2))
+    (1, 3, 1)
+    """
     axes = normalize_axes(axis, len(shape))
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
 
@@ -106,7 +113,14 @@ def in_dtype(out: Tensor, dtype: Any) -> Tensor:
 
 
 def mean(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.mean(ad.tensor([[1.0, 2.0], [3.0, 4.0]]), axis=1).tolist()
+    [1.5, 3.5]
+    """
     return _reduce(mean_p, x, axis, keepdims)
 
 
@@ -125,5 +139,12 @@ def max(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # no
 
 
 def min(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the gradient equally."""
+    """Minimum over ``axis``; tied minima share the gradient equally.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.min(ad.tensor([3.0, 1.0, 2.0])).item()
+    1.0
+    """
     return _reduce(min_p, x, axis, keepdims)

@@ -140,12 +140,26 @@ def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Ten
 
 
 def broadcast_to(x: Any, /, shape: Sequence[int]) -> Tensor:
-    """Broadcast ``x`` to ``shape``; the gradient sums over the broadcast axes."""
+    """Broadcast ``x`` to ``shape``; the gradient sums over the broadcast axes.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.broadcast_to(ad.tensor([1.0, 2.0]), (2, 2)).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+    """
     return apply1(broadcast_to_p, as_tensor(x), {"shape": tuple(int(s) for s in shape)})
 
 
 def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
-    """Remove the size-1 axes named by ``axis``."""
+    """Remove the size-1 axes named by ``axis``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.squeeze(ad.zeros((1, 3)), axis=0).shape
+    (3,)
+    """
     x = as_tensor(x)
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     for a in axes:
@@ -155,7 +169,14 @@ def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
 
 
 def expand_dims(x: Any, /, axis: int | tuple[int, ...] = 0) -> Tensor:
-    """Insert a size-1 axis at ``axis`` (``unsqueeze``)."""
+    """Insert a size-1 axis at ``axis`` (``unsqueeze``).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.expand_dims(ad.zeros((2, 3)), axis=1).shape
+    (2, 1, 3)
+    """
     x = as_tensor(x)
     if isinstance(axis, tuple):
         # several new axes at once (the 2025.12 form): positions in the result
@@ -170,7 +191,14 @@ def expand_dims(x: Any, /, axis: int | tuple[int, ...] = 0) -> Tensor:
 
 
 def permute_dims(x: Any, /, axes: Sequence[int]) -> Tensor:
-    """Reorder the axes of ``x``."""
+    """Reorder the axes of ``x``.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.permute_dims(ad.zeros((2, 3, 4)), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
     x = as_tensor(x)
     axes = tuple(normalize_axis(int(a), x.ndim) for a in axes)
     if sorted(axes) != list(range(x.ndim)):
@@ -203,7 +231,14 @@ def _tensors(arrays: Sequence[Any], name: str) -> list[Tensor]:
 
 
 def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Tensor:
-    """Join tensors along an existing axis (``axis=None`` flattens them first)."""
+    """Join tensors along an existing axis (``axis=None`` flattens them first).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.concat([ad.tensor([1.0]), ad.tensor([2.0, 3.0])]).tolist()
+    [1.0, 2.0, 3.0]
+    """
     ts = _tensors(arrays, "concat")
     if axis is not None:
         axis = normalize_axis(axis, ts[0].ndim)
@@ -218,7 +253,14 @@ def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Tensor:
 
 
 def stack(arrays: Sequence[Any], /, *, axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
+    """Join tensors of one shape along a new axis.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.stack([ad.tensor([1.0, 2.0]), ad.tensor([3.0, 4.0])], axis=1).tolist()
+    [[1.0, 3.0], [2.0, 4.0]]
+    """
     ts = _tensors(arrays, "stack")
     for t in ts[1:]:
         if t.shape != ts[0].shape:
@@ -229,7 +271,14 @@ def stack(arrays: Sequence[Any], /, *, axis: int = 0) -> Tensor:
 
 def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Tensor:
     """Cast to ``dtype``. Differentiable between floating dtypes; a cast to an
-    integer or bool dtype gives a tensor that does not require grad."""
+    integer or bool dtype gives a tensor that does not require grad.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.astype(ad.tensor([1.7, -2.2]), ad.int64).tolist()
+    [1, -2]
+    """
     x = as_tensor(x)
     if device is not None:
         x = x.to_device(device)

@@ -147,7 +147,14 @@ def nonzero(x: Any, /) -> tuple[Tensor, ...]:
 
 
 class UniqueAllResult(NamedTuple):
-    """What ``unique_all`` returns."""
+    """What ``unique_all`` returns (a named tuple).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_all(ad.tensor([2, 1, 2])).counts.tolist()
+    [1, 2]
+    """
 
     values: Tensor
     indices: Tensor
@@ -156,14 +163,28 @@ class UniqueAllResult(NamedTuple):
 
 
 class UniqueCountsResult(NamedTuple):
-    """What ``unique_counts`` returns."""
+    """What ``unique_counts`` returns (a named tuple).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_counts(ad.tensor([2, 1, 2])).values.tolist()
+    [1, 2]
+    """
 
     values: Tensor
     counts: Tensor
 
 
 class UniqueInverseResult(NamedTuple):
-    """What ``unique_inverse`` returns."""
+    """What ``unique_inverse`` returns (a named tuple).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.unique_inverse(ad.tensor([2, 1, 2])).values.tolist()
+    [1, 2]
+    """
 
     values: Tensor
     inverse_indices: Tensor
