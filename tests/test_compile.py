@@ -120,7 +120,9 @@ def test_a_compiled_gradient_matches_finite_differences() -> None:
         (loss(make(x + 0.3 + eps * e)).item() - loss(make(x + 0.3 - eps * e)).item()) / (2 * eps)
         for e in np.eye(5)
     ]
-    np.testing.assert_allclose(got, numeric, rtol=1e-5 if exact else 2e-2, atol=1e-6 if exact else 1e-2)
+    np.testing.assert_allclose(
+        got, numeric, rtol=1e-5 if exact else 2e-2, atol=1e-6 if exact else 1e-2
+    )
 
 
 @pytest.mark.parametrize(
