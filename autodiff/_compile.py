@@ -214,7 +214,7 @@ class CompiledFunction:
 
     def _signature(self, args: tuple[Any, ...]) -> tuple[Any, list[Any]]:
         key: list[Any] = [is_grad_enabled()]
-        datas = []
+        datas: list[Any] = []
         seen: dict[int, int] = {}
         for a in args:
             if isinstance(a, Tensor):

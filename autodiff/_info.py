@@ -341,7 +341,7 @@ class Info:
 
     def devices(self) -> list[Any]:
         """Every device of every available backend."""
-        found = []
+        found: list[Any] = []
         for name in backends.available():
             found.extend(backends.get(name).devices())
         return found

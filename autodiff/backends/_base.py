@@ -215,7 +215,7 @@ class Backend:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "to_numpy" in cls.__dict__:
-            cls.to_numpy = _guard_host_read(cls.__dict__["to_numpy"])  # type: ignore[method-assign]
+            cls.to_numpy = _guard_host_read(cls.__dict__["to_numpy"])  # type: ignore[method-assign,assignment]
 
     def __init__(self) -> None:
         self.kernels: dict[Any, Callable[..., Any]] = {}
@@ -382,7 +382,7 @@ class Backend:
 
         return np.asarray(array)
 
-    to_numpy = _guard_host_read(to_numpy)  # type: ignore[method-assign]
+    to_numpy = _guard_host_read(to_numpy)  # type: ignore[assignment]
 
     @property
     def random(self) -> Any:
