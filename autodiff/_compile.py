@@ -99,6 +99,19 @@ class _Tracer:
             outs = tuple(self._new(o) for o in out)
         self.code.append((fwd, backend.xp, ins, params or None, outs))
 
+    def alias(self, source: Any, converted: Any) -> None:
+        """``converted`` was made from a traced array by a conversion: the same slot."""
+        slot = self.slot_of.get(id(source))
+        if slot is None:
+            return
+        if str(getattr(source, "dtype", "")) != str(getattr(converted, "dtype", "")):
+            self.refuse(
+                "converts a traced value to another dtype outside autodiff's operations "
+                "(use .astype())"
+            )
+        self.slot_of[id(converted)] = slot
+        self.keep.append(converted)
+
     def check_host_read(self, array: Any) -> None:
         if id(array) in self.slot_of and not any(e[2] is array for e in self.externals):
             self.refuse(

@@ -450,6 +450,10 @@ def backward(
         # under ad.compile the backward pass runs on tensors, so its primitives are traced
         _TRACER[0].check_backward(accumulate)
         create_graph = True
+        # raw cotangents become tensors over the same (traced) arrays
+        root_grads = [
+            g if isinstance(g, Tensor) else wrap(g, r._backend) for r, g in zip(roots, root_grads)
+        ]
     if create_graph:
         # the recorded backward refers to the forward's saved values: keep them
         with enable_grad():

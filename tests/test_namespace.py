@@ -403,7 +403,8 @@ def test_explicit_small_integer_dtypes_are_kept_by_reductions() -> None:
     x = ad.tensor([200, 100], dtype=ad.uint8)
     assert ad.sum(x, dtype=ad.uint8).dtype is ad.uint8
     assert ad.sum(x, dtype=ad.uint8).item() == 44  # modulo 256, as in uint8 arithmetic
-    assert ad.prod(x, dtype=ad.uint16).dtype is ad.uint16
+    if ad.get_backend().supports(ad.uint16):
+        assert ad.prod(x, dtype=ad.uint16).dtype is ad.uint16
     assert ad.cumulative_sum(x, dtype=ad.uint8).tolist() == [200, 44]
     small = ad.tensor([1, 2], dtype=ad.int8)
     assert ad.vecdot(small, small).dtype is ad.int8

@@ -169,6 +169,26 @@ def _guard_host_read(to_numpy: Callable[[Any, Any], Any]) -> Callable[[Any, Any]
     return guarded
 
 
+def _guard_conversion(asarray: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a backend's ``asarray``: under ``ad.compile`` tracing, a conversion of a traced
+    array that returns a new object (array-api-strict wraps anew) is the same value, so
+    the tracer must know the new object as an alias of the traced one."""
+
+    def guarded(
+        self: Any, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None
+    ) -> Any:
+        out = asarray(self, obj, dtype, device, copy)
+        from ..engine import TRACER
+
+        if TRACER[0] is not None and out is not obj:
+            TRACER[0].alias(obj, out)
+        return out
+
+    guarded.__doc__ = asarray.__doc__
+    guarded.__name__ = asarray.__name__
+    return guarded
+
+
 class Backend:
     """One array library, seen through its array API namespace.
 
@@ -214,6 +234,8 @@ class Backend:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "asarray" in cls.__dict__:
+            cls.asarray = _guard_conversion(cls.__dict__["asarray"])  # type: ignore[method-assign,assignment]
         if "to_numpy" in cls.__dict__:
             cls.to_numpy = _guard_host_read(cls.__dict__["to_numpy"])  # type: ignore[method-assign,assignment]
 
@@ -375,6 +397,8 @@ class Backend:
                 f"{', '.join(d.name for d in self.dtypes(device))}."
             )
         return xp.asarray(obj, dtype=native_dt, device=dev, copy=copy)
+
+    asarray = _guard_conversion(asarray)  # type: ignore[assignment]
 
     def to_numpy(self, array: Any) -> Any:
         """Copy (or view) a native array as a NumPy array on the host."""

@@ -193,7 +193,15 @@ class UniqueInverseResult(NamedTuple):
 def _unique(x: Any, fn: str) -> tuple[Tensor, ...]:
     x = as_tensor(x)
     backend = x._backend
-    out = getattr(backend.xp, fn)(x.data)
+    try:
+        out = getattr(backend.xp, fn)(x.data)
+    except NotImplementedError:
+        # the library lacks it (PyTorch's unique_all): compute on the host, bring it back
+        import numpy as np
+
+        res = getattr(np, fn)(np.asarray(backend.to_numpy(x.data)))
+        parts = tuple(res) if isinstance(res, tuple) else (res,)
+        out = tuple(backend.asarray(p, device=x.device) for p in parts)
     if not isinstance(out, tuple):
         out = (out,)
     return tuple(wrap(o, backend) for o in out)
