@@ -235,7 +235,7 @@ class Backend:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "asarray" in cls.__dict__:
-            cls.asarray = _guard_conversion(cls.__dict__["asarray"])  # type: ignore[method-assign,assignment]
+            cls.asarray = _guard_conversion(cls.__dict__["asarray"])  # type: ignore[method-assign]
         if "to_numpy" in cls.__dict__:
             cls.to_numpy = _guard_host_read(cls.__dict__["to_numpy"])  # type: ignore[method-assign,assignment]
 
@@ -398,7 +398,7 @@ class Backend:
             )
         return xp.asarray(obj, dtype=native_dt, device=dev, copy=copy)
 
-    asarray = _guard_conversion(asarray)  # type: ignore[assignment]
+    asarray = _guard_conversion(asarray)
 
     def to_numpy(self, array: Any) -> Any:
         """Copy (or view) a native array as a NumPy array on the host."""
