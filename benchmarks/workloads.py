@@ -492,6 +492,213 @@ def torch_builders() -> dict[str, Builder]:
     return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
 
 
+# -- JAX with jit -------------------------------------------------------------------------
+
+
+def jax_builders() -> dict[str, Builder]:
+    """JAX, each step's gradient function compiled with ``jax.jit`` (float64 enabled)."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = jnp.asarray(d["x"])
+
+        def f(t: Any) -> Any:
+            for _ in range(W1_TRIPLES):
+                t = jnp.tanh(t * 1.0001 + 0.001)
+            return t.sum()
+
+        grad = jax.jit(jax.grad(f))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(x).block_until_ready()
+
+        return step, lambda: [float(v) for v in out["g"][:3]]
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        params = [jnp.asarray(a.copy()) for w, b in d["layers"] for a in (w, b)]
+        x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
+
+        def loss(ps: Any) -> Any:
+            h = x
+            for i in range(0, len(ps), 2):
+                h = h @ ps[i] + ps[i + 1]
+                if i < len(ps) - 2:
+                    h = jax.nn.relu(h)
+            logp = jax.nn.log_softmax(h, axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+        @jax.jit
+        def update(ps: Any) -> Any:
+            gs = jax.grad(loss)(ps)
+            return [p - 0.01 * g for p, g in zip(ps, gs)], gs[0]
+
+        state: dict[str, Any] = {"ps": params}
+
+        def step() -> None:
+            state["ps"], g = update(state["ps"])
+            state["g"] = g.block_until_ready()
+
+        return step, lambda: [float(v) for v in state["g"][100, :3]]
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        a, b = jnp.asarray(d["a"]), jnp.asarray(d["b"])
+        grad = jax.jit(jax.grad(lambda a, b: ((a @ b) ** 2).sum(), argnums=(0, 1)))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            ga, gb = grad(a, b)
+            out["g"] = (ga.block_until_ready(), gb.block_until_ready())
+
+        return step, lambda: [float(out["g"][0][0, 0]), float(out["g"][1][0, 0])]
+
+    # W2 (a 4-16-16-1 network scalar by scalar) and W5 (20,000 chained ops) make programs
+    # that jit takes minutes to compile, or cannot (the issue's table): not run
+    return {"W1": w1, "W3": mlp, "W4": w4, "W6": mlp}
+
+
+# -- MyGrad ---------------------------------------------------------------------------------
+
+
+def mygrad_builders() -> dict[str, Builder]:
+    import mygrad as mg
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = mg.tensor(d["x"])
+
+        def step() -> None:
+            y = x
+            for _ in range(W1_TRIPLES):
+                y = mg.tanh(y * 1.0001 + 0.001)
+            y.sum().backward()
+
+        return step, lambda: [float(v) for v in x.grad[:3]]
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        params = [mg.tensor(a.copy()) for w, b in d["layers"] for a in (w, b)]
+        x, y = d["x"], d["y"]
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            h = x
+            for i in range(0, len(params), 2):
+                h = mg.matmul(h, params[i]) + params[i + 1]
+                if i < len(params) - 2:
+                    h = mg.maximum(h, 0)
+            shifted = h - mg.max(h, axis=1, keepdims=True)
+            logp = shifted - mg.log(mg.sum(mg.exp(shifted), axis=1, keepdims=True))
+            loss = -mg.mean(logp[np.arange(len(y)), y])
+            loss.backward()
+            out["g"] = params[0].grad.copy()
+            for p in params:
+                p.data -= 0.01 * p.grad  # MyGrad's documented in-place update of .data
+
+        return step, lambda: out["g"][100, :3].astype(float).tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        a, b = mg.tensor(d["a"]), mg.tensor(d["b"])
+
+        def step() -> None:
+            c = mg.matmul(a, b)
+            (c * c).sum().backward()
+
+        return step, lambda: [float(a.grad[0, 0]), float(b.grad[0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = mg.tensor(d["x"])
+
+        def step() -> None:
+            y = x
+            for _ in range(d["n"]):
+                y = y * 0.999 + 0.001
+            y.backward()
+
+        return step, lambda: [float(x.grad)]
+
+    return {"W1": w1, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
+# -- MLX's own mx.grad (the peer of autodiff's MLX backend) ------------------------------------
+
+
+def mlx_builders() -> dict[str, Builder]:
+    import mlx.core as mx
+
+    def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = mx.array(d["x"].astype(np.float32))
+
+        def f(t: Any) -> Any:
+            for _ in range(W1_TRIPLES):
+                t = mx.tanh(t * 1.0001 + 0.001)
+            return t.sum()
+
+        grad = mx.grad(f)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(x)
+            mx.eval(out["g"])
+
+        return step, lambda: np.array(out["g"][:3]).astype(float).tolist()
+
+    def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        params = [mx.array(a.copy()) for w, b in d["layers"] for a in (w, b)]
+        x, y = mx.array(d["x"]), mx.array(d["y"])
+
+        def loss(ps: Any) -> Any:
+            h = x
+            for i in range(0, len(ps), 2):
+                h = h @ ps[i] + ps[i + 1]
+                if i < len(ps) - 2:
+                    h = mx.maximum(h, 0)
+            logp = h - mx.logsumexp(h, axis=1, keepdims=True)
+            return -mx.mean(mx.take_along_axis(logp, y[:, None], axis=1))
+
+        grad = mx.grad(loss)
+        state: dict[str, Any] = {"ps": params}
+
+        def step() -> None:
+            gs = grad(state["ps"])
+            state["ps"] = [p - 0.01 * g for p, g in zip(state["ps"], gs)]
+            state["g"] = gs[0]
+            mx.eval(state["ps"], state["g"])
+
+        return step, lambda: np.array(state["g"][100, :3]).astype(float).tolist()
+
+    def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        a, b = mx.array(d["a"]), mx.array(d["b"])
+        grad = mx.grad(lambda a, b: ((a @ b) * (a @ b)).sum(), argnums=(0, 1))
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(a, b)
+            mx.eval(out["g"])
+
+        return step, lambda: [float(out["g"][0][0, 0]), float(out["g"][1][0, 0])]
+
+    def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        x = mx.array(np.float32(d["x"]))
+
+        def f(t: Any) -> Any:
+            for _ in range(d["n"]):
+                t = t * 0.999 + 0.001
+            return t
+
+        grad = mx.grad(f)
+        out: dict[str, Any] = {}
+
+        def step() -> None:
+            out["g"] = grad(x)
+            mx.eval(out["g"])
+
+        return step, lambda: [float(out["g"].item())]
+
+    return {"W1": w1, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
+
+
 # -- micrograd (scalars only) ----------------------------------------------------------
 
 
@@ -596,6 +803,12 @@ def builders(system: str) -> dict[str, Builder]:
         return autodiff_builders(system.split("-", 1)[1])
     if system.startswith("compiled-"):
         return compiled_builders(system.split("-", 1)[1])
+    if system == "jax":
+        return jax_builders()
+    if system == "mygrad":
+        return mygrad_builders()
+    if system == "mx.grad":
+        return mlx_builders()
     if system == "torch":
         return torch_builders()
     if system == "micrograd":
