@@ -25,7 +25,7 @@ from .tensor import Tensor
 
 # isort: on
 from . import backends, engine, fft, linalg
-from ._compile import CompiledFunction, TraceError, compile
+from ._compile import CompiledFunction, Graph, Placeholder, TraceError, compile, placeholder
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -232,6 +232,8 @@ __all__ = [
     "DType",
     "Device",
     "Gradients",
+    "Graph",
+    "Placeholder",
     "Tensor",
     "TraceError",
     "__array_api_version__",
@@ -366,6 +368,7 @@ __all__ = [
     "optim",
     "permute_dims",
     "pi",
+    "placeholder",
     "positive",
     "pow",
     "prod",

@@ -185,3 +185,27 @@ def test_gradients_do_not_flow_from_replays_into_closed_over_tensors() -> None:
     assert f.replays == 1 and not out.requires_grad
     with pytest.raises(RuntimeError):
         out.backward()
+
+
+def test_a_graph_built_over_placeholders_evaluates_and_differentiates_new_inputs() -> None:
+    dt = make([0.0]).dtype
+    w = ad.placeholder((3, 2), dt, name="w")
+    x = ad.placeholder((4, 3), dt, name="x")
+    g = ad.Graph(lambda w, x: ad.tanh(x @ w), w, x)
+    for _ in range(3):
+        hw, hx = R.normal(size=(3, 2)), R.normal(size=(4, 3))
+        _close(g.forward(w=hw, x=hx), ad.tanh(make(hx) @ make(hw)))
+        grads = g.backward(hw, hx)
+        ref = ad.grad(lambda a, b: ad.sum(ad.tanh(b @ a)), argnums=(0, 1))(make(hw), make(hx))
+        _close((grads["w"], grads["x"]), ref)
+    assert g._forward.replays == 3 and g._backward is not None and g._backward.replays == 2
+
+
+def test_a_graph_refuses_inputs_it_was_not_built_for() -> None:
+    g = ad.Graph(lambda a: a * 2, ad.placeholder((2,), name="a"))
+    with pytest.raises(ValueError, match="built for"):
+        g.forward(a=[1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="missing"):
+        g.forward(b=[1.0, 2.0])
+    with pytest.raises(TypeError, match="placeholder"):
+        ad.Graph(lambda a: a, make([1.0]))
