@@ -134,7 +134,18 @@ class _Tracer:
 class _Program:
     """A traced function: instructions over slots, run on raw arrays."""
 
-    __slots__ = ("args", "code", "externals", "literals", "n", "out_refs", "size", "structure")
+    __slots__ = (
+        "args",
+        "backend",
+        "code",
+        "externals",
+        "fast",
+        "literals",
+        "n",
+        "out_refs",
+        "size",
+        "structure",
+    )
 
     def __init__(self, tracer: _Tracer, structure: Any, out_refs: list[Any]) -> None:
         self.args = tracer.args
@@ -169,13 +180,27 @@ class _Program:
             for k, (fwd, xp, ins, params, outs) in enumerate(code)
         ]
         self.size = len(self.code)
+        # one backend for every instruction: its compiler may take the whole program
+        spaces = {id(ins[1]) for ins in self.code}
+        refs = [r[2] for r in out_refs if r[0] == "slot"]
+        self.backend = refs[0] if refs and len(spaces) <= 1 else None
+        self.fast: Any = None  # the backend's compiled program, False if it has none
 
-    def run(self, datas: list[Any]) -> list[Any]:
+    def outputs(self, datas: list[Any], externals: list[Any] | None = None) -> list[Any]:
+        """The output arrays for these argument arrays (and closed-over arrays)."""
+        vals = self.run(datas, externals)
+        return [vals[r[1]] for r in self.out_refs if r[0] == "slot"]
+
+    def run(self, datas: list[Any], externals: list[Any] | None = None) -> list[Any]:
         vals: list[Any] = [None] * self.n
         for slot, value in self.literals.items():
             vals[slot] = value
-        for slot, t in self.externals:
-            vals[slot] = t.data
+        if externals is None:
+            for slot, t in self.externals:
+                vals[slot] = t.data
+        else:
+            for (slot, _), d in zip(self.externals, externals):
+                vals[slot] = d
         for slot, d in zip(self.args, datas):
             vals[slot] = d
         for fwd, xp, ins, params, outs, dead in self.code:
@@ -189,6 +214,19 @@ class _Program:
             for i in dead:
                 vals[i] = None
         return vals
+
+
+def _backend_compile(program: _Program) -> Any:
+    """The program handed to its backend's own compiler (``mx.compile`` on MLX), or False."""
+    hook = getattr(program.backend, "compile_program", None)
+    if hook is None or not program.code:
+        return False
+    na = len(program.args)
+
+    def pure(*arrays: Any) -> tuple[Any, ...]:
+        return tuple(program.outputs(list(arrays[:na]), list(arrays[na:])))
+
+    return hook(pure) or False
 
 
 #: marks a signature whose results need a graph: such calls run eagerly
@@ -262,6 +300,20 @@ class CompiledFunction:
         if program is _EAGER:
             return self.fn(*args)
         self.replays += 1
+        if program.fast is None:
+            program.fast = _backend_compile(program)
+        if program.fast:
+            try:
+                arrays = iter(program.fast(*datas, *(t.data for _, t in program.externals)))
+            except Exception:
+                # the backend's compiler could not take this program: replay it ourselves
+                program.fast = False
+                self.replays -= 1
+                return self(*args)
+            leaves = [
+                wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs
+            ]
+            return _tree.unflatten(program.structure, leaves)
         vals = program.run(datas)
         leaves = [wrap(vals[r[1]], r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
         return _tree.unflatten(program.structure, leaves)
