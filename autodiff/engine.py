@@ -180,6 +180,14 @@ def _forward_error(prim: Primitive, args: Sequence[Any], err: Exception) -> Exce
     if isinstance(err, AttributeError) and getattr(err, "name", None):
         backend = next((a._backend for a in args if isinstance(a, Tensor)), None)
         where = f"the {backend.name} backend" if backend is not None else "this backend"
+        from ._dtypes import ALL_DTYPES
+
+        if err.name in {d.name for d in ALL_DTYPES}:
+            return TypeError(
+                f"{prim.name}: {where} has no {err.name} dtype, which this operation needs for "
+                f"inputs of dtype {', '.join(a.dtype.name for a in args if isinstance(a, Tensor))}; "
+                "use a narrower dtype (e.g. float32 to get complex64) or another backend."
+            )
         return NotImplementedError(
             f"{prim.name}: {where} does not implement '{err.name}' (its array library has "
             "no such function); see docs/capabilities.md for what each backend runs, or "

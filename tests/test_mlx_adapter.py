@@ -98,3 +98,11 @@ def test_flip_clip_count_nonzero() -> None:
         np.array(xp.clip(mx.array(host), min=1.0, max=4.0)), np.clip(host, 1, 4)
     )
     assert np.array(xp.count_nonzero(mx.array(host), axis=0)).tolist() == [1, 2, 2]
+
+
+def test_fft_runs_in_complex64_and_refuses_to_narrow_float64() -> None:
+    with ad.use_backend("mlx"):
+        x = ad.tensor(np.arange(4.0), dtype=ad.float32)
+        np.testing.assert_allclose(ad.fft.fft(x).numpy(), np.fft.fft(np.arange(4.0)), atol=1e-5)
+        with pytest.raises(TypeError, match="no complex128"):
+            ad.fft.fft(ad.tensor(np.arange(4.0), dtype=ad.float64, device="mlx:cpu"))

@@ -50,6 +50,7 @@ class MLXNamespace:
         self._np = np
         self.bool = mx.bool_
         self.linalg = MLXLinalg(mx, np)
+        self.fft = MLXFFT(mx)
         _add_array_api_attributes(mx)
         self.e = 2.718281828459045
         self.pi = 3.141592653589793
@@ -470,6 +471,25 @@ class MLXLinalg:
         return self._mx.swapaxes(x, -1, -2)
 
 
+class MLXFFT:
+    """The standard's ``fft`` extension over ``mlx.core.fft`` (complex64: MLX has no
+    complex128, so float64 input raises rather than narrowing)."""
+
+    def __init__(self, mx: Any) -> None:
+        self._mx = mx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mx.fft, name)
+
+    def fftfreq(self, n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None) -> Any:
+        out = self._mx.fft.fftfreq(n, d)
+        return out if dtype is None else out.astype(dtype)
+
+    def rfftfreq(self, n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None) -> Any:
+        out = self._mx.fft.rfftfreq(n, d)
+        return out if dtype is None else out.astype(dtype)
+
+
 def _add_array_api_attributes(mx: Any) -> None:
     """Give ``mx.array`` the standard's ``.device`` and ``.to_device`` where MLX lacks them.
 
@@ -501,8 +521,9 @@ class MLXBackend(Backend):
     lazy = True
     # measured: exp/sin/cos of float64 arrays come out with float32 accuracy (~1e-7)
     exact_float64 = False
-    # linalg through the MLXLinalg adapter (on MLX's CPU stream); mx.fft has no complex128
-    extensions: tuple[str, ...] = ("linalg",)
+    # linalg through the MLXLinalg adapter (on MLX's CPU stream), fft through MLXFFT
+    # (complex64 only: MLX has no complex128)
+    extensions: tuple[str, ...] = ("linalg", "fft")
 
     def availability(self) -> tuple[bool, str]:
         if importlib.util.find_spec("mlx") is None:

@@ -21,7 +21,7 @@ DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
 def _is_complex(xp: Any, a: Any) -> bool:
-    return a.dtype in (xp.complex64, xp.complex128)
+    return xp.isdtype(a.dtype, "complex floating")
 
 
 def _to_complex(xp: Any, a: Any) -> Any:
