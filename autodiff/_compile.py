@@ -285,11 +285,15 @@ class CompiledFunction:
                 key.append(("value", type(a), a))
         return tuple(key), datas
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         key, datas = self._signature(args)
+        call: Callable[..., Any] = self.fn
+        if kwargs:
+            key = (*key, self._keywords(kwargs))
+            call = functools.partial(self.fn, **kwargs)
         program = self._programs.get(key)
         if program is None:
-            out, program = self._trace(args)
+            out, program = self._trace(args, call)
             if len(self._programs) >= self.max_traces:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = program
@@ -298,7 +302,7 @@ class CompiledFunction:
             # like a replay's, the first call's results do not carry the trace's graph
             return _tree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, out)
         if program is _EAGER:
-            return self.fn(*args)
+            return call(*args)
         self.replays += 1
         if program.fast is None:
             program.fast = _backend_compile(program)
@@ -309,7 +313,7 @@ class CompiledFunction:
                 # the backend's compiler could not take this program: replay it ourselves
                 program.fast = False
                 self.replays -= 1
-                return self(*args)
+                return self(*args, **kwargs)
             leaves = [
                 wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs
             ]
@@ -318,7 +322,23 @@ class CompiledFunction:
         leaves = [wrap(vals[r[1]], r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
         return _tree.unflatten(program.structure, leaves)
 
-    def _trace(self, args: tuple[Any, ...]) -> tuple[Any, _Program]:
+    def _keywords(self, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        for name, value in kwargs.items():
+            if isinstance(value, Tensor):
+                raise TypeError(
+                    f"ad.compile({self.fn.__name__}): pass tensors by position, not as the "
+                    f"keyword {name!r}; keywords select a trace by value."
+                )
+            try:
+                hash(value)
+            except TypeError as err:
+                raise TypeError(
+                    f"ad.compile({self.fn.__name__}): keyword {name}={value!r} is not hashable; "
+                    "pass tensors by position, and hashable Python values as keywords."
+                ) from err
+        return tuple(sorted((k, type(v), v) for k, v in kwargs.items()))
+
+    def _trace(self, args: tuple[Any, ...], call: Callable[..., Any]) -> tuple[Any, _Program]:
         if TRACER[0] is not None:
             raise TraceError(
                 f"ad.compile({self.fn.__name__}) was called while another compiled function "
@@ -327,7 +347,7 @@ class CompiledFunction:
         if is_grad_enabled() and any(isinstance(a, Tensor) and a._rg for a in args):
             # the caller differentiates through the results (ad.grad of a compiled
             # function): a replay has no graph, so this signature runs eagerly
-            return self.fn(*args), _EAGER
+            return call(*args), _EAGER
         tracer = _Tracer(getattr(self.fn, "__name__", repr(self.fn)))
         for a in args:
             if isinstance(a, Tensor):
@@ -336,7 +356,7 @@ class CompiledFunction:
         before = [(t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)]
         TRACER[0] = tracer
         try:
-            out = self.fn(*args)
+            out = call(*args)
         finally:
             TRACER[0] = None
         for t, data, grad in before:

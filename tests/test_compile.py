@@ -220,3 +220,17 @@ def test_a_backend_compiler_takes_the_program_where_there_is_one() -> None:
     program = next(iter(f._programs.values()))
     has_compiler = hasattr(ad.get_backend(), "compile_program")
     assert bool(program.fast) == has_compiler  # mx.compile on MLX; our replay elsewhere
+
+
+def test_keywords_select_traces_and_tensors_must_be_positional() -> None:
+    @ad.compile
+    def f(x: ad.Tensor, *, power: int = 2) -> ad.Tensor:
+        return ad.sum(x**power)
+
+    x = make([1.0, 2.0])
+    assert f(x, power=2).item() == 5.0
+    assert f(x, power=3).item() == 9.0
+    assert f(x, power=3).item() == 9.0
+    assert f.traces == 2 and f.replays == 1
+    with pytest.raises(TypeError, match="by position"):
+        f(x, power=x)

@@ -22,11 +22,11 @@ def _namespace() -> Any:
     ``argsort`` (no ``descending=`` in NumPy), ``fft.fftfreq``/``rfftfreq`` (no ``dtype=``)
     and the ``unique_*`` functions (kept sorted) are adapted.
     """
-    ns = types.ModuleType("autodiff.backends._numpy.xp", "NumPy as an array API namespace.")
+    ns: Any = types.ModuleType("autodiff.backends._numpy.xp", "NumPy as an array API namespace.")
     ns.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("_")})
     ns.__array_api_version__ = "2024.12"
     ns.linalg = np.linalg
-    fft = types.ModuleType("autodiff.backends._numpy.xp.fft")
+    fft: Any = types.ModuleType("autodiff.backends._numpy.xp.fft")
     fft.__dict__.update({k: v for k, v in vars(np.fft).items() if not k.startswith("_")})
     fft.fftfreq = _freq(np.fft.fftfreq)
     fft.rfftfreq = _freq(np.fft.rfftfreq)
@@ -65,12 +65,13 @@ def _freq(fn: Any) -> Any:
 
 
 def _sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
-    out = np.sort(x, axis=axis, kind="stable" if stable else None)
+    kind: Any = "stable" if stable else None
+    out = np.sort(x, axis=axis, kind=kind)
     return np.flip(out, axis=axis) if descending else out
 
 
 def _argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
-    kind = "stable" if stable else None
+    kind: Any = "stable" if stable else None
     if not descending:
         return np.argsort(x, axis=axis, kind=kind)
     # descending with ties in their original order: sort the reversed array ascending,
