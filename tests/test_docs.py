@@ -22,7 +22,7 @@ BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 NEEDS = {
     "scale-out.md": ["dask", "torch"],
     "backends.md": ["array_api_strict"],
-    "namespace.md": ["scipy", "array_api_extra"],
+    "namespace.md": ["scipy", "array_api_extra", "sklearn"],
 }
 #: pages run in a fresh interpreter (SciPy reads SCIPY_ARRAY_API at its first import)
 FRESH = {"namespace.md"}

@@ -1,6 +1,7 @@
 """Third-party array API code runs on autodiff tensors and is differentiable.
 
-array-api-extra and SciPy (with ``SCIPY_ARRAY_API=1``) find the ``autodiff``
+array-api-extra, SciPy (with ``SCIPY_ARRAY_API=1``) and scikit-learn (with
+``array_api_dispatch=True``) find the ``autodiff``
 namespace through ``Tensor.__array_namespace__``; their results are tensors with a
 graph, checked against finite differences.
 """
@@ -76,15 +77,40 @@ SCIPY_SCRIPT = textwrap.dedent(
         assert isinstance(out, ad.Tensor), (name, type(out))
         check_grads(fn, (x,), order=1)
         print("ok", name)
+
+    import sklearn
+    from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
+
+    sklearn.set_config(array_api_dispatch=True)
+    for name, fn in [
+        ("rbf_kernel", lambda t: rbf_kernel(t, gamma=0.5)),
+        ("euclidean_distances", lambda t: euclidean_distances(t, t[:2] + 3.0)),
+    ]:
+        out = fn(x)
+        assert isinstance(out, ad.Tensor), (name, type(out))
+        check_grads(fn, (x,), order=1)
+        print("ok", name)
     """
 )
 
 
-def test_scipy_special_is_differentiable() -> None:
+def test_scipy_and_scikit_learn_are_differentiable() -> None:
     pytest.importorskip("scipy")
+    pytest.importorskip("sklearn")
     env = {**os.environ, "SCIPY_ARRAY_API": "1"}
     run = subprocess.run(
         [sys.executable, "-c", SCIPY_SCRIPT], capture_output=True, text=True, env=env, check=False
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["ok", "logsumexp", "ok", "softmax", "ok", "log_softmax"]
+    assert run.stdout.split() == [
+        "ok",
+        "logsumexp",
+        "ok",
+        "softmax",
+        "ok",
+        "log_softmax",
+        "ok",
+        "rbf_kernel",
+        "ok",
+        "euclidean_distances",
+    ]
