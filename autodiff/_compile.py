@@ -21,6 +21,7 @@ do). Closed-over tensors (model parameters) are read afresh on every call.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import gc
 from collections.abc import Callable
@@ -60,7 +61,7 @@ class _Tracer:
         self.args: list[int] = []  # slots of the positional tensor arguments
         self.externals: list[tuple[int, Tensor, Any]] = []  # (slot, tensor, its data then)
         self.literals: dict[int, Any] = {}  # slot -> constant Python scalar / array
-        self.code: list[tuple[Any, Any, tuple[int, ...], Any, Any]] = []
+        self.code: list[tuple[Any, ...]] = []
 
     def _new(self, array: Any) -> int:
         slot = self.n
@@ -97,7 +98,7 @@ class _Tracer:
             outs: Any = self._new(out)
         else:
             outs = tuple(self._new(o) for o in out)
-        self.code.append((fwd, backend.xp, ins, params or None, outs))
+        self.code.append((fwd, backend.xp, ins, params or None, outs, prim, backend))
 
     def alias(self, source: Any, converted: Any) -> None:
         """``converted`` was made from a traced array by a conversion: the same slot."""
@@ -131,6 +132,26 @@ class _Tracer:
         raise TraceError(f"ad.compile({self.name}): the function {what}.")
 
 
+#: primitives whose forward is exactly a Python operator (``lambda xp, a, b: a + b``):
+#: generated code writes the operator inline, which is also the fastest path on NumPy
+#: scalars (0-d results)
+_OPERATORS = {
+    "add": "{0} + {1}",
+    "subtract": "{0} - {1}",
+    "multiply": "{0} * {1}",
+    "divide": "{0} / {1}",
+    "pow": "{0} ** {1}",
+    "negative": "-{0}",
+    "positive": "+{0}",
+    "equal": "{0} == {1}",
+    "not_equal": "{0} != {1}",
+    "less": "{0} < {1}",
+    "less_equal": "{0} <= {1}",
+    "greater": "{0} > {1}",
+    "greater_equal": "{0} >= {1}",
+}
+
+
 class _Program:
     """A traced function: instructions over slots, run on raw arrays."""
 
@@ -140,6 +161,7 @@ class _Program:
         "code",
         "externals",
         "fast",
+        "fn",
         "literals",
         "n",
         "out_refs",
@@ -176,44 +198,61 @@ class _Program:
                 params,
                 outs,
                 tuple(i for i in set(ins) if last[i] == k and i not in keep),
+                prim,
+                backend,
             )
-            for k, (fwd, xp, ins, params, outs) in enumerate(code)
+            for k, (fwd, xp, ins, params, outs, prim, backend) in enumerate(code)
         ]
         self.size = len(self.code)
+        self.fn = self._generate()
         # one backend for every instruction: its compiler may take the whole program
         spaces = {id(ins[1]) for ins in self.code}
         refs = [r[2] for r in out_refs if r[0] == "slot"]
         self.backend = refs[0] if refs and len(spaces) <= 1 else None
         self.fast: Any = None  # the backend's compiled program, False if it has none
 
+    def _generate(self) -> Callable[[list[Any], list[Any]], tuple[Any, ...]]:
+        """The program as straight-line Python: one local per slot, each instruction one
+        call to its pre-resolved callable (a NumPy ufunc where one is the primitive), and
+        ``del`` after a slot's last use. No lists, loops or lookups per instruction."""
+        env: dict[str, Any] = {}
+        lines = ["def program(A, E):"]
+        lines += [f"    s{slot} = A[{i}]" for i, slot in enumerate(self.args)]
+        lines += [f"    s{slot} = E[{j}]" for j, (slot, _) in enumerate(self.externals)]
+        for slot, value in self.literals.items():
+            env[f"L{slot}"] = value
+            lines.append(f"    s{slot} = L{slot}")
+        for k, (fwd, xp, ins, params, outs, dead, prim, backend) in enumerate(self.code):
+            args = ", ".join(f"s{i}" for i in ins)
+            ufunc = getattr(backend, "ufuncs", {}).get(prim.name)
+            operator = _OPERATORS.get(prim.name)
+            if operator is not None and params is None and fwd is prim.forward:
+                # the primitive's forward is this operator: write it inline
+                call = operator.format(*(f"s{i}" for i in ins))
+            elif ufunc is not None and params is None and fwd is prim.forward:
+                env[f"U{k}"] = ufunc
+                call = f"U{k}({args})"
+            else:
+                env[f"F{k}"], env[f"X{k}"] = fwd, xp
+                if params:
+                    env[f"P{k}"] = params
+                    call = f"F{k}(X{k}, {args}, **P{k})"
+                else:
+                    call = f"F{k}(X{k}, {args})"
+            target = f"s{outs}" if outs.__class__ is int else "".join(f"s{o}, " for o in outs)
+            lines.append(f"    {target} = {call}")
+            if dead:
+                lines.append("    del " + ", ".join(f"s{i}" for i in dead))
+        results = [f"s{r[1]}" for r in self.out_refs if r[0] == "slot"]
+        lines.append("    return (" + "".join(f"{r}, " for r in results) + ")")
+        exec(builtins.compile("\n".join(lines), "<autodiff.compile program>", "exec"), env)
+        return env["program"]
+
     def outputs(self, datas: list[Any], externals: list[Any] | None = None) -> list[Any]:
         """The output arrays for these argument arrays (and closed-over arrays)."""
-        vals = self.run(datas, externals)
-        return [vals[r[1]] for r in self.out_refs if r[0] == "slot"]
-
-    def run(self, datas: list[Any], externals: list[Any] | None = None) -> list[Any]:
-        vals: list[Any] = [None] * self.n
-        for slot, value in self.literals.items():
-            vals[slot] = value
         if externals is None:
-            for slot, t in self.externals:
-                vals[slot] = t.data
-        else:
-            for (slot, _), d in zip(self.externals, externals):
-                vals[slot] = d
-        for slot, d in zip(self.args, datas):
-            vals[slot] = d
-        for fwd, xp, ins, params, outs, dead in self.code:
-            args = [vals[i] for i in ins]
-            res = fwd(xp, *args, **params) if params else fwd(xp, *args)
-            if outs.__class__ is int:
-                vals[outs] = res
-            else:
-                for o, r in zip(outs, res):
-                    vals[o] = r
-            for i in dead:
-                vals[i] = None
-        return vals
+            externals = [t.data for _, t in self.externals]
+        return list(self.fn(datas, externals))
 
 
 def _backend_compile(program: _Program) -> Any:
@@ -318,8 +357,8 @@ class CompiledFunction:
                 wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs
             ]
             return _tree.unflatten(program.structure, leaves)
-        vals = program.run(datas)
-        leaves = [wrap(vals[r[1]], r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
+        arrays = iter(program.fn(datas, [t.data for _, t in program.externals]))
+        leaves = [wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
         return _tree.unflatten(program.structure, leaves)
 
     def _keywords(self, kwargs: dict[str, Any]) -> tuple[Any, ...]:

@@ -234,3 +234,20 @@ def test_keywords_select_traces_and_tensors_must_be_positional() -> None:
     assert f.traces == 2 and f.replays == 1
     with pytest.raises(TypeError, match="by position"):
         f(x, power=x)
+
+
+def test_inline_operators_match_the_primitives_they_replace() -> None:
+    from autodiff._compile import _OPERATORS
+    from autodiff.engine import PRIMITIVES
+
+    a, b = make([1.5, -2.0, 3.0]).data, make([0.5, 2.0, -1.0]).data
+    xp = ad.get_backend().xp
+    for name, template in _OPERATORS.items():
+        prim = PRIMITIVES[name]
+        n = template.count("{")
+        args = (a, b)[:n]
+        inline = eval(template.format(*(f"args[{i}]" for i in range(n))))
+        np.testing.assert_array_equal(
+            np.asarray(ad.backends.get(ad.get_backend().name).to_numpy(inline)),
+            np.asarray(ad.get_backend().to_numpy(prim.forward(xp, *args))),
+        )

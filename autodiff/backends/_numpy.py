@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -86,6 +86,36 @@ class NumpyBackend(Backend):
     name = "numpy"
     install_hint = "Install it with: pip install numpy"
     numpy_dtypes = True
+    #: primitives that are exactly one NumPy ufunc: ``ad.compile`` calls these directly
+    ufuncs: ClassVar[dict[str, Any]] = {
+        "add": np.add,
+        "subtract": np.subtract,
+        "multiply": np.multiply,
+        "divide": np.true_divide,
+        "negative": np.negative,
+        "positive": np.positive,
+        "exp": np.exp,
+        "log": np.log,
+        "sin": np.sin,
+        "cos": np.cos,
+        "tan": np.tan,
+        "tanh": np.tanh,
+        "sqrt": np.sqrt,
+        "square": np.square,
+        "abs": np.abs,
+        "maximum": np.maximum,
+        "minimum": np.minimum,
+        "equal": np.equal,
+        "not_equal": np.not_equal,
+        "less": np.less,
+        "less_equal": np.less_equal,
+        "greater": np.greater,
+        "greater_equal": np.greater_equal,
+        "sign": np.sign,
+        "expm1": np.expm1,
+        "log1p": np.log1p,
+        "reciprocal": np.reciprocal,
+    }
 
     def _load_xp(self) -> Any:
         from ..engine import PRIMITIVES
