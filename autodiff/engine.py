@@ -620,6 +620,9 @@ def _is_complex(x: Any) -> bool:
     dt = getattr(x, "dtype", None)
     if dt is None:
         return isinstance(x, complex)
+    kind = getattr(dt, "kind", None)
+    if kind.__class__ is str:  # NumPy, CuPy, JAX dtypes and autodiff's own: no lookup
+        return kind == "c" or kind == "complex floating"
     key = (dt.__class__, dt)
     found = _COMPLEX_DTYPES.get(key)
     if found is None:
