@@ -126,6 +126,18 @@ def to_dtype(obj: Any) -> DType:
     ------
     TypeError
         If ``obj`` names no dtype autodiff knows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import autodiff as ad
+    >>> from autodiff._dtypes import to_dtype
+    >>> to_dtype("float32") is ad.float32
+    True
+    >>> to_dtype(np.dtype("int16")).name
+    'int16'
+    >>> to_dtype(float) is ad.float64  # Python's float is double precision
+    True
     """
     if obj.__class__ is DType:
         return obj

@@ -97,6 +97,13 @@ def registered() -> tuple[str, ...]:
     Returns
     -------
     tuple of str
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> names = ad.backends.registered()
+    >>> "numpy" in names, "array_api_strict" in names
+    (True, True)
     """
     _load_entry_points()
     return tuple(_factories)
@@ -145,6 +152,15 @@ def get(name: str) -> Backend:
     ------
     ValueError
         If no backend has that name (the message lists the registered ones).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> backend = ad.backends.get("numpy")
+    >>> backend.name
+    'numpy'
+    >>> backend is ad.backends.get("numpy")  # one instance per name
+    True
     """
     backend = _instances.get(name)
     if backend is not None:
@@ -166,7 +182,21 @@ def get(name: str) -> Backend:
 
 
 def available() -> tuple[str, ...]:
-    """Names of the backends usable on this machine (library importable, device present)."""
+    """Names of the backends usable on this machine (library importable, device present).
+
+    Returns
+    -------
+    tuple of str
+        A subset of ``registered()``, in the same order.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> "numpy" in ad.backends.available()  # NumPy is a required dependency
+    True
+    >>> set(ad.backends.available()) <= set(ad.backends.registered())
+    True
+    """
     out = []
     for name in registered():
         try:

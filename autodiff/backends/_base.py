@@ -79,6 +79,25 @@ class HostRandom:
 
     Backends without a generator of their own (or whose generator differs
     between devices) use this, so one seed gives the same numbers everywhere.
+
+    Parameters
+    ----------
+    backend : Backend
+        The backend whose arrays the draws are returned as.
+    seed : int or None
+        Seed of the host NumPy generator.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> backend = ad.backends.get("numpy")
+    >>> rng = ad.backends.HostRandom(backend, seed=0)
+    >>> first = backend.to_numpy(rng.uniform((3,), dtype="float64"))
+    >>> rng.seed(0)  # the same seed gives the same numbers again
+    >>> (backend.to_numpy(rng.uniform((3,), dtype="float64")) == first).tolist()
+    [True, True, True]
+    >>> sorted(backend.to_numpy(rng.permutation(4)).tolist())
+    [0, 1, 2, 3]
     """
 
     def __init__(self, backend: Backend, seed: int | None = None) -> None:
