@@ -26,6 +26,8 @@ MODULES = (
     "autodiff.ops.linalg",
     "autodiff.ops.special",
     "autodiff._info",
+    "autodiff.backends",
+    "autodiff._dtypes",
     "autodiff.transforms",
     "autodiff.custom",
     "autodiff.creation",
