@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from operator import attrgetter
+from heapq import heappop, heappush
 from typing import Any
 
 from . import anomaly as _anomaly
@@ -36,14 +36,16 @@ __all__ = [
     "apply2",
     "backward",
     "call",
+    "identity",
 ]
 
 #: Every primitive by name (filled as the op modules define them).
 PRIMITIVES: dict[str, Primitive] = {}
 
 _SCALARS = frozenset((int, float, bool, complex))
-_seq = itertools.count()
-_by_seq = attrgetter("seq")
+#: creation order of nodes, counting down: a heap of (seq, node) pops the newest first
+_seq = itertools.count(0, -1)
+_new = object.__new__
 _ANOMALY_ACTIVE = _anomaly.ACTIVE
 
 #: The active ``autodiff.compile`` tracer, or None (a one-element list: cheap to read)
@@ -121,6 +123,12 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
+def identity(xp: Any, g: Any, ans: Any, *inputs: Any, **params: Any) -> Any:
+    """The per-input rule "the gradient is ``g`` itself" (``add``, ``subtract``'s first
+    input): the engine passes ``g`` on without calling it."""
+    return g
+
+
 def primitive(
     name: str,
     forward: Callable[..., Any],
@@ -136,16 +144,31 @@ def primitive(
 
 
 class Node:
-    """One recorded primitive call: what backward needs to run its rule."""
+    """One recorded primitive call: what backward needs to run its rule.
 
-    __slots__ = ("ans", "backend", "hooks", "inputs", "params", "prim", "seq", "trace")
+    ``inputs`` are the call's arguments as given (tensors and Python scalars), ``args``
+    the same with each tensor replaced by its raw array: first-order backward hands
+    ``args`` to the rule without unwrapping anything, and a later rebinding of an
+    input's ``.data`` (``x[k] = v``, ``x += y``) cannot change the saved value.
+    """
+
+    __slots__ = ("ans", "args", "backend", "hooks", "inputs", "params", "prim", "seq", "trace")
 
     def __init__(
-        self, prim: Primitive, backend: Any, inputs: tuple[Any, ...], params: Any, ans: Any
+        self,
+        prim: Primitive,
+        backend: Any,
+        inputs: tuple[Any, ...],
+        params: Any,
+        ans: Any,
+        args: tuple[Any, ...] | None = None,
     ) -> None:
         self.prim = prim
         self.backend = backend
         self.inputs: tuple[Any, ...] | None = inputs
+        self.args = (
+            tuple(t.data if isinstance(t, Tensor) else t for t in inputs) if args is None else args
+        )
         self.params = params
         self.ans = ans
         self.seq = next(_seq)
@@ -224,19 +247,43 @@ def _coerce(obj: Any, like: Tensor) -> Tensor:
 
 
 def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) -> Tensor:
-    """Call a one-input primitive on tensor ``x``."""
+    """Call a one-input primitive on tensor ``x``.
+
+    This and ``apply2`` are the hot path of every operation: the result tensor and its
+    node are built inline (no ``wrap`` or ``Node.__init__`` call).
+    """
     backend = x._backend
+    xd = x.data
     fwd = backend.kernels.get(prim) or prim.forward
     try:
-        out = fwd(backend.xp, x.data, **params) if params else fwd(backend.xp, x.data)
+        out = fwd(backend.xp, xd, **params) if params else fwd(backend.xp, xd)
     except Exception as err:
         raise _forward_error(prim, (x,), err) from err
     if _TRACER[0] is not None:
         _TRACER[0].record(prim, fwd, backend, (x,), params, out)
-    t = wrap(out, backend)
+    t = _new(Tensor)
+    t.data = out
+    t._backend = backend
+    t._oi = 0
+    t.grad = None
+    t.name = None
+    t._hooks = None
     if x._rg and prim.differentiable and GRAD_ENABLED.get():
         t._rg = True
-        t._node = Node(prim, backend, (x,), params, out)
+        t._node = node = _new(Node)
+        node.prim = prim
+        node.backend = backend
+        node.inputs = (x,)
+        node.args = (xd,)
+        node.params = params
+        node.ans = out
+        node.seq = next(_seq)
+        node.hooks = None
+        if _ANOMALY_ACTIVE[0] and _anomaly.enabled():
+            node.trace = _anomaly.creation_site()
+    else:
+        t._rg = False
+        t._node = None
     return t
 
 
@@ -273,10 +320,29 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
         raise _forward_error(prim, (a, b), err) from err
     if _TRACER[0] is not None:
         _TRACER[0].record(prim, fwd, backend, (a, b), None, out)
-    t = wrap(out, backend)
+    t = _new(Tensor)
+    t.data = out
+    t._backend = backend
+    t._oi = 0
+    t.grad = None
+    t.name = None
+    t._hooks = None
     if rg and prim.differentiable and GRAD_ENABLED.get():
         t._rg = True
-        t._node = Node(prim, backend, (a, b), None, out)
+        t._node = node = _new(Node)
+        node.prim = prim
+        node.backend = backend
+        node.inputs = (a, b)
+        node.args = (ad_, bd)
+        node.params = None
+        node.ans = out
+        node.seq = next(_seq)
+        node.hooks = None
+        if _ANOMALY_ACTIVE[0] and _anomaly.enabled():
+            node.trace = _anomaly.creation_site()
+    else:
+        t._rg = False
+        t._node = None
     return t
 
 
@@ -316,11 +382,11 @@ def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None
         t = wrap(out, backend)
         if record:
             t._rg = True
-            t._node = Node(prim, backend, tuple(args), params, out)
+            t._node = Node(prim, backend, tuple(args), params, out, tuple(datas))
         return t
     outs = tuple(wrap(o, backend) for o in out)
     if record:
-        node = Node(prim, backend, tuple(args), params, tuple(out))
+        node = Node(prim, backend, tuple(args), params, tuple(out), tuple(datas))
         for i, t in enumerate(outs):
             t._rg = True
             t._node = node
@@ -469,6 +535,14 @@ def backward(
     return _backward(roots, root_grads, retain_graph, False, inputs, accumulate)
 
 
+def _freed(prim: Primitive) -> RuntimeError:
+    return RuntimeError(
+        f"trying to backward through the graph a second time (at '{prim.name}'): "
+        "its saved values were freed by the first backward(). Pass "
+        "retain_graph=True to the first backward() if you need to call it again."
+    )
+
+
 def _backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Any],
@@ -479,7 +553,11 @@ def _backward(
 ) -> dict[int, tuple[Tensor, Any]]:
     raw = not create_graph
     check_finite = _ANOMALY_ACTIVE[0] and _anomaly.enabled()
+    # a node enters the heap when it first receives a gradient; popping the newest
+    # (creation order is topological) runs each node once, after every node that feeds
+    # it: traversal and ordering in one pass, no recursion
     grads: dict[Node, Any] = {}
+    heap: list[tuple[int, Node]] = []
     leaves: dict[int, list[Any]] = {}
     wanted: dict[tuple[Node, int], Tensor] = {}
     if inputs is not None:
@@ -487,6 +565,8 @@ def _backward(
             if t._node is not None:
                 wanted[(t._node, t._oi)] = t
     captured: dict[int, tuple[Tensor, Any]] = {}
+    # the common case (first order, no captures, no anomaly checks) skips _prepare
+    plain = raw and not wanted and not check_finite
 
     def send(t: Tensor, g: Any) -> None:
         node = t._node
@@ -498,65 +578,39 @@ def _backward(
                 entry[1] = entry[1] + g
         elif node.prim.nout == 1:
             prev = grads.get(node)
-            grads[node] = g if prev is None else prev + g
+            if prev is None:
+                grads[node] = g
+                heappush(heap, (node.seq, node))
+            else:
+                grads[node] = prev + g
         else:
             slots = grads.get(node)
             if slots is None:
                 slots = grads[node] = [None] * node.prim.nout
+                heappush(heap, (node.seq, node))
             prev = slots[t._oi]
             slots[t._oi] = g if prev is None else prev + g
 
     for t, g in zip(roots, root_grads):
         send(t, g)
 
-    # Collect every node reachable from the roots.
-    stack = [t._node for t in roots if t._node is not None]
-    nodes = set(stack)
-    while stack:
-        node = stack.pop()
-        ins = node.inputs
-        if ins is None:
-            continue
-        for t in ins:
-            if isinstance(t, Tensor):
-                p = t._node
-                if p is not None and p not in nodes:
-                    nodes.add(p)
-                    stack.append(p)
-
-    for node in sorted(nodes, key=_by_seq, reverse=True):
-        g = grads.pop(node, None)
-        if g is None:
-            continue
+    while heap:
+        node = heappop(heap)[1]
+        g = grads.pop(node)
         prim = node.prim
+        args = node.args
+        if args is None:
+            raise _freed(prim)
         ins = node.inputs
-        if ins is None:
-            raise RuntimeError(
-                f"trying to backward through the graph a second time (at '{prim.name}'): "
-                "its saved values were freed by the first backward(). Pass "
-                "retain_graph=True to the first backward() if you need to call it again."
-            )
         backend = node.backend
-        xp = backend.xp if raw else NAMESPACE
         ans = node.ans
-        multi = prim.nout != 1
-        if multi:
-            g = tuple(
-                gi if gi is not None else xp.zeros_like(a if raw else wrap(a, backend))
-                for gi, a in zip(g, ans)
-            )
-        if node.hooks is not None:
-            g = _apply_node_hooks(node, g, raw, multi)
-        if wanted:
-            _capture(node, g, multi, wanted, captured, raw, backend)
-        conj = prim.holomorphic and _is_complex(ans)
+        if plain and node.hooks is None and prim.nout == 1:
+            xp = backend.xp
+            conj = prim.holomorphic and ans.dtype in backend.complex_natives
+        else:
+            xp, g, ans, args, conj = _prepare(node, g, raw, wanted, captured)
         if conj:
             g = xp.conj(g)
-        if raw:
-            args = [t.data if isinstance(t, Tensor) else t for t in ins]
-        else:
-            args = ins
-            ans = _wrap_ans(node, ans, backend)
         params = node.params
         vjps = prim.vjps
         if vjps is None:
@@ -566,36 +620,48 @@ def _backward(
                     f"the gradient rule of '{prim.name}' returned {len(res)} gradients "
                     f"for {len(ins)} inputs; it must return one entry (or None) per input."
                 )
-        else:
-            res = [
-                (rule(xp, g, ans, *args, **params) if params else rule(xp, g, ans, *args))
-                if rule is not None and isinstance(t, Tensor) and t._rg
-                else None
-                for rule, t in zip(vjps, ins)
-            ]
-        for t, gi in zip(ins, res):
-            if gi is None or not isinstance(t, Tensor) or not t._rg:
+        i = -1
+        for t in ins:
+            i += 1
+            if not isinstance(t, Tensor) or not t._rg:
                 continue
-            ref = t.data if raw else t
+            if vjps is None:
+                gi = res[i]
+                if gi is None:
+                    continue
+            else:
+                rule = vjps[i]
+                if rule is identity:
+                    gi = g
+                elif rule is None:
+                    continue
+                else:
+                    gi = rule(xp, g, ans, *args, **params) if params else rule(xp, g, ans, *args)
+            ref = args[i]
             if conj:
                 gi = xp.conj(gi)
             if gi.shape != ref.shape:
                 gi = _unbroadcast(xp, gi, tuple(ref.shape), prim)
-            if gi.dtype != ref.dtype:
+            dt = gi.dtype
+            if dt is not ref.dtype and dt != ref.dtype:
                 if _is_complex(gi) and not _is_complex(ref):
                     gi = xp.real(gi)  # a real input gets the real part
                 gi = xp.astype(gi, ref.dtype)
             if check_finite:
-                # by identity: == on tensors compares elementwise
-                _anomaly.check(node, next(i for i, u in enumerate(ins) if u is t), gi)
+                _anomaly.check(node, i, gi)
             parent = t._node
             if parent is not None and parent.prim.nout == 1:
                 prev = grads.get(parent)
-                grads[parent] = gi if prev is None else prev + gi
+                if prev is None:
+                    grads[parent] = gi
+                    heappush(heap, (parent.seq, parent))
+                else:
+                    grads[parent] = prev + gi
             else:
                 send(t, gi)
         if not retain_graph:
             node.inputs = None
+            node.args = None
             node.ans = None
 
     out = captured
@@ -608,6 +674,33 @@ def _backward(
         if accumulate:
             t.grad = gt if t.grad is None else t.grad + gt
     return out
+
+
+def _prepare(
+    node: Node,
+    g: Any,
+    raw: bool,
+    wanted: dict[tuple[Node, int], Tensor],
+    captured: dict[int, tuple[Tensor, Any]],
+) -> tuple[Any, Any, Any, Any, bool]:
+    """What a node's rule runs on, outside the common case: ``(xp, g, ans, args, conj)``
+    under ``create_graph`` (tensors, ``xp = autodiff``), for several outputs (missing
+    cotangents become zeros), with hooks, and with gradients captured for ``inputs=``."""
+    backend = node.backend
+    prim = node.prim
+    if raw:
+        xp, ans, args = backend.xp, node.ans, node.args
+    else:
+        xp, ans, args = NAMESPACE, _wrap_ans(node, node.ans, backend), node.inputs
+    multi = prim.nout != 1
+    if multi:
+        g = tuple(gi if gi is not None else xp.zeros_like(a) for gi, a in zip(g, ans))
+    if node.hooks is not None:
+        g = _apply_node_hooks(node, g, raw, multi)
+    if wanted:
+        _capture(node, g, multi, wanted, captured, raw, backend)
+    conj = prim.holomorphic and (ans.dtype in backend.complex_natives if raw else _is_complex(ans))
+    return xp, g, ans, args, conj
 
 
 # (type of dtype, dtype) → is complex: keyed with the type because dtypes of different

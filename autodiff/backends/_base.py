@@ -250,6 +250,9 @@ class Backend:
 
     #: the array API namespace, imported on first use (see ``__getattr__``)
     xp: Any
+    #: the library's complex dtypes (as its arrays report them): the backward pass's
+    #: one-lookup test for the complex-gradient convention
+    complex_natives: frozenset[Any] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -303,6 +306,9 @@ class Backend:
 
             for dt, native in list(self._dtype_to_native.items()):
                 self._native_to_dtype[np.dtype(native)] = dt
+        self.complex_natives = frozenset(
+            native for native, dt in self._native_to_dtype.items() if dt.kind == "complex floating"
+        )
 
     def _native_ok(self, dtype: DType, native: Any) -> bool:
         return True

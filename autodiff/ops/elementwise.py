@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine import apply1, apply2, primitive
+from ..engine import apply1, apply2, identity, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, scalar_or_tensor
 
@@ -46,9 +46,9 @@ __all__ = [
 # -- arithmetic ----------------------------------------------------------------
 
 # d(a+b) = da + db
-add_p = primitive("add", lambda xp, a, b: a + b, lambda xp, g, ans, a, b: (g, g))
+add_p = primitive("add", lambda xp, a, b: a + b, vjps=(identity, identity))
 # d(a-b) = da - db
-sub_p = primitive("subtract", lambda xp, a, b: a - b, lambda xp, g, ans, a, b: (g, -g))
+sub_p = primitive("subtract", lambda xp, a, b: a - b, vjps=(identity, lambda xp, g, ans, a, b: -g))
 # d(ab) = b da + a db
 mul_p = primitive(
     "multiply",
@@ -62,7 +62,7 @@ div_p = primitive(
     vjps=(lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -(g * ans) / b),
 )
 neg_p = primitive("negative", lambda xp, a: -a, lambda xp, g, ans, a: (-g,))
-pos_p = primitive("positive", lambda xp, a: +a, lambda xp, g, ans, a: (g,))
+pos_p = primitive("positive", lambda xp, a: +a, vjps=(identity,))
 
 
 def _pow_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
