@@ -166,7 +166,7 @@ class Node:
         self.prim = prim
         self.backend = backend
         self.inputs: tuple[Any, ...] | None = inputs
-        self.args = (
+        self.args: tuple[Any, ...] | None = (
             tuple(t.data if isinstance(t, Tensor) else t for t in inputs) if args is None else args
         )
         self.params = params
@@ -598,10 +598,10 @@ def _backward(
         node = heappop(heap)[1]
         g = grads.pop(node)
         prim = node.prim
-        args = node.args
+        args: Any = node.args
         if args is None:
             raise _freed(prim)
-        ins = node.inputs
+        ins: Any = node.inputs
         backend = node.backend
         ans = node.ans
         if plain and node.hooks is None and prim.nout == 1:
@@ -614,7 +614,8 @@ def _backward(
         params = node.params
         vjps = prim.vjps
         if vjps is None:
-            res = prim.vjp(xp, g, ans, *args, **params) if params else prim.vjp(xp, g, ans, *args)
+            vjp: Any = prim.vjp
+            res = vjp(xp, g, ans, *args, **params) if params else vjp(xp, g, ans, *args)
             if len(res) != len(ins):
                 raise RuntimeError(
                     f"the gradient rule of '{prim.name}' returned {len(res)} gradients "
@@ -688,6 +689,7 @@ def _prepare(
     cotangents become zeros), with hooks, and with gradients captured for ``inputs=``."""
     backend = node.backend
     prim = node.prim
+    args: Any
     if raw:
         xp, ans, args = backend.xp, node.ans, node.args
     else:
