@@ -240,3 +240,39 @@ def test_dropout_modes() -> None:
     np.testing.assert_allclose(np.unique(y.numpy()), [0.0, 1 / 0.75], rtol=1e-6)
     d.eval()
     assert d(x) is x
+
+
+def test_fused_cross_entropy_gradients_to_second_order(rng: np.random.Generator) -> None:
+    from autodiff.ops.special import softmax_cross_entropy
+
+    logits = make(rng.standard_normal((2, 3, 4)) * 3)
+    labels = ad.tensor(np.array([[0, 3, 1], [2, 2, 0]]))
+    check_grads(lambda a: softmax_cross_entropy(a, labels), (logits,), order=2)
+    check_grads(lambda a: ad.nn.cross_entropy(a[0], labels[0]), (logits,), order=2)
+    # both outputs carry gradients: the loss and, through the log-sum-exp, the softmax
+    check_grads(
+        lambda a: ad.nn.cross_entropy(a, labels[0], reduction="sum") * ad.logsumexp(a[0, 0]),
+        (logits[0],),
+        order=2,
+    )
+
+
+def test_fused_cross_entropy_flags_bad_labels_with_nan() -> None:
+    from autodiff.ops.special import softmax_cross_entropy
+
+    x = make([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]], requires_grad=True)
+    loss = softmax_cross_entropy(x, ad.tensor([1, 3]))  # 3 is not a class of 3
+    assert np.isfinite(loss.numpy()[0]) and np.isnan(loss.numpy()[1])
+    ad.sum(loss).backward()
+    g = x.grad.numpy()
+    assert np.isfinite(g[0]).all() and np.isnan(g[1]).all()  # never a silently wrong zero
+    with pytest.raises(ValueError, match="shape"):
+        softmax_cross_entropy(x, ad.tensor([1, 2, 0]))
+    with pytest.raises(TypeError, match="integer labels"):
+        softmax_cross_entropy(x, make([1.0, 2.0]))
+    # an all -inf row: NaN (-inf - -inf, as PyTorch); log(0) is guarded (only NumPy's
+    # "invalid value" for that subtraction remains)
+    inf = make([[-np.inf, -np.inf], [0.0, 1.0]])
+    with np.errstate(invalid="ignore"):
+        out = softmax_cross_entropy(inf, ad.tensor([0, 1])).numpy()
+    assert np.isnan(out[0]) and np.isfinite(out[1])

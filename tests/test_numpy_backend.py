@@ -68,3 +68,43 @@ def test_where_any_mask(mask: list[bool]) -> None:
     cond = np.array(mask)
     x = np.linspace(-1.0, 1.0, cond.size)
     assert _same_bits(_where(cond, x, 0.0), np.where(cond, x, 0.0))
+
+
+def _kernel_and_generic(name: str) -> tuple[Any, Any]:
+    import autodiff as ad
+    from autodiff.engine import PRIMITIVES
+
+    numpy = ad.backends.get("numpy")
+    xp = numpy.xp  # loading the namespace registers the kernels
+    prim = PRIMITIVES[name]
+    kernel = numpy.kernels[prim]
+    return (lambda *a, **k: kernel(xp, *a, **k)), (lambda *a, **k: prim.forward(xp, *a, **k))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["plain", "batched", "inf row", "bad label", "nan"])
+def test_softmax_cross_entropy_kernel_is_the_generic_forward(dtype: Any, case: str) -> None:
+    kernel, generic = _kernel_and_generic("softmax_cross_entropy")
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 6, 5) if case == "batched" else (6, 5)) * 4).astype(dtype)
+    labels = rng.integers(0, 5, x.shape[:-1])
+    if case == "inf row":
+        x[1] = -np.inf
+    elif case == "bad label":
+        labels[..., 2] = 5
+    elif case == "nan":
+        x[0, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        for got, want in zip(kernel(x, labels), generic(x, labels)):
+            assert _same_bits(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64, np.complex128])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 2), -1])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_mean_kernel_is_numpy_mean(dtype: Any, axis: Any, keepdims: bool) -> None:
+    kernel, _ = _kernel_and_generic("mean")
+    a = np.random.default_rng(4).standard_normal((3, 4, 5)).astype(dtype)
+    assert _same_bits(
+        kernel(a, axis=axis, keepdims=keepdims), np.mean(a, axis=axis, keepdims=keepdims)
+    )

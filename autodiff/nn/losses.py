@@ -6,6 +6,7 @@ from typing import Any
 
 import autodiff as ad
 
+from ..ops.special import softmax_cross_entropy
 from ..tensor import Tensor
 from .functional import log_softmax, one_hot
 
@@ -111,10 +112,9 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
     """
     target = ad.asarray(target, device=input.device)
     _check_classes(input, target)
-    logp = log_softmax(input, axis=-1)
     if target.dtype.is_floating:
-        return _reduce(-ad.sum(target * logp, axis=-1), reduction)
-    return nll_loss(logp, target, reduction)
+        return _reduce(-ad.sum(target * log_softmax(input, axis=-1), axis=-1), reduction)
+    return _reduce(softmax_cross_entropy(input, target), reduction)
 
 
 def soft_cross_entropy_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002

@@ -27,12 +27,16 @@ def kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 
 def _spread(xp: Any, g: Any, a: Any, axis: Any) -> Any:
-    # the gradient of a reduction, broadcast back over the reduced axes
+    # the gradient of a reduction, broadcast back over the reduced axes (a view)
     shape = tuple(a.shape)
+    if axis is None:  # g has no axes, or only size-1 ones (keepdims): it broadcasts as is
+        return xp.broadcast_to(g, shape)
     return xp.broadcast_to(xp.reshape(g, kept_shape(shape, axis)), shape)
 
 
 def _count(shape: tuple[int, ...], axis: Any) -> int:
+    if axis is None:
+        return math.prod(shape)
     return math.prod(shape[i] for i in normalize_axes(axis, len(shape)))
 
 
@@ -44,8 +48,9 @@ sum_p = primitive(
 mean_p = primitive(
     "mean",
     lambda xp, a, axis=None, keepdims=False: xp.mean(a, axis=axis, keepdims=keepdims),
+    # d mean = g / n on every reduced element: divide the (small) g, then broadcast
     lambda xp, g, ans, a, axis=None, keepdims=False: (
-        _spread(xp, g, a, axis) / builtins.max(_count(tuple(a.shape), axis), 1),
+        _spread(xp, g / builtins.max(_count(tuple(a.shape), axis), 1), a, axis),
     ),
 )
 
