@@ -121,11 +121,11 @@ class Optimizer:
         ([0.5, 1.5], 1)
         """
         self.step_count += 1
-        with no_grad():
+        with no_grad():  # nothing is recorded: the parameters need no detached copies
             for p, state in zip(self.params, self.state):
-                if p.grad is not None:
-                    new = self._update(p.detach(), p.grad.detach(), state)
-                    p.data = new.data
+                g = p.grad
+                if g is not None:
+                    p.data = self._update(p, g, state).data
 
     def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
         raise NotImplementedError
