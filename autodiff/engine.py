@@ -553,9 +553,9 @@ def _backward(
 ) -> dict[int, tuple[Tensor, Any]]:
     raw = not create_graph
     check_finite = _ANOMALY_ACTIVE[0] and _anomaly.enabled()
-    # a node enters the heap when it first receives a gradient; popping the newest
-    # (creation order is topological) runs each node once, after every node that feeds
-    # it: traversal and ordering in one pass, no recursion
+    # a node becomes pending when it first receives a gradient; running the newest
+    # pending node (creation order is topological) runs each node once, after every node
+    # that feeds it: traversal and ordering in one pass, no recursion
     grads: dict[Node, Any] = {}
     heap: list[tuple[int, Node]] = []
     leaves: dict[int, list[Any]] = {}
@@ -568,7 +568,21 @@ def _backward(
     # the common case (first order, no captures, no anomaly checks) skips _prepare
     plain = raw and not wanted and not check_finite
 
+    # While only one node is pending (along a chain, the common case) it waits in `nxt`
+    # with its gradient in `nxt_g`, not in the heap and the dict; anything that pushes
+    # onto the heap moves it there first, so the newest pending node is always next.
+    nxt: Node | None = None
+    nxt_g: Any = None
+
+    def flush() -> None:
+        nonlocal nxt
+        if nxt is not None:
+            grads[nxt] = nxt_g
+            heappush(heap, (nxt.seq, nxt))
+            nxt = None
+
     def send(t: Tensor, g: Any) -> None:
+        nonlocal nxt_g
         node = t._node
         if node is None:
             entry = leaves.get(id(t))
@@ -576,9 +590,12 @@ def _backward(
                 leaves[id(t)] = [t, g]
             else:
                 entry[1] = entry[1] + g
+        elif node is nxt:
+            nxt_g = nxt_g + g
         elif node.prim.nout == 1:
             prev = grads.get(node)
             if prev is None:
+                flush()
                 grads[node] = g
                 heappush(heap, (node.seq, node))
             else:
@@ -586,6 +603,7 @@ def _backward(
         else:
             slots = grads.get(node)
             if slots is None:
+                flush()
                 slots = grads[node] = [None] * node.prim.nout
                 heappush(heap, (node.seq, node))
             prev = slots[t._oi]
@@ -594,9 +612,14 @@ def _backward(
     for t, g in zip(roots, root_grads):
         send(t, g)
 
-    while heap:
-        node = heappop(heap)[1]
-        g = grads.pop(node)
+    while True:
+        if nxt is not None:
+            node, g, nxt = nxt, nxt_g, None
+        elif heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
+        else:
+            break
         prim = node.prim
         args: Any = node.args
         if args is None:
@@ -651,15 +674,20 @@ def _backward(
             if check_finite:
                 _anomaly.check(node, i, gi)
             parent = t._node
-            if parent is not None and parent.prim.nout == 1:
+            if parent is None or parent.prim.nout != 1:
+                send(t, gi)
+            elif parent is nxt:
+                nxt_g = nxt_g + gi
+            else:
                 prev = grads.get(parent)
-                if prev is None:
+                if prev is not None:
+                    grads[parent] = prev + gi
+                elif nxt is None and not heap:
+                    nxt, nxt_g = parent, gi
+                else:
+                    flush()
                     grads[parent] = gi
                     heappush(heap, (parent.seq, parent))
-                else:
-                    grads[parent] = prev + gi
-            else:
-                send(t, gi)
         if not retain_graph:
             node.inputs = None
             node.args = None
