@@ -62,6 +62,14 @@ class _Tracer:
         self.externals: list[tuple[int, Tensor, Any]] = []  # (slot, tensor, its data then)
         self.literals: dict[int, Any] = {}  # slot -> constant Python scalar / array
         self.code: list[tuple[Any, ...]] = []
+        # host work done again on every replay, in order: ("call", fn) runs fn,
+        # ("input", slot, fn, backend, dtype, device) feeds fn() to a slot (see host_value)
+        self.host: list[tuple[Any, ...]] = []
+        self.guards: list[tuple[Callable[[], Any], Any]] = []  # (fn, its value when traced)
+        # id -> (tensor, data, grad) of every tensor alive when the call began
+        self.entry: dict[int, tuple[Tensor, Any, Any]] = {}
+        self.unset_grads: list[Tensor] = []  # pre-existing leaves whose .grad backward set
+        self.grads_set: set[int] = set()  # ids of tensors whose .grad the call assigned
 
     def _new(self, array: Any) -> int:
         slot = self.n
@@ -121,15 +129,30 @@ class _Tracer:
                 "shape): a replay could not follow the branch it takes"
             )
 
-    def check_backward(self, accumulate: bool) -> None:
-        if accumulate:
+    def accumulating(self, leaf: Tensor) -> None:
+        """``backward()`` is about to add into ``leaf.grad``: a replay can follow only a
+        gradient made during the call, or one that was unset when the call began (a replay
+        then checks that it still is)."""
+        entry = self.entry.get(id(leaf))
+        if entry is None or id(leaf) in self.grads_set:
+            return  # a tensor made by the call, or a .grad the call set (opt.zero_grad())
+        if entry[2] is not None:
             self.refuse(
-                "calls .backward(), which writes into leaves' .grad: differentiate with "
-                "ad.grad / ad.value_and_grad / ad.vjp inside the compiled function instead"
+                "adds gradients into a .grad accumulated before the call (a replay would "
+                "read it as it was when traced); call opt.zero_grad() inside the compiled "
+                "function"
             )
+        self.unset_grads.append(leaf)
+
+    def grad_set(self, t: Tensor) -> None:
+        self.grads_set.add(id(t))
 
     def refuse(self, what: str) -> None:
         raise TraceError(f"ad.compile({self.name}): the function {what}.")
+
+    def host_input(self, array: Any, fn: Callable[[], Any], like: Tensor) -> None:
+        slot = self._new(array)
+        self.host.append(("input", slot, fn, like._backend, like.dtype, like.device))
 
 
 #: primitives whose forward is exactly a Python operator (``lambda xp, a, b: a + b``):
@@ -153,7 +176,12 @@ _OPERATORS = {
 
 
 class _Program:
-    """A traced function: instructions over slots, run on raw arrays."""
+    """A traced function: instructions over slots, run on raw arrays.
+
+    A replay returns the user's outputs followed by the write-backs: the new ``.data``
+    or ``.grad`` of tensors that existed before the traced call (parameters after an
+    optimizer step, gradients after ``backward()``), assigned again after every replay.
+    """
 
     __slots__ = (
         "args",
@@ -162,22 +190,37 @@ class _Program:
         "externals",
         "fast",
         "fn",
+        "guards",
+        "host",
         "literals",
         "n",
         "out_refs",
         "size",
         "structure",
+        "unset_grads",
+        "writes",
     )
 
-    def __init__(self, tracer: _Tracer, structure: Any, out_refs: list[Any]) -> None:
+    def __init__(
+        self, tracer: _Tracer, structure: Any, out_refs: list[Any], writes: list[Any]
+    ) -> None:
         self.args = tracer.args
         self.externals = [(slot, t) for slot, t, _ in tracer.externals]
         self.literals = tracer.literals
+        self.host = tracer.host
+        self.guards = tracer.guards
+        self.unset_grads = tracer.unset_grads
         self.n = tracer.n
         self.structure = structure
         self.out_refs = out_refs  # per output leaf: ("slot", i, backend) or ("const", value)
-        needed = {r[1] for r in out_refs if r[0] == "slot"}
+        # per write-back: (target, attribute, slot or None, backend); target is
+        # ("arg", k) for the k-th argument of the call or ("tensor", t)
+        self.writes = writes
+        keep = {r[1] for r in out_refs if r[0] == "slot"} | {
+            w[2] for w in writes if w[2] is not None
+        }
         # dead-code elimination, then the last use of every slot
+        needed = set(keep)
         code = []
         for ins in reversed(tracer.code):
             outs = ins[4] if isinstance(ins[4], tuple) else (ins[4],)
@@ -189,7 +232,6 @@ class _Program:
         for k, ins in enumerate(code):
             for i in ins[2]:
                 last[i] = k
-        keep = {r[1] for r in out_refs if r[0] == "slot"}
         self.code = [
             (
                 fwd,
@@ -207,18 +249,20 @@ class _Program:
         self.fn = self._generate()
         # one backend for every instruction: its compiler may take the whole program
         spaces = {id(ins[1]) for ins in self.code}
-        refs = [r[2] for r in out_refs if r[0] == "slot"]
+        refs = [r[2] for r in out_refs if r[0] == "slot"] + [w[3] for w in writes if w[2]]
         self.backend = refs[0] if refs and len(spaces) <= 1 else None
         self.fast: Any = None  # the backend's compiled program, False if it has none
 
-    def _generate(self) -> Callable[[list[Any], list[Any]], tuple[Any, ...]]:
+    def _generate(self) -> Callable[[list[Any], list[Any], list[Any]], tuple[Any, ...]]:
         """The program as straight-line Python: one local per slot, each instruction one
         call to its pre-resolved callable (a NumPy ufunc where one is the primitive), and
         ``del`` after a slot's last use. No lists, loops or lookups per instruction."""
         env: dict[str, Any] = {}
-        lines = ["def program(A, E):"]
+        lines = ["def program(A, E, H):"]
         lines += [f"    s{slot} = A[{i}]" for i, slot in enumerate(self.args)]
         lines += [f"    s{slot} = E[{j}]" for j, (slot, _) in enumerate(self.externals)]
+        inputs = [step[1] for step in self.host if step[0] == "input"]
+        lines += [f"    s{slot} = H[{j}]" for j, slot in enumerate(inputs)]
         for slot, value in self.literals.items():
             env[f"L{slot}"] = value
             lines.append(f"    s{slot} = L{slot}")
@@ -244,15 +288,51 @@ class _Program:
             if dead:
                 lines.append("    del " + ", ".join(f"s{i}" for i in dead))
         results = [f"s{r[1]}" for r in self.out_refs if r[0] == "slot"]
+        results += [f"s{w[2]}" for w in self.writes if w[2] is not None]
         lines.append("    return (" + "".join(f"{r}, " for r in results) + ")")
         exec(builtins.compile("\n".join(lines), "<autodiff.compile program>", "exec"), env)
         return env["program"]
 
-    def outputs(self, datas: list[Any], externals: list[Any] | None = None) -> list[Any]:
+    def stale(self) -> bool:
+        """Whether a Python value the trace depended on (``guard``) has changed."""
+        return any(fn() != value for fn, value in self.guards)
+
+    def host_inputs(self) -> list[Any]:
+        """Run this replay's host work (``each_call``) and compute its ``host_value``s."""
+        out = []
+        for step in self.host:
+            if step[0] == "call":
+                step[1]()
+            else:
+                _, _, fn, backend, dtype, device = step
+                out.append(backend.asarray(fn(), dtype=dtype, device=device))
+        return out
+
+    def check_grads_unset(self, name: str) -> None:
+        for t in self.unset_grads:
+            if t.grad is not None:
+                raise TraceError(
+                    f"ad.compile({name}): backward() inside the compiled function found this "
+                    f".grad unset when it was traced, but now it holds {t.grad.shape} values; "
+                    "a replay would overwrite them. Call opt.zero_grad() (or set .grad = None) "
+                    "inside the compiled function, or before each call."
+                )
+
+    def write_back(self, args: tuple[Any, ...], arrays: Any) -> None:
+        for (kind, target), attr, slot, backend in self.writes:
+            t = args[target] if kind == "arg" else target
+            if attr == "data":
+                t.data = next(arrays)
+            else:
+                t.grad = None if slot is None else wrap(next(arrays), backend)
+
+    def outputs(
+        self, datas: list[Any], externals: list[Any] | None = None, hosts: list[Any] | None = None
+    ) -> list[Any]:
         """The output arrays for these argument arrays (and closed-over arrays)."""
         if externals is None:
             externals = [t.data for _, t in self.externals]
-        return list(self.fn(datas, externals))
+        return list(self.fn(datas, externals, [] if hosts is None else hosts))
 
 
 def _backend_compile(program: _Program) -> Any:
@@ -261,9 +341,10 @@ def _backend_compile(program: _Program) -> Any:
     if hook is None or not program.code:
         return False
     na = len(program.args)
+    ne = na + len(program.externals)
 
     def pure(*arrays: Any) -> tuple[Any, ...]:
-        return tuple(program.outputs(list(arrays[:na]), list(arrays[na:])))
+        return tuple(program.outputs(list(arrays[:na]), list(arrays[na:ne]), list(arrays[ne:])))
 
     return hook(pure) or False
 
@@ -331,9 +412,11 @@ class CompiledFunction:
             key = (*key, self._keywords(kwargs))
             call = functools.partial(self.fn, **kwargs)
         program = self._programs.get(key)
+        if program is not None and program is not _EAGER and program.stale():
+            program = None  # a Python value the trace depended on has changed: trace again
         if program is None:
             out, program = self._trace(args, call)
-            if len(self._programs) >= self.max_traces:
+            if key not in self._programs and len(self._programs) >= self.max_traces:
                 self._programs.pop(next(iter(self._programs)))
             self._programs[key] = program
             if program is _EAGER:
@@ -342,24 +425,29 @@ class CompiledFunction:
             return _tree.tree_map(lambda v: v.detach() if isinstance(v, Tensor) else v, out)
         if program is _EAGER:
             return call(*args)
+        program.check_grads_unset(self._name)
         self.replays += 1
+        hosts = program.host_inputs()
+        externals = [t.data for _, t in program.externals]
         if program.fast is None:
             program.fast = _backend_compile(program)
+        arrays = None
         if program.fast:
             try:
-                arrays = iter(program.fast(*datas, *(t.data for _, t in program.externals)))
+                arrays = program.fast(*datas, *externals, *hosts)
             except Exception:
                 # the backend's compiler could not take this program: replay it ourselves
                 program.fast = False
-                self.replays -= 1
-                return self(*args, **kwargs)
-            leaves = [
-                wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs
-            ]
-            return _tree.unflatten(program.structure, leaves)
-        arrays = iter(program.fn(datas, [t.data for _, t in program.externals]))
-        leaves = [wrap(next(arrays), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
+        if arrays is None:
+            arrays = program.fn(datas, externals, hosts)
+        it = iter(arrays)
+        leaves = [wrap(next(it), r[2]) if r[0] == "slot" else r[1] for r in program.out_refs]
+        program.write_back(args, it)
         return _tree.unflatten(program.structure, leaves)
+
+    @property
+    def _name(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
 
     def _keywords(self, kwargs: dict[str, Any]) -> tuple[Any, ...]:
         for name, value in kwargs.items():
@@ -387,26 +475,22 @@ class CompiledFunction:
             # the caller differentiates through the results (ad.grad of a compiled
             # function): a replay has no graph, so this signature runs eagerly
             return call(*args), _EAGER
-        tracer = _Tracer(getattr(self.fn, "__name__", repr(self.fn)))
+        tracer = _Tracer(self._name)
         for a in args:
             if isinstance(a, Tensor):
                 tracer.arg(a)
-        # every tensor alive now, with its data and grad: what the function must not change
-        before = [(t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)]
+        # every tensor alive now, with its data and grad: what the call rebinds is written
+        # back by each replay
+        tracer.entry = {
+            id(t): (t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)
+        }
         TRACER[0] = tracer
         try:
             out = call(*args)
         finally:
             TRACER[0] = None
-        for t, data, grad in before:
-            if t.data is not data or t.grad is not grad:
-                what = "the data" if t.data is not data else "the .grad"
-                tracer.refuse(
-                    f"rebinds {what} of a tensor it did not create (an optimizer step, "
-                    "x[...] = v or x += y on an argument or a parameter); return the new "
-                    "values instead and update outside the compiled function"
-                )
-        del before
+        writes = _writes(tracer, args)
+        tracer.entry = {}
         leaves, structure = _tree.flatten(out)
         refs: list[Any] = []
         for leaf in leaves:
@@ -420,7 +504,118 @@ class CompiledFunction:
                 refs.append(("slot", slot, leaf._backend))
             else:
                 refs.append(("const", leaf))
-        return out, _Program(tracer, structure, refs)
+        return out, _Program(tracer, structure, refs, writes)
+
+
+def _writes(tracer: _Tracer, args: tuple[Any, ...]) -> list[Any]:
+    """The ``.data`` and ``.grad`` the traced call rebound on tensors that existed before
+    it, as write-backs a replay repeats; refuse what a replay could not repeat."""
+    entry_grads = {id(g) for _, _, g in tracer.entry.values() if g is not None}
+    for _, t, _ in tracer.externals:
+        if id(t) in entry_grads:
+            tracer.refuse(
+                "reads a .grad that was computed before the call (a replay would read that "
+                "same gradient again); compute the gradients inside the compiled function "
+                "with loss.backward(), or pass them as arguments"
+            )
+    arg_index = {id(a): k for k, a in enumerate(args) if isinstance(a, Tensor)}
+    writes: list[Any] = []
+    for t, data, grad in tracer.entry.values():
+        target = ("arg", arg_index[id(t)]) if id(t) in arg_index else ("tensor", t)
+        if t.data is not data:
+            writes.append((target, "data", _written(tracer, t.data), t._backend))
+        if t.grad is not grad:
+            g = t.grad
+            slot = None if g is None else _written(tracer, g.data)
+            writes.append((target, "grad", slot, t._backend if g is None else g._backend))
+    return writes
+
+
+def _written(tracer: _Tracer, array: Any) -> int:
+    slot = tracer.slot_of.get(id(array))
+    if slot is None:
+        tracer.refuse(
+            "rebinds the data or .grad of a tensor that existed before the call to an array "
+            "that autodiff operations did not compute (a replay could not recompute it); "
+            "compute new values with autodiff operations"
+        )
+    return slot  # type: ignore[return-value]
+
+
+def guard(fn: Callable[[], Any]) -> None:
+    """Declare that the function being compiled depends on the Python value ``fn()``.
+
+    Outside ``ad.compile`` tracing this does nothing. Under tracing, ``fn()`` is recorded,
+    and a later call whose ``fn()`` differs traces again instead of replaying (as a new
+    shape would). ``ad.optim``'s optimizers guard their hyper-parameters (all but the
+    learning rate, which is a ``host_value``) and the layout of their state.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._compile import guard
+    >>> settings = {"scale": 2.0}
+    >>> @ad.compile
+    ... def f(x):
+    ...     guard(lambda: settings["scale"])
+    ...     return x * settings["scale"]
+    >>> _ = f(ad.ones(2)); settings["scale"] = 3.0
+    >>> f(ad.ones(2)).tolist(), f.traces  # the guard saw the change: traced again
+    ([3.0, 3.0], 1)
+    """
+    tracer = TRACER[0]
+    if tracer is not None:
+        tracer.guards.append((fn, fn()))
+
+
+def host_value(fn: Callable[[], Any], like: Tensor) -> Any:
+    """``fn()``, a Python number computed on the host, to combine with tensors like ``like``.
+
+    Outside ``ad.compile`` tracing this returns ``fn()``. Under tracing it returns a 0-d
+    tensor of ``like``'s dtype and device that every replay recomputes with ``fn()``, so
+    a value that changes between calls (a scheduled learning rate, Adam's bias
+    correction) is not frozen into the program.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._compile import host_value
+    >>> rate = {"lr": 0.5}
+    >>> step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)
+    >>> _ = step(ad.ones(2)); rate["lr"] = 0.25
+    >>> step(ad.ones(2)).tolist(), step.traces  # replayed with the new rate
+    ([0.75, 0.75], 1)
+    """
+    value = fn()
+    tracer = TRACER[0]
+    if tracer is None:
+        return value
+    backend = like._backend
+    t = wrap(backend.asarray(value, dtype=like.dtype, device=like.device), backend)
+    tracer.host_input(t.data, fn, like)
+    return t
+
+
+def each_call(fn: Callable[[], Any]) -> None:
+    """Run ``fn()`` now, and again on every replay when the caller is being traced.
+
+    For host-side bookkeeping a compiled function must not freeze: the optimizers'
+    step counters. Replays run these (and ``host_value``) in the order they were met.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._compile import each_call
+    >>> calls = []
+    >>> f = ad.compile(lambda x: (each_call(lambda: calls.append(1)), x * 2)[1])
+    >>> _ = f(ad.ones(1)); _ = f(ad.ones(1)); _ = f(ad.ones(1))
+    >>> len(calls), f.replays
+    (3, 2)
+    """
+    fn()
+    tracer = TRACER[0]
+    if tracer is not None:
+        tracer.host.append(("call", fn))
 
 
 def compile(fn: Callable[..., Any] | None = None, *, max_traces: int = 16) -> Any:  # noqa: A001

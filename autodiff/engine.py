@@ -265,7 +265,7 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
     t.data = out
     t._backend = backend
     t._oi = 0
-    t.grad = None
+    t._grad = None
     t.name = None
     t._hooks = None
     if x._rg and prim.differentiable and GRAD_ENABLED.get():
@@ -324,7 +324,7 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
     t.data = out
     t._backend = backend
     t._oi = 0
-    t.grad = None
+    t._grad = None
     t.name = None
     t._hooks = None
     if rg and prim.differentiable and GRAD_ENABLED.get():
@@ -522,7 +522,6 @@ def backward(
     """
     if _TRACER[0] is not None:
         # under ad.compile the backward pass runs on tensors, so its primitives are traced
-        _TRACER[0].check_backward(accumulate)
         create_graph = True
         # raw cotangents become tensors over the same (traced) arrays
         root_grads = [
@@ -701,6 +700,8 @@ def _backward(
         if inputs is None or any(t is w for w in inputs):
             out[id(t)] = (t, gt)
         if accumulate:
+            if _TRACER[0] is not None:
+                _TRACER[0].accumulating(t)
             t.grad = gt if t.grad is None else t.grad + gt
     return out
 

@@ -40,14 +40,24 @@ class Tensor:
     [2.0, 4.0]
     """
 
-    __slots__ = ("__weakref__", "_backend", "_hooks", "_node", "_oi", "_rg", "data", "grad", "name")
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_grad",
+        "_hooks",
+        "_node",
+        "_oi",
+        "_rg",
+        "data",
+        "name",
+    )
 
     data: Any
     _backend: Any
     _rg: bool
     _node: Any
     _oi: int
-    grad: Tensor | None
+    _grad: Tensor | None
     name: str | None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
 
@@ -94,6 +104,17 @@ class Tensor:
     def backend(self) -> Any:
         """The ``Backend`` object that stores this tensor."""
         return self._backend
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward()`` accumulated into this leaf (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if _TRACER[0] is not None:
+            _TRACER[0].grad_set(self)  # ad.compile: the call's own .grad, not the entry one
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -633,7 +654,7 @@ def init_leaf(t: Tensor, data: Any, backend: Any, requires_grad: bool = False) -
     t._rg = requires_grad
     t._node = None
     t._oi = 0
-    t.grad = None
+    t._grad = None
     t.name = None
     t._hooks = None
 
@@ -650,7 +671,7 @@ def wrap(data: Any, backend: Any) -> Tensor:
     t._rg = False
     t._node = None
     t._oi = 0
-    t.grad = None
+    t._grad = None
     t.name = None
     t._hooks = None
     return t
@@ -658,6 +679,7 @@ def wrap(data: Any, backend: Any) -> Tensor:
 
 # Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
 from . import _move as _mv  # noqa: E402
+from .engine import TRACER as _TRACER  # noqa: E402
 from .engine import apply1 as _apply1  # noqa: E402
 from .engine import apply2 as _apply2  # noqa: E402
 from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import autodiff as ad
 
+from .._compile import each_call, guard, host_value
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 
@@ -55,6 +56,9 @@ class Optimizer:
     """
 
     defaults: ClassVar[dict[str, Any]] = {}
+    #: hyper-parameters ``_update`` reads with ``host_value`` (``self._lr(p)``): changing
+    #: them does not make a compiled training step trace again
+    dynamic: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Iterable[Tensor], **hyper: Any) -> None:
         self.params = list(params)
@@ -120,12 +124,29 @@ class Optimizer:
         >>> w.tolist(), opt.step_count
         ([0.5, 1.5], 1)
         """
-        self.step_count += 1
+        # Inside ad.compile, Python code runs only while tracing: counters advance on
+        # every replay (each_call), hyper-parameters and the state's layout are guarded
+        # (a change traces again), and state tensors are updated by rebinding their data,
+        # which replays write back.
+        each_call(self._count)
+        guard(self._layout)
         with no_grad():  # nothing is recorded: the parameters need no detached copies
             for p, state in zip(self.params, self.state):
                 g = p.grad
                 if g is not None:
                     p.data = self._update(p, g, state).data
+
+    def _count(self) -> None:
+        self.step_count += 1
+
+    def _layout(self) -> tuple[Any, ...]:
+        """What the update's Python control flow depends on (``guard`` under ad.compile)."""
+        fixed = tuple(sorted((k, v) for k, v in self.hyper.items() if k not in self.dynamic))
+        return fixed, tuple(tuple(sorted(s)) for s in self.state)
+
+    def _lr(self, p: Tensor) -> Any:
+        """The learning rate, read afresh by every replay of a compiled step."""
+        return host_value(lambda: self.hyper["lr"], p)
 
     def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
         raise NotImplementedError
@@ -238,16 +259,20 @@ class SGD(Optimizer):
             dampening=dampening,
         )
 
+    dynamic = frozenset({"lr"})
+
     def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
         h = self.hyper
         if h["weight_decay"]:
             g = g + h["weight_decay"] * p
         if h["momentum"]:
             buf = state.get("momentum_buffer")
-            buf = g if buf is None else h["momentum"] * buf + (1 - h["dampening"]) * g
-            state["momentum_buffer"] = buf
+            if buf is None:  # the first step: the buffer is (a copy of) the gradient
+                buf = state["momentum_buffer"] = ad.astype(g, g.dtype, copy=True)
+            else:
+                buf.data = (h["momentum"] * buf + (1 - h["dampening"]) * g).data
             g = g + h["momentum"] * buf if h["nesterov"] else buf
-        return p - h["lr"] * g
+        return p - self._lr(p) * g
 
 
 class Adam(Optimizer):
@@ -294,24 +319,30 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
 
+    dynamic = frozenset({"lr"})
+
     def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
         h = self.hyper
         b1, b2 = h["betas"]
         if h["weight_decay"]:
             if self.decoupled:
-                p = p * (1 - h["lr"] * h["weight_decay"])
+                p = p * host_value(lambda: 1 - self.hyper["lr"] * h["weight_decay"], p)
             else:
                 g = g + h["weight_decay"] * p
-        t = state.get("step", 0) + 1
         m = state.get("exp_avg")
-        v = state.get("exp_avg_sq")
-        m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
-        v = (1 - b2) * g * g if v is None else b2 * v + (1 - b2) * g * g
-        state.update(step=t, exp_avg=m, exp_avg_sq=v)
-        bc1 = 1 - b1**t
-        bc2 = 1 - b2**t
-        denom = ad.sqrt(v) / math.sqrt(bc2) + h["eps"]
-        return p - (h["lr"] / bc1) * (m / denom)
+        if m is None:  # the first step
+            state["step"] = 0
+            m = state["exp_avg"] = (1 - b1) * g
+            v = state["exp_avg_sq"] = (1 - b2) * g * g
+        else:
+            v = state["exp_avg_sq"]
+            m.data = (b1 * m + (1 - b1) * g).data
+            v.data = (b2 * v + (1 - b2) * g * g).data
+        each_call(lambda: state.__setitem__("step", state["step"] + 1))
+        # the bias corrections, as Python floats on every step (host_value under compile)
+        root_bc2 = host_value(lambda: math.sqrt(1 - b2 ** state["step"]), p)
+        step_size = host_value(lambda: self.hyper["lr"] / (1 - b1 ** state["step"]), p)
+        return p - step_size * (m / (ad.sqrt(v) / root_bc2 + h["eps"]))
 
 
 class AdamW(Adam):
