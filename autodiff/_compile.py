@@ -70,6 +70,8 @@ class _Tracer:
         self.entry: dict[int, tuple[Tensor, Any, Any]] = {}
         self.unset_grads: list[Tensor] = []  # pre-existing leaves whose .grad backward set
         self.grads_set: set[int] = set()  # ids of tensors whose .grad the call assigned
+        self.owner: dict[int, Tensor] = {}  # external slot -> the tensor it is read from
+        self.external_of: dict[int, int] = {}  # id(external tensor) -> its slot
 
     def _new(self, array: Any) -> int:
         slot = self.n
@@ -88,9 +90,18 @@ class _Tracer:
     def _ref(self, a: Any) -> int:
         if isinstance(a, Tensor):
             slot = self.slot_of.get(id(a.data))
+            if slot is not None and slot not in self.owner:
+                return slot  # a traced value (or an argument)
+            # made outside the trace (a parameter) or a constant made inside it: one slot
+            # per tensor, read from that tensor (two tensors may share a data object)
+            slot = self.external_of.get(id(a))
             if slot is None:
-                # made outside the trace (a parameter) or a constant made inside it
-                slot = self._new(a.data)
+                slot = self.n
+                self.n += 1
+                self.slot_of.setdefault(id(a.data), slot)
+                self.keep.append(a.data)
+                self.owner[slot] = a
+                self.external_of[id(a)] = slot
                 self.externals.append((slot, a, a.data))
             return slot
         slot = self.n
@@ -100,13 +111,26 @@ class _Tracer:
 
     def record(
         self, prim: Primitive, fwd: Any, backend: Any, args: tuple[Any, ...], params: Any, out: Any
-    ) -> None:
+    ) -> Any:
+        """Record one primitive call; returns its output(s), where an output the trace
+        already knows is replaced by a copy (see ``_fresh``), for the caller to wrap."""
         ins = tuple(self._ref(a) for a in args)
         if prim.nout == 1:
+            out = self._fresh(out, backend)
             outs: Any = self._new(out)
         else:
+            out = tuple(self._fresh(o, backend) for o in out)
             outs = tuple(self._new(o) for o in out)
         self.code.append((fwd, backend.xp, ins, params or None, outs, prim, backend))
+        return out
+
+    def _fresh(self, out: Any, backend: Any) -> Any:
+        """``out``, or a copy of it when the object already has a slot: slots are found by
+        object identity, and NumPy's ``True``/``False`` scalars are singletons (two
+        comparisons would share a slot), as is an input a forward returns unchanged."""
+        if id(out) not in self.slot_of:
+            return out
+        return backend.xp.asarray(out, copy=True)  # the namespace's: no alias recorded
 
     def alias(self, source: Any, converted: Any) -> None:
         """``converted`` was made from a traced array by a conversion: the same slot."""

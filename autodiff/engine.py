@@ -260,7 +260,7 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
     except Exception as err:
         raise _forward_error(prim, (x,), err) from err
     if _TRACER[0] is not None:
-        _TRACER[0].record(prim, fwd, backend, (x,), params, out)
+        out = _TRACER[0].record(prim, fwd, backend, (x,), params, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -319,7 +319,7 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
     except Exception as err:
         raise _forward_error(prim, (a, b), err) from err
     if _TRACER[0] is not None:
-        _TRACER[0].record(prim, fwd, backend, (a, b), None, out)
+        out = _TRACER[0].record(prim, fwd, backend, (a, b), None, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -376,7 +376,7 @@ def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None
     except Exception as err:
         raise _forward_error(prim, args, err) from err
     if _TRACER[0] is not None:
-        _TRACER[0].record(prim, fwd, backend, tuple(args), params, out)
+        out = _TRACER[0].record(prim, fwd, backend, tuple(args), params, out)
     record = rg and prim.differentiable and GRAD_ENABLED.get()
     if prim.nout == 1:
         t = wrap(out, backend)

@@ -339,3 +339,25 @@ def test_inline_operators_match_the_primitives_they_replace() -> None:
             np.asarray(ad.backends.get(ad.get_backend().name).to_numpy(inline)),
             np.asarray(ad.get_backend().to_numpy(prim.forward(xp, *args))),
         )
+
+
+def test_values_that_are_the_same_object_keep_their_own_slots() -> None:
+    # NumPy's True/False scalars are singletons: two comparisons of 0-d tensors give the
+    # same object, which must not make a replay read one comparison for the other
+    @ad.compile
+    def f(x: ad.Tensor, y: ad.Tensor) -> ad.Tensor:
+        a = x > 0
+        b = y > 0  # True at trace time: the same object as a
+        return ad.where(a, x, 0.0) + ad.where(b, y, 0.0)
+
+    assert f(make(1.0), make(1.0)).item() == 2.0
+    assert f(make(-1.0), make(1.0)).item() == 1.0
+    assert f(make(1.0), make(-1.0)).item() == 1.0
+
+    # two closed-over tensors sharing a data object are read each from its own tensor
+    a = make([1.0, 2.0])
+    b = ad.tensor(a.data)
+    g = ad.compile(lambda x: x * a + b)
+    g(make([1.0, 1.0]))
+    b.data = make([10.0, 20.0]).data
+    np.testing.assert_allclose(g(make([1.0, 1.0])).numpy(), [11.0, 22.0])
