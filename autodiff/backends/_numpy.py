@@ -119,6 +119,9 @@ class NumpyBackend(Backend):
     name = "numpy"
     install_hint = "Install it with: pip install numpy"
     numpy_dtypes = True
+    #: ad.compile turns 0-d inputs into NumPy scalars at a program's entry: NumPy's scalar
+    #: arithmetic costs ~35 ns, its 0-d array arithmetic ~400 ns (same dtype rules)
+    scalar_entry = True
     #: primitives that are exactly one NumPy ufunc: ``ad.compile`` calls these directly
     ufuncs: ClassVar[dict[str, Any]] = {
         "add": np.add,
@@ -187,6 +190,16 @@ class NumpyBackend(Backend):
 
     def to_numpy(self, array: Any) -> Any:
         return np.asarray(array)
+
+    def fuse_program(
+        self, code: list[Any], values: dict[int, Any], literals: dict[int, Any], keep: set[int]
+    ) -> list[Any]:
+        """``ad.compile``: chains of elementwise instructions as numba kernels when numba is
+        installed (``autodiff[numba]``), scalar ones as inline NumPy-scalar expressions
+        (see ``backends/_numba.py``)."""
+        from . import _numba
+
+        return _numba.fuse(code, values, literals, keep)
 
 
 def _scatter_add(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
