@@ -264,6 +264,8 @@ def _candidate(
 ) -> dict[str, Any] | None:
     """A run's kernel (source, inputs, outputs, profit), or None if fusing would not pay."""
     shape, dtype = key
+    if shape != () and len(run) < 2:
+        return None  # one operation on arrays: a kernel makes the same passes over memory
     size = int(np.prod(shape))
     made = {ins[4] for ins in run}
     inputs: list[int] = []
