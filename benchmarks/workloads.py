@@ -313,28 +313,34 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
         return step, lambda: [float(out["g"][0].item())]
 
     def mlp(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
+        # the whole training step compiled: zero_grad, forward, backward, SGD update
         with ad.use_backend(backend):
-            params = [ad.tensor(a.copy()) for w, b in d["layers"] for a in (w, b)]
+            layers = [
+                (ad.nn.Parameter(ad.tensor(w.copy())), ad.nn.Parameter(ad.tensor(b.copy())))
+                for w, b in d["layers"]
+            ]
             x = ad.tensor(d["x"])
             y = ad.tensor(d["y"])
-
-        def loss(*ps: Any) -> Any:
-            h = x
-            for i in range(0, len(ps), 2):
-                h = h @ ps[i] + ps[i + 1]
-                if i < len(ps) - 2:
-                    h = ad.relu(h)
-            return ad.nn.cross_entropy(h, y)
-
-        grad = ad.compile(ad.grad(loss, argnums=tuple(range(len(params)))))
+        params = [p for pair in layers for p in pair]
+        opt = ad.optim.SGD(params, lr=0.01)
         out: dict[str, Any] = {}
 
+        @ad.compile
+        def train(x: Any, y: Any) -> Any:
+            opt.zero_grad()
+            h = x
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < len(layers) - 1:
+                    h = ad.relu(h)
+            loss = ad.nn.cross_entropy(h, y)
+            loss.backward()
+            g = layers[0][0].grad
+            opt.step()
+            return g
+
         def step() -> None:
-            gs = grad(*params)
-            out["g"] = gs[0]
-            with ad.no_grad():
-                for p, g in zip(params, gs):
-                    p -= 0.01 * g
+            out["g"] = train(x, y)
             for p in params:
                 _sync(p)
 
