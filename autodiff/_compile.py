@@ -222,6 +222,7 @@ class _Program:
         "code",
         "externals",
         "fast",
+        "fast_error",
         "fn",
         "guards",
         "host",
@@ -298,6 +299,7 @@ class _Program:
         refs = [r[2] for r in out_refs if r[0] == "slot"] + [w[3] for w in writes if w[2]]
         self.backend = refs[0] if refs and len(spaces) <= 1 else None
         self.fast: Any = None  # the backend's compiled program, False if it has none
+        self.fast_error: Exception | None = None  # why the backend's compiler gave up
         unbox = getattr(self.backend, "scalar_entry", False)
         self.fn = self._generate(
             {s for s, v in values.items() if unbox and getattr(v, "shape", None) == ()}
@@ -500,9 +502,10 @@ class CompiledFunction:
         if program.fast:
             try:
                 arrays = program.fast(*datas, *externals, *hosts)
-            except Exception:
+            except Exception as err:
                 # the backend's compiler could not take this program: replay it ourselves
                 program.fast = False
+                program.fast_error = err
         if arrays is None:
             arrays = program.fn(datas, externals, hosts)
         it = iter(arrays)

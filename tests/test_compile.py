@@ -361,3 +361,21 @@ def test_values_that_are_the_same_object_keep_their_own_slots() -> None:
     g(make([1.0, 1.0]))
     b.data = make([10.0, 20.0]).data
     np.testing.assert_allclose(g(make([1.0, 1.0])).numpy(), [11.0, 22.0])
+
+
+@pytest.mark.skipif(ad.get_backend().name != "torch", reason="the torch backend's hand-off")
+def test_a_hot_program_goes_to_torch_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ad.get_backend(), "compile_after", 2)
+
+    def chain(t: ad.Tensor) -> ad.Tensor:
+        for _ in range(5):
+            t = (t * 1.0001 + 0.001).tanh()
+        return ad.sum(t)
+
+    f = ad.compile(ad.grad(chain))
+    x = make(R.normal(size=8))
+    want = ad.grad(chain)(x).numpy()
+    for _ in range(5):  # a trace, two replays of autodiff's program, then torch.compile's
+        np.testing.assert_allclose(f(x).numpy(), want, rtol=1e-12)
+    (program,) = f._programs.values()
+    assert program.fast, program.fast_error  # the backend's compiled program, in use
