@@ -83,7 +83,8 @@ def _ce_vjp(xp: Any, g: Any, ans: Any, x: Any, labels: Any) -> tuple[Any, None]:
 
 
 def _one_hot(xp: Any, x: Any, labels: Any) -> Any:
-    classes = xp.arange(x.shape[-1], dtype=labels.dtype, device=x.device)
+    # Dask's arrays have no .device (they live on one): the default device is theirs
+    classes = xp.arange(x.shape[-1], dtype=labels.dtype, device=getattr(x, "device", None))
     return labels[..., None] == classes
 
 
