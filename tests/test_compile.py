@@ -188,9 +188,13 @@ def test_a_compiled_training_step_equals_eager_steps(name: str) -> None:
             sched.step()  # the learning rate changes between calls: not frozen in a replay
         runs.append((losses, [p.numpy() for p in model.parameters()], opt))
     (eager_losses, eager_params, eager_opt), (losses, params, opt) = runs
-    np.testing.assert_allclose(losses, eager_losses, rtol=rtol(1e-10))
+    (program,) = fn._programs.values()
+    # a backend's own compiler (jax.jit, mx.compile) may reassociate the float32 arithmetic
+    # of these layers; autodiff's replay repeats eager's exactly
+    tol = 1e-5 if program.fast else rtol(1e-10)
+    np.testing.assert_allclose(losses, eager_losses, rtol=tol)
     for a, b in zip(params, eager_params):
-        np.testing.assert_allclose(a, b, rtol=rtol(1e-10), atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=1e-12)
     assert opt.step_count == eager_opt.step_count == 6
     assert [s.get("step") for s in opt.state] == [s.get("step") for s in eager_opt.state]
     # the first call traces; optimizers that create state on their first step trace once
