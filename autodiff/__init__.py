@@ -25,7 +25,7 @@ from .tensor import Tensor
 
 # isort: on
 from . import backends, engine, fft, linalg
-from ._compile import CompiledFunction, Graph, Placeholder, TraceError, compile, placeholder
+from ._compile import CompiledFunction, TraceError, compile
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -51,6 +51,7 @@ from ._dtypes import (
     uint32,
     uint64,
 )
+from ._graph import Graph, Placeholder, placeholder
 from ._info import (
     __array_namespace_info__,
     can_cast,

@@ -2,21 +2,23 @@
 
 The first call of a compiled function for a given signature (the shapes, dtypes and
 devices of its tensor arguments, the values of its other arguments, and grad mode) runs
-it eagerly while a tracer records every primitive it calls — the forward and, when the
-function differentiates (``ad.grad``, ``ad.value_and_grad``, ``ad.vjp`` …), the backward
-pass, which runs on tensors under tracing so that its rules are primitive calls too. The
-record becomes a flat program over array slots: each instruction is a pre-resolved
-forward callable, the slots it reads and the slot it writes. Later calls run the program
-on the raw arrays: no tensors, no graph nodes, no topological sort, and each slot is freed
-after its last use.
+it eagerly while a tracer (``_trace.py``) records every primitive it calls — the forward
+and, when the function differentiates (``ad.grad``, ``ad.value_and_grad``, ``ad.vjp`` …,
+or ``loss.backward()``), the backward pass, which runs on tensors under tracing so that
+its rules are primitive calls too. The record becomes a flat program over array slots;
+the backend may fuse it (``fuse_program``: numba kernels on NumPy) and it becomes
+straight-line Python. Later calls run the program on the raw arrays: no tensors, no graph
+nodes, no topological sort, and each slot is freed after its last use. What the traced
+call rebound on tensors that existed before it (parameters after an optimizer step,
+``.grad`` after ``backward()``) is written back by every replay.
 
 What invalidates a trace: a new signature traces again (kept side by side, up to
-``max_traces``). What cannot be traced raises ``TraceError`` at trace time rather than
-replaying something wrong: reading a traced value on the host (``bool(x)``, ``x.item()``,
-``float(x)``, indexing with a computed index array, data-dependent shapes such as
-``nonzero``), drawing random numbers, and side effects on tensors the function did not
-create (``.backward()`` into leaves' ``.grad``, or rebinding a tensor's data, as optimizers
-do). Closed-over tensors (model parameters) are read afresh on every call.
+``max_traces``), and so does a change in a value the trace ``guard``ed. What cannot be
+traced raises ``TraceError`` rather than replaying something wrong: reading a traced value
+on the host (``bool(x)``, ``x.item()``, ``float(x)``, indexing with a computed index array,
+data-dependent shapes such as ``nonzero``), drawing random numbers, using a ``.grad``
+computed before the call, and rebinding a tensor to an array autodiff did not compute.
+Closed-over tensors (model parameters) are read afresh on every call.
 """
 
 from __future__ import annotations
@@ -28,165 +30,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _tree
-from .engine import TRACER, Primitive
+from ._trace import INLINE, TraceError, _Tracer
+from .engine import TRACER
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor, wrap
 
-__all__ = ["CompiledFunction", "Graph", "Placeholder", "TraceError", "compile", "placeholder"]
+__all__ = ["CompiledFunction", "TraceError", "compile"]
 
-
-class TraceError(RuntimeError):
-    """A compiled function did something a replay could not reproduce.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> f = ad.compile(lambda x: x * 2 if float(ad.sum(x)) > 0 else x)
-    >>> try:
-    ...     f(ad.tensor([1.0]))
-    ... except ad.TraceError as err:
-    ...     print("refused:", "host" in str(err))
-    refused: True
-    """
-
-
-class _Tracer:
-    """Records primitive calls as instructions over slots (one slot per array)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.slot_of: dict[int, int] = {}  # id(raw array) -> slot
-        self.keep: list[Any] = []  # every traced array stays alive: ids stay unique
-        self.n = 0
-        self.args: list[int] = []  # slots of the positional tensor arguments
-        self.externals: list[tuple[int, Tensor, Any]] = []  # (slot, tensor, its data then)
-        self.literals: dict[int, Any] = {}  # slot -> constant Python scalar / array
-        self.code: list[tuple[Any, ...]] = []
-        # host work done again on every replay, in order: ("call", fn) runs fn,
-        # ("input", slot, fn, backend, dtype, device) feeds fn() to a slot (see host_value)
-        self.host: list[tuple[Any, ...]] = []
-        self.guards: list[tuple[Callable[[], Any], Any]] = []  # (fn, its value when traced)
-        # id -> (tensor, data, grad) of every tensor alive when the call began
-        self.entry: dict[int, tuple[Tensor, Any, Any]] = {}
-        self.unset_grads: list[Tensor] = []  # pre-existing leaves whose .grad backward set
-        self.grads_set: set[int] = set()  # ids of tensors whose .grad the call assigned
-        self.owner: dict[int, Tensor] = {}  # external slot -> the tensor it is read from
-        self.external_of: dict[int, int] = {}  # id(external tensor) -> its slot
-
-    def _new(self, array: Any) -> int:
-        slot = self.n
-        self.n += 1
-        self.slot_of[id(array)] = slot
-        self.keep.append(array)
-        return slot
-
-    def arg(self, t: Tensor) -> int:
-        slot = self.slot_of.get(id(t.data))
-        if slot is None:
-            slot = self._new(t.data)
-        self.args.append(slot)
-        return slot
-
-    def _ref(self, a: Any) -> int:
-        if isinstance(a, Tensor):
-            slot = self.slot_of.get(id(a.data))
-            if slot is not None and slot not in self.owner:
-                return slot  # a traced value (or an argument)
-            # made outside the trace (a parameter) or a constant made inside it: one slot
-            # per tensor, read from that tensor (two tensors may share a data object)
-            slot = self.external_of.get(id(a))
-            if slot is None:
-                slot = self.n
-                self.n += 1
-                self.slot_of.setdefault(id(a.data), slot)
-                self.keep.append(a.data)
-                self.owner[slot] = a
-                self.external_of[id(a)] = slot
-                self.externals.append((slot, a, a.data))
-            return slot
-        slot = self.n
-        self.n += 1
-        self.literals[slot] = a
-        return slot
-
-    def record(
-        self, prim: Primitive, fwd: Any, backend: Any, args: tuple[Any, ...], params: Any, out: Any
-    ) -> Any:
-        """Record one primitive call; returns its output(s), where an output the trace
-        already knows is replaced by a copy (see ``_fresh``), for the caller to wrap."""
-        ins = tuple(self._ref(a) for a in args)
-        if prim.nout == 1:
-            out = self._fresh(out, backend)
-            outs: Any = self._new(out)
-        else:
-            out = tuple(self._fresh(o, backend) for o in out)
-            outs = tuple(self._new(o) for o in out)
-        self.code.append((fwd, backend.xp, ins, params or None, outs, prim, backend))
-        return out
-
-    def _fresh(self, out: Any, backend: Any) -> Any:
-        """``out``, or a copy of it when the object already has a slot: slots are found by
-        object identity, and NumPy's ``True``/``False`` scalars are singletons (two
-        comparisons would share a slot), as is an input a forward returns unchanged."""
-        if id(out) not in self.slot_of:
-            return out
-        return backend.xp.asarray(out, copy=True)  # the namespace's: no alias recorded
-
-    def alias(self, source: Any, converted: Any) -> None:
-        """``converted`` was made from a traced array by a conversion: the same slot."""
-        slot = self.slot_of.get(id(source))
-        if slot is None:
-            return
-        if str(getattr(source, "dtype", "")) != str(getattr(converted, "dtype", "")):
-            self.refuse(
-                "converts a traced value to another dtype outside autodiff's operations "
-                "(use .astype())"
-            )
-        self.slot_of[id(converted)] = slot
-        self.keep.append(converted)
-
-    def check_host_read(self, array: Any) -> None:
-        if id(array) in self.slot_of and not any(e[2] is array for e in self.externals):
-            self.refuse(
-                "reads a traced value on the host (bool(), float(), .item(), .tolist(), "
-                "printing, indexing with a computed index array, or a data-dependent "
-                "shape): a replay could not follow the branch it takes"
-            )
-
-    def accumulating(self, leaf: Tensor) -> None:
-        """``backward()`` is about to add into ``leaf.grad``: a replay can follow only a
-        gradient made during the call, or one that was unset when the call began (a replay
-        then checks that it still is)."""
-        entry = self.entry.get(id(leaf))
-        if entry is None or id(leaf) in self.grads_set:
-            return  # a tensor made by the call, or a .grad the call set (opt.zero_grad())
-        if entry[2] is not None:
-            self.refuse(
-                "adds gradients into a .grad accumulated before the call (a replay would "
-                "read it as it was when traced); call opt.zero_grad() inside the compiled "
-                "function"
-            )
-        self.unset_grads.append(leaf)
-
-    def grad_set(self, t: Tensor) -> None:
-        self.grads_set.add(id(t))
-
-    def refuse(self, what: str) -> None:
-        raise TraceError(f"ad.compile({self.name}): the function {what}.")
-
-    def host_input(self, array: Any, fn: Callable[[], Any], like: Tensor) -> None:
-        slot = self._new(array)
-        self.host.append(("input", slot, fn, like._backend, like.dtype, like.device))
-
-
-def _inline_forward(xp: Any, *args: Any) -> Any:
-    raise RuntimeError("an inline instruction is written into the generated program")
-
-
-#: marks an instruction a backend's ``fuse_program`` wrote as an expression: its params
-#: are ``(template, names)``, the template formats with the operands' names, and the
-#: names are globals the expression needs
-INLINE = Primitive("inline", _inline_forward)
 
 #: primitives whose forward is exactly a Python operator (``lambda xp, a, b: a + b``):
 #: generated code writes the operator inline, which is also the fastest path on NumPy
@@ -610,82 +460,6 @@ def _written(tracer: _Tracer, array: Any) -> int:
     return slot  # type: ignore[return-value]
 
 
-def guard(fn: Callable[[], Any]) -> None:
-    """Declare that the function being compiled depends on the Python value ``fn()``.
-
-    Outside ``ad.compile`` tracing this does nothing. Under tracing, ``fn()`` is recorded,
-    and a later call whose ``fn()`` differs traces again instead of replaying (as a new
-    shape would). ``ad.optim``'s optimizers guard their hyper-parameters (all but the
-    learning rate, which is a ``host_value``) and the layout of their state.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> from autodiff._compile import guard
-    >>> settings = {"scale": 2.0}
-    >>> @ad.compile
-    ... def f(x):
-    ...     guard(lambda: settings["scale"])
-    ...     return x * settings["scale"]
-    >>> _ = f(ad.ones(2)); settings["scale"] = 3.0
-    >>> f(ad.ones(2)).tolist(), f.traces  # the guard saw the change: traced again
-    ([3.0, 3.0], 1)
-    """
-    tracer = TRACER[0]
-    if tracer is not None:
-        tracer.guards.append((fn, fn()))
-
-
-def host_value(fn: Callable[[], Any], like: Tensor) -> Any:
-    """``fn()``, a Python number computed on the host, to combine with tensors like ``like``.
-
-    Outside ``ad.compile`` tracing this returns ``fn()``. Under tracing it returns a 0-d
-    tensor of ``like``'s dtype and device that every replay recomputes with ``fn()``, so
-    a value that changes between calls (a scheduled learning rate, Adam's bias
-    correction) is not frozen into the program.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> from autodiff._compile import host_value
-    >>> rate = {"lr": 0.5}
-    >>> step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)
-    >>> _ = step(ad.ones(2)); rate["lr"] = 0.25
-    >>> step(ad.ones(2)).tolist(), step.traces  # replayed with the new rate
-    ([0.75, 0.75], 1)
-    """
-    value = fn()
-    tracer = TRACER[0]
-    if tracer is None:
-        return value
-    backend = like._backend
-    t = wrap(backend.asarray(value, dtype=like.dtype, device=like.device), backend)
-    tracer.host_input(t.data, fn, like)
-    return t
-
-
-def each_call(fn: Callable[[], Any]) -> None:
-    """Run ``fn()`` now, and again on every replay when the caller is being traced.
-
-    For host-side bookkeeping a compiled function must not freeze: the optimizers'
-    step counters. Replays run these (and ``host_value``) in the order they were met.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> from autodiff._compile import each_call
-    >>> calls = []
-    >>> f = ad.compile(lambda x: (each_call(lambda: calls.append(1)), x * 2)[1])
-    >>> _ = f(ad.ones(1)); _ = f(ad.ones(1)); _ = f(ad.ones(1))
-    >>> len(calls), f.replays
-    (3, 2)
-    """
-    fn()
-    tracer = TRACER[0]
-    if tracer is not None:
-        tracer.host.append(("call", fn))
-
-
 def compile(  # noqa: A001
     fn: Callable[..., Any] | None = None, *, max_traces: int = 16, fuse: bool = True
 ) -> Any:
@@ -731,135 +505,3 @@ def compile(  # noqa: A001
     if fn is None:
         return lambda f: CompiledFunction(f, max_traces, fuse)
     return CompiledFunction(fn, max_traces, fuse)
-
-
-class Placeholder:
-    """The shape and dtype of a future input of a ``Graph`` (no data).
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> x = ad.placeholder((3,), name="x")
-    >>> x.shape, x.dtype == ad.get_default_dtype(), x.name
-    ((3,), True, 'x')
-    """
-
-    __slots__ = ("device", "dtype", "name", "shape")
-
-    def __init__(self, shape: Any, dtype: Any = None, device: Any = None, name: str | None = None):
-        from . import _dtypes
-        from ._config import current, get_default_dtype
-
-        sel = current()
-        self.shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        self.dtype = get_default_dtype(sel.backend) if dtype is None else _dtypes.to_dtype(dtype)
-        self.device = device
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"placeholder({self.shape}, {self.dtype.name}, name={self.name!r})"
-
-
-def placeholder(
-    shape: Any, dtype: Any = None, *, device: Any = None, name: str | None = None
-) -> Placeholder:
-    """Declare an input of a ``Graph``: its shape and dtype, with no data.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> ad.placeholder((2, 3), ad.float32, name="batch")
-    placeholder((2, 3), float32, name='batch')
-    """
-    return Placeholder(shape, dtype, device, name)
-
-
-class Graph:
-    """A computation built once over placeholders, then evaluated and differentiated
-    repeatedly with new inputs (the lazy style: ``forward()``, then ``backward()``).
-
-    ``fn`` maps tensors for the placeholders (in order) to a tensor. The graph is traced
-    at construction (for the forward) and on the first ``backward`` (for the gradients);
-    calls then replay those programs. Inputs must match the placeholders' shapes and
-    dtypes: anything else raises ``ValueError`` — a graph never replays a program built
-    for other inputs.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> x, y = ad.placeholder((2,), name="x"), ad.placeholder((2,), name="y")
-    >>> g = ad.Graph(lambda x, y: (x + y) * x, x, y)
-    >>> g.forward(x=[1.0, 2.0], y=[3.0, 4.0]).tolist()
-    [4.0, 12.0]
-    >>> grads = g.backward(x=[1.0, 2.0], y=[3.0, 4.0])  # of the sum of the output
-    >>> grads["x"].tolist(), grads["y"].tolist()
-    ([5.0, 8.0], [1.0, 2.0])
-    """
-
-    def __init__(self, fn: Callable[..., Any], *placeholders: Placeholder) -> None:
-        if not placeholders or not all(isinstance(p, Placeholder) for p in placeholders):
-            raise TypeError("Graph(fn, *placeholders) needs at least one ad.placeholder(...).")
-        self.fn = fn
-        self.placeholders = placeholders
-        self.names = [p.name or f"input{i}" for i, p in enumerate(placeholders)]
-        if len(set(self.names)) != len(self.names):
-            raise ValueError(f"placeholder names must be unique, got {self.names}.")
-        self._forward = CompiledFunction(fn, max_traces=1)
-        self._backward: CompiledFunction | None = None
-        from .creation import zeros
-
-        with _no_grad():
-            self._forward(*(zeros(p.shape, dtype=p.dtype, device=p.device) for p in placeholders))
-
-    def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
-        from .creation import asarray
-
-        if args and kwargs:
-            raise TypeError("pass the inputs by position or by name, not both.")
-        if kwargs:
-            missing = [n for n in self.names if n not in kwargs]
-            extra = [k for k in kwargs if k not in self.names]
-            if missing or extra:
-                raise TypeError(
-                    f"inputs {self.names} expected; missing {missing}, unknown {extra}."
-                )
-            args = tuple(kwargs[n] for n in self.names)
-        if len(args) != len(self.placeholders):
-            raise TypeError(f"{len(self.placeholders)} inputs expected, got {len(args)}.")
-        out = []
-        for name, p, a in zip(self.names, self.placeholders, args):
-            t = asarray(a, dtype=p.dtype, device=p.device)
-            if t.shape != p.shape:
-                raise ValueError(
-                    f"input {name!r} has shape {t.shape}; the graph was built for {p.shape}."
-                )
-            out.append(t.detach())
-        return out
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Evaluate the graph on new inputs (by position or by placeholder name)."""
-        with _no_grad():
-            return self._forward(*self._inputs(args, kwargs))
-
-    __call__ = forward
-
-    def backward(self, *args: Any, **kwargs: Any) -> dict[str, Tensor]:
-        """Gradients of the sum of the output with respect to every input, by name."""
-        inputs = self._inputs(args, kwargs)
-        if self._backward is None:
-            from .ops.reduction import sum as _sum
-            from .transforms import grad
-
-            n = len(inputs)
-            self._backward = CompiledFunction(
-                grad(lambda *xs: _sum(self.fn(*xs)), argnums=tuple(range(n))), max_traces=1
-            )
-        with _no_grad():
-            grads = self._backward(*inputs)
-        return dict(zip(self.names, grads))
-
-
-def _no_grad() -> Any:
-    from .grad_mode import no_grad
-
-    return no_grad()

@@ -144,7 +144,7 @@ def _inline(ins: tuple[Any, ...], dtype: Any, literals: dict[int, Any]) -> tuple
     Arithmetic on a Python-number operand follows NumPy's weak-scalar rules by itself;
     the forms that may return an operand as it is (where, maximum, minimum) get their
     literals cast to the run's dtype."""
-    from .._compile import INLINE
+    from .._trace import INLINE
 
     _, xp, slots, _, outs, prim, backend = ins
     cast = "_f32" if dtype == np.float32 else "_f64"
