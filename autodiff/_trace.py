@@ -162,14 +162,16 @@ class _Tracer:
         self.host.append(("input", slot, fn, like._backend, like.dtype, like.device))
 
 
-def _inline_forward(xp: Any, *args: Any) -> Any:
-    raise RuntimeError("an inline instruction is written into the generated program")
+def _marker_forward(xp: Any, *args: Any) -> Any:
+    raise RuntimeError("a backend's rewritten instruction has no forward of its own")
 
 
-#: marks an instruction a backend's ``fuse_program`` wrote as an expression: its params
-#: are ``(template, names)``, the template formats with the operands' names, and the
-#: names are globals the expression needs
-INLINE = Primitive("inline", _inline_forward)
+# Markers of instructions a backend's ``fuse_program`` made (not in PRIMITIVES: they exist
+# only inside compiled programs). INLINE: written as an expression; its params are
+# ``(template, names)``, the template formats with the operands' names, and the names are
+# globals the expression needs. FUSED: its forward runs a fused kernel.
+INLINE = Primitive("inline", _marker_forward)
+FUSED = Primitive("fused", _marker_forward)
 
 
 def guard(fn: Callable[[], Any]) -> None:

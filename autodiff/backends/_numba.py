@@ -302,6 +302,8 @@ def _instruction(
     fwd = _runner(
         _compiled(kernel["source"]), kernel["inputs"], values, kernel["shape"], out_dtypes
     )
+    from .._trace import FUSED
+
     outs: Any = outputs[0] if len(outputs) == 1 else tuple(outputs)
     return (fwd, run[0][1], tuple(kernel["inputs"]), None, outs, FUSED, run[0][6])
 
@@ -411,17 +413,3 @@ def _runner(
         return tuple(r.reshape(shape) for r in res)
 
     return run
-
-
-def _fused_forward(xp: Any, *args: Any) -> Any:
-    raise RuntimeError("a fused instruction runs its own kernel")
-
-
-def _make_fused() -> Any:
-    from ..engine import Primitive
-
-    # not registered in PRIMITIVES: it exists only inside compiled programs
-    return Primitive("fused", _fused_forward)
-
-
-FUSED = _make_fused()
