@@ -67,6 +67,7 @@ class _Program:
     """
 
     __slots__ = (
+        "allocate",
         "args",
         "backend",
         "code",
@@ -92,6 +93,7 @@ class _Program:
         out_refs: list[Any],
         writes: list[Any],
         fuse: bool = True,
+        buffers: bool = True,
     ) -> None:
         self.args = tracer.args
         self.externals = [(slot, t) for slot, t, _ in tracer.externals]
@@ -126,6 +128,11 @@ class _Program:
         if fuse and hook is not None and len({id(ins[6]) for ins in code}) == 1:
             # the backend fuses what it can (NumPy: elementwise chains into numba kernels)
             code = hook(code, values, tracer.literals, keep)
+        # large intermediates written into buffers reused by every replay (NumPy: out=)
+        self.allocate = None
+        hook = getattr(code[0][6], "buffer_program", None) if code else None
+        if buffers and hook is not None and len({id(ins[6]) for ins in code}) == 1:
+            code, self.allocate = hook(code, values, keep)
         last: dict[int, int] = {}
         for k, ins in enumerate(code):
             for i in ins[2]:
@@ -163,6 +170,12 @@ class _Program:
         ``del`` after a slot's last use. No lists, loops or lookups per instruction."""
         env: dict[str, Any] = {}
         lines = ["def program(A, E, H):"]
+        if self.allocate is not None:
+            # this call's buffers (INLINE instructions write into B[j]): a set from the
+            # pool, a new one when other calls (threads) hold them all
+            env["_POOL"], env["_NEW"] = [], self.allocate
+            lines += ["    try:", "        B = _POOL.pop()", "    except IndexError:"]
+            lines.append("        B = _NEW()")
         # ``scalars``: 0-d inputs the backend prefers as scalars (NumPy's scalar arithmetic
         # is ~10x faster than its 0-d array arithmetic, with the same dtype rules)
         entry = [(slot, f"A[{i}]") for i, slot in enumerate(self.args)]
@@ -205,6 +218,8 @@ class _Program:
                 lines.append("    del " + ", ".join(f"s{i}" for i in dead))
         results = [f"s{r[1]}" for r in self.out_refs if r[0] == "slot"]
         results += [f"s{w[2]}" for w in self.writes if w[2] is not None]
+        if self.allocate is not None:
+            lines.append("    _POOL.append(B)")
         lines.append("    return (" + "".join(f"{r}, " for r in results) + ")")
         exec(builtins.compile("\n".join(lines), "<autodiff.compile program>", "exec"), env)
         return env["program"]
@@ -288,10 +303,13 @@ class CompiledFunction:
     (1, 1)
     """
 
-    def __init__(self, fn: Callable[..., Any], max_traces: int = 16, fuse: bool = True) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], max_traces: int = 16, fuse: bool = True, buffers: bool = True
+    ) -> None:
         self.fn = fn
         self.max_traces = max_traces
         self.fuse = fuse
+        self.buffers = buffers
         self._programs: dict[Any, _Program] = {}
         self.replays = 0
         functools.update_wrapper(self, fn)
@@ -422,7 +440,7 @@ class CompiledFunction:
                 refs.append(("slot", slot, leaf._backend))
             else:
                 refs.append(("const", leaf))
-        return out, _Program(tracer, structure, refs, writes, self.fuse)
+        return out, _Program(tracer, structure, refs, writes, self.fuse, self.buffers)
 
 
 def _writes(tracer: _Tracer, args: tuple[Any, ...]) -> list[Any]:
@@ -461,7 +479,11 @@ def _written(tracer: _Tracer, array: Any) -> int:
 
 
 def compile(  # noqa: A001
-    fn: Callable[..., Any] | None = None, *, max_traces: int = 16, fuse: bool = True
+    fn: Callable[..., Any] | None = None,
+    *,
+    max_traces: int = 16,
+    fuse: bool = True,
+    buffers: bool = True,
 ) -> Any:
     """Trace ``fn`` once per signature and replay the recorded primitives on later calls.
 
@@ -483,6 +505,10 @@ def compile(  # noqa: A001
         Let the backend fuse the program (on NumPy, with numba installed: chains of
         elementwise operations become one kernel each). ``False`` replays one call per
         operation.
+    buffers : bool
+        Let the backend write large intermediate results into buffers allocated once and
+        reused by every replay (NumPy: ``out=``; never a result the caller receives).
+        ``False`` allocates every result anew, holding no memory between calls.
 
     Raises
     ------
@@ -503,5 +529,5 @@ def compile(  # noqa: A001
     ('0.694980', 1)
     """
     if fn is None:
-        return lambda f: CompiledFunction(f, max_traces, fuse)
-    return CompiledFunction(fn, max_traces, fuse)
+        return lambda f: CompiledFunction(f, max_traces, fuse, buffers)
+    return CompiledFunction(fn, max_traces, fuse, buffers)

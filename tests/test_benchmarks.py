@@ -47,3 +47,11 @@ def test_suite_end_to_end(tmp_path: Path) -> None:
     )
     assert '"W1"' in out.read_text()
     del sys.modules["benchmarks.run"]
+
+
+def test_buffers_benchmark_runs() -> None:
+    from benchmarks.buffers import main
+
+    ratios = main(["--quick"])
+    assert set(ratios) == {"W3", "matmul 128", "chain 128"}
+    assert all(r > 0 for r in ratios.values())

@@ -341,18 +341,21 @@ def _source(
         lines += [f"    {line}" for line in body]
         lines.append("    return (" + "".join(f"{names[o]}, " for o in outputs) + ")")
     else:
+        # arrays: the outputs are arguments too (flat, contiguous), allocated by the
+        # runner or preallocated buffers of the program (``_buffers.py``)
         arrays = [j for j, s in enumerate(inputs) if getattr(values[s], "shape", ()) != ()]
-        lines = [f"def kernel({args}):", f"    n = i{arrays[0]}.shape[0]"]
-        for m, o in enumerate(outputs):
-            lines.append(f"    o{m} = np.empty(n, dtype=np.{values[o].dtype.name})")
-        lines.append("    for k in range(n):")
+        params = [f"i{j}" for j in range(len(inputs))] + [f"o{m}" for m in range(len(outputs))]
+        lines = [
+            f"def kernel({', '.join(params)}):",
+            "    n = o0.shape[0]",
+            "    for k in range(n):",
+        ]
         lines += [
             f"        a{j} = i{j}[k]" if j in arrays else f"        a{j} = i{j}"
             for j in range(len(inputs))
         ]
         lines += [f"        {line}" for line in body]
         lines += [f"        o{m}[k] = {names[o]}" for m, o in enumerate(outputs)]
-        lines.append("    return (" + "".join(f"o{m}, " for m in range(len(outputs))) + ")")
     return "\n".join(lines)
 
 
@@ -406,10 +409,26 @@ def _runner(
 
         return run_scalar
 
-    def run(xp: Any, *args: Any) -> Any:
-        res = kernel(*(np.ascontiguousarray(a).reshape(-1) if f else a for a, f in zip(args, flat)))
-        if single:
-            return res[0].reshape(shape)
-        return tuple(r.reshape(shape) for r in res)
+    size = int(np.prod(shape))
 
+    def run(xp: Any, *args: Any) -> Any:
+        outs = [np.empty(size, dtype=dt) for dt in out_dtypes]
+        kernel(
+            *(np.ascontiguousarray(a).reshape(-1) if f else a for a, f in zip(args, flat)), *outs
+        )
+        if single:
+            return outs[0].reshape(shape)
+        return tuple(o.reshape(shape) for o in outs)
+
+    def into(buffers: tuple[Any, ...], *args: Any) -> Any:
+        # ``buffers``: per output, a preallocated C-contiguous array of the run's shape, or
+        # None for one allocated here; the buffers themselves are returned
+        outs = [np.empty(shape, dtype=dt) if b is None else b for b, dt in zip(buffers, out_dtypes)]
+        kernel(
+            *(np.ascontiguousarray(a).reshape(-1) if f else a for a, f in zip(args, flat)),
+            *(o.reshape(-1) for o in outs),
+        )
+        return outs[0] if single else tuple(outs)
+
+    run.into = into  # type: ignore[attr-defined]
     return run

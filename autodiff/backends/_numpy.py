@@ -201,6 +201,15 @@ class NumpyBackend(Backend):
 
         return _numba.fuse(code, values, literals, keep)
 
+    def buffer_program(
+        self, code: list[Any], values: dict[int, Any], keep: set[int]
+    ) -> tuple[list[Any], Any]:
+        """``ad.compile``: large intermediates written into buffers that every replay
+        reuses, with the allocator of one set of them (see ``backends/_buffers.py``)."""
+        from . import _buffers
+
+        return _buffers.plan(code, values, keep, self.ufuncs)
+
 
 def _scatter_add(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
     # np.add.at adds repeated indices, without the generic one-hot matrix

@@ -1,0 +1,182 @@
+"""Preallocated output buffers for compiled NumPy programs.
+
+A replay of a compiled program on NumPy allocates a new array for every intermediate
+result; this pass gives the large intermediates buffers allocated once and reused by
+every replay (``np.matmul(a, b, out=buffer)``), so a training step writes the same memory
+on every call: it stays mapped, and in cache as far as it fits.
+
+Which results get a buffer, and which share one, is decided at trace time:
+
+- Only instructions that write a new array through an ``out=``: NumPy ufuncs, ``matmul``,
+  ``relu`` (``np.maximum(x, 0)``) and fused kernels; results of at least ``MIN_SIZE``
+  elements (below that NumPy's allocator is as fast, measured: ``np.add`` with ``out=``
+  is no faster below ~256 elements).
+- Never a result the caller receives, nor one that may alias it: every instruction not
+  known to make a new array (``reshape``, ``getitem``, ``matrix_transpose`` ..., but not
+  reductions) is taken to return a view of its inputs, and a buffer that any output or write-back (a new
+  parameter, a ``.grad``) may view is dropped. What a replay returns is never
+  overwritten by a later replay.
+- Buffers of one shape, dtype and memory order are shared between results whose lives
+  (including those of their views) do not overlap; a buffer is reused only after the
+  instruction that last reads it, never as the output of an instruction reading it.
+
+Each replay takes one set of buffers from the program's pool and puts it back at the
+end, so calls from several threads at once each get their own set. The buffers stay
+allocated while the compiled function lives: about the peak of the intermediates one
+call holds (``ad.compile(fn, buffers=False)`` turns this off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MIN_SIZE", "plan"]
+
+#: results with fewer elements allocate as before
+MIN_SIZE = 1024
+#: primitives whose NumPy forward (or kernel) always returns new arrays, never views of
+#: its operands (reductions allocate even over ``axis=()``): their results view nothing
+_FRESH = frozenset(("sum", "mean", "max", "min", "where", "softmax_cross_entropy"))
+
+
+def _writer(ins: tuple[Any, ...], ufuncs: dict[str, Any]) -> tuple[str, Any] | None:
+    """How an instruction can write its result into a buffer: ``("ufunc", f)`` for
+    ``f(*operands, out=buffer)``, ``("relu", np.maximum)``, ``("fused", into)``; or None."""
+    from .._trace import FUSED
+
+    fwd, _, _, params, _, prim, _ = ins
+    if prim is FUSED:
+        into = getattr(fwd, "into", None)
+        return None if into is None else ("fused", into)
+    if params is not None or fwd is not prim.forward:
+        return None
+    if prim.name in ufuncs:
+        return "ufunc", ufuncs[prim.name]
+    if prim.name == "matmul":
+        return "ufunc", np.matmul
+    if prim.name == "relu":
+        return "relu", np.maximum
+    return None
+
+
+def _spec(value: Any, fused: bool) -> tuple[Any, ...] | None:
+    """``(shape, dtype, order)`` of a buffer for this traced result, or None."""
+    if value.__class__ is not np.ndarray or value.size < MIN_SIZE:
+        return None
+    order = "F" if not fused and value.flags.f_contiguous and not value.flags.c_contiguous else "C"
+    return value.shape, value.dtype, order
+
+
+def plan(
+    code: Sequence[tuple[Any, ...]],
+    values: dict[int, Any],
+    keep: set[int],
+    ufuncs: dict[str, Any],
+) -> tuple[list[tuple[Any, ...]], Callable[[], list[Any]] | None]:
+    """``code`` with buffered instructions rewritten, and the allocator of one buffer set
+    (None when no result gets a buffer).
+
+    ``code`` holds ``(fwd, xp, ins, params, outs, prim, backend)`` instructions, ``values``
+    the traced value of every slot, ``keep`` the slots the program returns. A rewritten
+    instruction is an ``INLINE`` one whose expression writes into ``B[j]``: the program's
+    local list of buffers.
+    """
+    from .._trace import INLINE
+
+    # 1. the results an out= could write, and which slots may view which of them
+    candidates: dict[int, tuple[Any, ...]] = {}  # slot -> its buffer's spec
+    writers: dict[int, tuple[str, Any]] = {}  # instruction index -> its writer
+    views: dict[int, frozenset[int]] = {}  # slot -> candidate slots it may view
+    empty: frozenset[int] = frozenset()
+    for k, ins in enumerate(code):
+        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        writer = _writer(ins, ufuncs)
+        if writer is None and ins[5].name in _FRESH:
+            for o in outs:
+                views[o] = empty
+            continue
+        if writer is None:
+            # unknown: its results may be (views of) its operands
+            seen = empty.union(*(views.get(i, empty) for i in ins[2]))
+            for o in outs:
+                views[o] = seen
+            continue
+        writers[k] = writer
+        for o in outs:
+            views[o] = empty
+            spec = None if o in keep or o not in values else _spec(values[o], writer[0] == "fused")
+            if spec is not None:
+                candidates[o] = spec
+                views[o] = frozenset((o,))
+    escaping = empty.union(*(views.get(s, empty) for s in keep))
+    for o in escaping:
+        candidates.pop(o, None)
+    if not candidates:
+        return list(code), None
+    # 2. each candidate's life: until the last instruction reading it or a view of it
+    end: dict[int, int] = {}
+    for k, ins in enumerate(code):
+        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        for o in outs:
+            if o in candidates:
+                end[o] = k
+        for i in ins[2]:
+            for root in views.get(i, empty):
+                if root in candidates:
+                    end[root] = k
+    released: dict[int, list[int]] = {}
+    for root, k in end.items():
+        released.setdefault(k, []).append(root)
+    # 3. buffers assigned in program order, a buffer free again after its last reader
+    specs: list[tuple[Any, ...]] = []
+    free: dict[tuple[Any, ...], list[int]] = {}
+    buffer_of: dict[int, int] = {}
+    out: list[tuple[Any, ...]] = []
+    for k, ins in enumerate(code):
+        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        assigned: list[int | None] = []
+        for o in outs:
+            spec = candidates.get(o)
+            if spec is None:
+                assigned.append(None)
+                continue
+            pool = free.get(spec)
+            if pool:
+                j = pool.pop()
+            else:
+                j = len(specs)
+                specs.append(spec)
+            buffer_of[o] = j
+            assigned.append(j)
+        if any(j is not None for j in assigned):
+            out.append(_rewrite(ins, k, writers[k], assigned, INLINE))
+        else:
+            out.append(ins)
+        for root in released.get(k, ()):
+            free.setdefault(candidates[root], []).append(buffer_of[root])
+
+    def allocate() -> list[Any]:
+        return [np.empty(shape, dtype=dtype, order=order) for shape, dtype, order in specs]
+
+    return out, allocate
+
+
+def _rewrite(
+    ins: tuple[Any, ...], k: int, writer: tuple[str, Any], assigned: list[int | None], inline: Any
+) -> tuple[Any, ...]:
+    """The instruction as an expression writing into its buffers."""
+    _, xp, slots, _, outs, _, backend = ins
+    kind, fn = writer
+    name = f"_out{k}"
+    operands = ", ".join(f"{{{n}}}" for n in range(len(slots)))
+    if kind == "fused":
+        buffers = "".join("None, " if j is None else f"B[{j}], " for j in assigned)
+        template = f"{name}(({buffers}), {operands})"
+    elif kind == "relu":
+        template = f"{name}({operands}, 0, out=B[{assigned[0]}])"
+    else:
+        template = f"{name}({operands}, out=B[{assigned[0]}])"
+    return (None, xp, slots, (template, {name: fn}), outs, inline, backend)

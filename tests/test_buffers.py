@@ -1,0 +1,204 @@
+"""``ad.compile`` on NumPy writes large intermediates into buffers reused by every replay:
+results equal the allocating replay bit for bit, and nothing a replay hands back (an
+output, a view of one, a parameter an optimizer step rebinds) is ever overwritten by a
+later replay."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff.backends import _buffers, _numba
+
+pytestmark = pytest.mark.skipif(
+    ad.get_backend().name != "numpy", reason="preallocated buffers are the NumPy backend's"
+)
+
+R = np.random.default_rng(5)
+N = 64  # (N, N) intermediates: 4,096 elements, above _buffers.MIN_SIZE
+
+
+def _program(f: Any) -> Any:
+    (program,) = f._programs.values()
+    return program
+
+
+def _pool(f: Any) -> list[Any]:
+    return _program(f).fn.__globals__["_POOL"]
+
+
+def _bits(t: ad.Tensor) -> bytes:
+    return np.ascontiguousarray(t.numpy()).tobytes()
+
+
+def _both(fn: Callable[..., Any], *args: Any, fuse: bool = False) -> tuple[Any, Any]:
+    buffered = ad.compile(fn, fuse=fuse)
+    plain = ad.compile(fn, fuse=fuse, buffers=False)
+    for f in (buffered, plain):
+        f(*args)  # trace
+    return buffered, plain
+
+
+def test_intermediates_share_buffers_and_replays_match_bit_for_bit() -> None:
+    def chain(x: ad.Tensor, w: ad.Tensor) -> Any:
+        def loss(x: ad.Tensor, w: ad.Tensor) -> ad.Tensor:
+            h = x
+            for _ in range(4):
+                h = ad.tanh(h @ w) * 0.5 + h
+            return ad.sum(h * h)
+
+        return ad.grad(loss, argnums=(0, 1))(x, w)
+
+    x, w = ad.tensor(R.normal(size=(N, N))), ad.tensor(R.normal(size=(N, N)) / N)
+    buffered, plain = _both(chain, x, w)
+    program = _program(buffered)
+    assert _program(plain).allocate is None and program.allocate is not None
+    rewritten = sum(1 for ins in program.code if ins[6].name == "inline")
+    buffers = program.allocate()
+    # buffers are shared between results whose lives do not overlap
+    assert 0 < len(buffers) < rewritten
+    first = [_bits(g) for g in buffered(x, w)]
+    assert first == [_bits(g) for g in plain(x, w)]
+    assert first == [_bits(g) for g in chain(x, w)]  # eager
+    # every replay takes the same set from the pool and puts it back
+    (held,) = _pool(buffered)
+    x2 = ad.tensor(R.normal(size=(N, N)))
+    assert [_bits(g) for g in buffered(x2, w)] == [_bits(g) for g in plain(x2, w)]
+    assert _pool(buffered) == [held]
+
+
+def test_results_and_their_views_are_never_overwritten_by_the_next_replay() -> None:
+    def f(x: ad.Tensor) -> Any:
+        a = x * 2.0  # reaches the caller through a reshape
+        b = ad.exp(x) + 1.0  # through a transpose and a slice of it
+        c = ad.sin(x) - x  # intermediate only
+        return a.reshape(-1), b.T[1:], ad.sum(c * c, axis=0), (c + a) * b
+
+    x1, x2 = ad.tensor(R.normal(size=(N, N))), ad.tensor(R.normal(size=(N, N)))
+    buffered, plain = _both(f, x1)
+    outs = buffered(x1)
+    kept = [o.numpy().copy() for o in outs]
+    again = buffered(x2)
+    for o, k in zip(outs, kept):  # the first replay's results are untouched
+        assert np.array_equal(o.numpy(), k)
+    for o, p in zip(again, plain(x2)):
+        assert _bits(o) == _bits(p)
+    for o in again:
+        assert not any(np.shares_memory(o.numpy(), b) for b in _pool(buffered)[0])
+
+
+def test_a_buffer_lives_as_long_as_its_views_are_read() -> None:
+    def f(x: ad.Tensor) -> ad.Tensor:
+        a = x * 2.0
+        v = a.T  # the last direct read of a; v is read after b is made
+        b = ad.exp(x) + 1.0  # same shape and dtype as a: must not take a's buffer
+        return ad.sum(v * b)
+
+    x = ad.tensor(R.normal(size=(N, N)))
+    buffered, plain = _both(f, x)
+    assert _program(buffered).allocate is not None
+    want = np.sum((x.numpy() * 2.0).T * (np.exp(x.numpy()) + 1.0))
+    for _ in range(2):
+        assert _bits(buffered(x)) == _bits(plain(x))
+        np.testing.assert_allclose(buffered(x).numpy(), want, rtol=1e-12)
+
+
+def test_a_training_step_never_writes_parameters_into_buffers() -> None:
+    def build(buffers: bool) -> tuple[Any, list[ad.nn.Parameter]]:
+        rng = np.random.default_rng(0)
+        model = ad.nn.Sequential(
+            ad.nn.Linear(N, 2 * N, dtype=ad.float64),
+            ad.nn.ReLU(),
+            ad.nn.Linear(2 * N, 10, dtype=ad.float64),
+        )
+        for p in model.parameters():
+            p.data = rng.normal(size=p.shape) * 0.1
+        opt = ad.optim.Adam(list(model.parameters()), lr=1e-2)
+
+        def step(x: ad.Tensor, y: ad.Tensor) -> ad.Tensor:
+            opt.zero_grad()
+            loss = ad.nn.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return ad.compile(step, buffers=buffers), list(model.parameters())
+
+    x = ad.tensor(R.normal(size=(N, N)))
+    y = ad.tensor(R.integers(0, 10, N))
+    (fb, pb), (fp, pp) = build(True), build(False)
+    before: list[tuple[Any, Any]] = []
+    for _ in range(4):
+        assert _bits(fb(x, y)) == _bits(fp(x, y))
+        for a, b in zip(pb, pp):
+            assert _bits(a) == _bits(b) and _bits(a.grad) == _bits(b.grad)
+        # the arrays of earlier steps keep their values: no write-back is a buffer
+        for data, copy in before:
+            assert np.array_equal(data, copy)
+        before += [(p.data, p.data.copy()) for p in pb]
+    assert _program(fb).allocate is not None
+
+
+def test_calls_from_several_threads_each_get_their_own_buffers() -> None:
+    f = ad.compile(lambda x: ad.sum(ad.tanh(x * 3.0) * x, axis=1), fuse=False)
+    inputs = [R.normal(size=(N, N)) for _ in range(8)]
+    want = [np.sum(np.tanh(a * 3.0) * a, axis=1) for a in inputs]
+    f(ad.tensor(inputs[0]))
+    got: dict[int, Any] = {}
+    start = threading.Barrier(len(inputs))
+
+    def work(k: int) -> None:
+        start.wait()
+        for _ in range(50):
+            got[k] = f(ad.tensor(inputs[k])).numpy()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, w in enumerate(want):
+        np.testing.assert_array_equal(got[k], w)
+    assert 1 <= len(_pool(f)) <= len(inputs)
+
+
+def test_small_results_and_order_of_memory() -> None:
+    # below MIN_SIZE elements NumPy's allocator is as fast: no buffers
+    small = ad.compile(lambda x: ad.sum(ad.exp(x) * x))
+    small(ad.tensor(R.normal(size=8)))
+    assert _program(small).allocate is None
+    # a Fortran-ordered intermediate gets a Fortran-ordered buffer, with the same values
+    x = ad.tensor(R.normal(size=(N, 2 * N)))
+    buffered, plain = _both(lambda x: ad.sum(ad.exp(x.T) * 2.0, axis=0), x)
+    assert any(order == "F" for _, _, order in _buffers_of(buffered))
+    assert _bits(buffered(x)) == _bits(plain(x))
+
+
+def _buffers_of(f: Any) -> list[tuple[Any, ...]]:
+    allocate = _program(f).allocate
+    return [(b.shape, b.dtype, "F" if b.flags.f_contiguous else "C") for b in allocate()]
+
+
+@pytest.mark.skipif(not _numba.available(), reason="numba is not installed")
+def test_fused_kernels_write_into_buffers() -> None:
+    def f(x: ad.Tensor) -> ad.Tensor:
+        h = (x * 1.5 + 0.25) * x - 1.0  # a fused run whose result only feeds a matmul
+        return ad.sum(h @ x)
+
+    x = ad.tensor(R.normal(size=(N, N)))
+    buffered, plain = _both(f, x, fuse=True)
+    fused = [ins for ins in _program(buffered).code if ins[6].name == "inline"]
+    assert any("_out" in ins[3][0] and "B[" in ins[3][0] for ins in fused)
+    assert _bits(buffered(x)) == _bits(plain(x))
+
+
+def test_min_size_is_respected() -> None:
+    n = int(np.sqrt(_buffers.MIN_SIZE)) // 2  # a quarter of MIN_SIZE
+    f = ad.compile(lambda x: ad.sum((x @ x) * 2.0))
+    f(ad.tensor(R.normal(size=(n, n))))
+    assert _program(f).allocate is None
