@@ -18,7 +18,8 @@ traced raises ``TraceError`` rather than replaying something wrong: reading a tr
 on the host (``bool(x)``, ``x.item()``, ``float(x)``, indexing with a computed index array,
 data-dependent shapes such as ``nonzero``), drawing random numbers, using a ``.grad``
 computed before the call, and rebinding a tensor to an array autodiff did not compute.
-Closed-over tensors (model parameters) are read afresh on every call.
+Closed-over tensors (model parameters) are read afresh on every call; one whose data
+changed shape or dtype since the trace invalidates it.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class _Program:
         "args",
         "backend",
         "code",
+        "external_specs",
         "externals",
         "fast",
         "fast_error",
@@ -97,6 +99,8 @@ class _Program:
     ) -> None:
         self.args = tracer.args
         self.externals = [(slot, t) for slot, t, _ in tracer.externals]
+        # a closed-over tensor given data of another shape or dtype invalidates the trace
+        self.external_specs = [(a.shape, a.dtype) for _, _, a in tracer.externals]
         self.literals = tracer.literals
         self.host = tracer.host
         self.guards = tracer.guards
@@ -225,7 +229,12 @@ class _Program:
         return env["program"]
 
     def stale(self) -> bool:
-        """Whether a Python value the trace depended on (``guard``) has changed."""
+        """Whether a Python value the trace depended on (``guard``) has changed, or a
+        closed-over tensor now holds data of another shape or dtype."""
+        for (_, t), (shape, dtype) in zip(self.externals, self.external_specs):
+            data = t.data
+            if data.shape != shape or data.dtype != dtype:
+                return True
         return any(fn() != value for fn, value in self.guards)
 
     def host_inputs(self) -> list[Any]:

@@ -262,6 +262,21 @@ def test_rebinding_an_argument_or_a_closed_over_tensor_is_replayed() -> None:
     assert state.tolist() == [6.0, 6.0] and bump.replays == 2
 
 
+def test_a_closed_over_tensor_of_another_shape_or_dtype_traces_again() -> None:
+    w = make([[1.0, 2.0], [3.0, 4.0]])
+    f = ad.compile(lambda x: ad.sum(x * w, axis=0))
+    x = make([[1.0, 1.0], [1.0, 1.0]])
+    assert f(x).tolist() == [4.0, 6.0] and f(x).tolist() == [4.0, 6.0]
+    w.data = make([[[1.0, 2.0], [3.0, 4.0]]] * 2).data  # now (2, 2, 2): a new result shape
+    out = f(x)
+    assert out.shape == (2, 2) and out.tolist() == [[2.0, 4.0], [6.0, 8.0]]
+    assert f.traces == 1 and f.replays == 1  # traced again in place of the stale program
+    dt = ad.float32 if w.dtype != ad.float32 else ad.float16
+    if ad.get_backend().supports(dt):
+        w.data = w.astype(dt).data
+        assert f(x).dtype == ad.result_type(x.dtype, dt) and f.replays == 1
+
+
 def test_bad_arguments() -> None:
     f = ad.compile(lambda x, opts: x * 2)
     with pytest.raises(TypeError, match="neither a tensor nor hashable"):
