@@ -210,6 +210,18 @@ def test_unique_and_nonzero() -> None:
     assert [t.tolist() for t in ad.nonzero(ad.tensor([[0, 1], [2, 0]]))] == [[0, 1], [1, 0]]
 
 
+def test_repeat_by_counts_and_its_errors() -> None:
+    x = ad.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert ad.repeat(x, ad.tensor([1, 2]), axis=0).tolist() == [[1, 2], [3, 4], [3, 4]]
+    assert ad.repeat(x, ad.tensor([2]), axis=1).tolist() == [[1, 1, 2, 2], [3, 3, 4, 4]]
+    assert ad.repeat(x, ad.tensor([0, 0]), axis=0).shape == (0, 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        ad.repeat(x, ad.tensor([1, -1]), axis=0)
+    for bad in (ad.tensor([1.0, 2.0]), ad.tensor([1, 2, 3]), ad.tensor([[1, 2]])):
+        with pytest.raises(ValueError, match="1-d integer tensor of length 1 or 2"):
+            ad.repeat(x, bad, axis=0)
+
+
 def test_var_keeps_the_named_leaf_form() -> None:
     x = ad.var("x", 2.0)
     assert x.name == "x" and x.requires_grad

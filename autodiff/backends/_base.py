@@ -433,6 +433,24 @@ class Backend:
 
     to_numpy = _guard_host_read(to_numpy)  # type: ignore[assignment]
 
+    def on_host(self, name: str, *arrays: Any, device: Any = None) -> tuple[Any, ...]:
+        """NumPy's function ``name`` run on host copies of ``arrays``, each result brought
+        back as this backend's array on ``device``: for work the library lacks (PyTorch's
+        ``unique_all``) or whose result shape depends on values (``repeat`` by counts).
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> b = ad.backends.get("numpy")
+        >>> [a.tolist() for a in b.on_host("repeat", b.asarray([0, 1]), b.asarray([2, 1]))]
+        [[0, 0, 1]]
+        """
+        import numpy as np
+
+        res = getattr(np, name)(*(np.asarray(self.to_numpy(a)) for a in arrays))
+        parts = tuple(res) if isinstance(res, tuple) else (res,)
+        return tuple(self.asarray(p, device=device) for p in parts)
+
     @property
     def random(self) -> Any:
         """The backend's seeded generator: ``seed``, ``normal``, ``uniform``,

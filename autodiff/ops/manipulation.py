@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..engine import apply1, primitive
-from ..tensor import Tensor
+from ..tensor import Tensor, wrap
 from ._util import as_tensor, normalize_axes, normalize_axis
 from .shape import _tensors, broadcast_to, permute_dims, reshape
 
@@ -195,21 +195,23 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
         spread = reshape(x, (*shape[: axis + 1], 1, *shape[axis + 1 :]))
         big = broadcast_to(spread, (*shape[: axis + 1], repeats, *shape[axis + 1 :]))
         return reshape(big, (*shape[:axis], n * repeats, *shape[axis + 1 :]))
-    import numpy as np
-
+    from .._info import isdtype
+    from ..creation import arange
     from .indexing import take
 
     counts = as_tensor(repeats, x)
-    host = np.asarray(counts._backend.to_numpy(counts.data))
-    if host.ndim != 1 or host.shape[0] not in (1, n) or host.dtype.kind not in "iu":
+    if counts.ndim != 1 or counts.shape[0] not in (1, n) or not isdtype(counts.dtype, "integral"):
         raise ValueError(
             f"repeat: repeats must be an int or a 1-d integer tensor of length 1 or {n}, "
             f"got {counts.dtype.name} of shape {counts.shape}."
         )
-    if (host < 0).any():
+    backend = counts._backend
+    if (backend.to_numpy(counts.data) < 0).any():
         raise ValueError("repeat: repeats must be non-negative.")
-    index = np.repeat(np.arange(n), np.broadcast_to(host, (n,)))
-    return take(x, as_tensor(index, x), axis=axis)
+    # the index's length depends on the counts' values: computed on the host
+    positions = arange(n, dtype=counts.dtype, device=counts.device)
+    (index,) = backend.on_host("repeat", positions.data, counts.data, device=counts.device)
+    return take(x, wrap(index, backend), axis=axis)
 
 
 def unstack(x: Any, /, *, axis: int = 0) -> tuple[Tensor, ...]:

@@ -197,11 +197,7 @@ def _unique(x: Any, fn: str) -> tuple[Tensor, ...]:
         out = getattr(backend.xp, fn)(x.data)
     except NotImplementedError:
         # the library lacks it (PyTorch's unique_all): compute on the host, bring it back
-        import numpy as np
-
-        res = getattr(np, fn)(np.asarray(backend.to_numpy(x.data)))
-        parts = tuple(res) if isinstance(res, tuple) else (res,)
-        out = tuple(backend.asarray(p, device=x.device) for p in parts)
+        out = backend.on_host(fn, x.data, device=x.device)
     if not isinstance(out, tuple):
         out = (out,)
     return tuple(wrap(o, backend) for o in out)
