@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from autodiff.testing import check_grads
 
 from .conftest import make, rtol
 
@@ -123,6 +124,22 @@ def test_a_compiled_gradient_matches_finite_differences() -> None:
     np.testing.assert_allclose(
         got, numeric, rtol=1e-5 if exact else 2e-2, atol=1e-6 if exact else 1e-2
     )
+
+
+def test_check_grads_passes_on_compiled_functions_and_compiled_gradients() -> None:
+    def loss(x: ad.Tensor, y: ad.Tensor) -> ad.Tensor:
+        return ad.sum(ad.tanh(x * y) + ad.square(x) * ad.exp(-y))
+
+    x, y = make(R.normal(size=3)), make(R.normal(size=3))
+    # a compiled function, differentiated (to second order, both modes)
+    check_grads(ad.compile(loss), (x, y), order=2)
+    # a compiled gradient, itself checked against finite differences of the eager one
+    g = ad.compile(ad.grad(loss, argnums=(0, 1)))
+    g(x, y)  # traced; the calls check_grads makes with other values replay or re-trace
+    check_grads(lambda a, b: ad.sum(g(a, b)[0] * b), (x, y), order=1, modes=("rev",))
+    _close(g(x, y), ad.grad(loss, argnums=(0, 1))(x, y))
+    with ad.no_grad():
+        _close(g(x, y), ad.grad(loss, argnums=(0, 1))(x, y))
 
 
 @pytest.mark.parametrize(
