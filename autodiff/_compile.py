@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _tree
-from ._trace import INLINE, TraceError, _Tracer
+from ._trace import FUSED, INLINE, TraceError, _Tracer
 from .engine import TRACER
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor, wrap
@@ -77,6 +77,7 @@ class _Program:
         "fast",
         "fast_error",
         "fn",
+        "fused",
         "guards",
         "host",
         "literals",
@@ -132,6 +133,7 @@ class _Program:
         if fuse and hook is not None and len({id(ins[6]) for ins in code}) == 1:
             # the backend fuses what it can (NumPy: elementwise chains into numba kernels)
             code = hook(code, values, tracer.literals, keep)
+        self.fused = sum(1 for ins in code if ins[5] is FUSED)
         # large intermediates written into buffers reused by every replay (NumPy: out=)
         self.allocate = None
         hook = getattr(code[0][6], "buffer_program", None) if code else None
@@ -326,6 +328,45 @@ class CompiledFunction:
     @property
     def traces(self) -> int:
         return len(self._programs)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """What each traced signature became, oldest first: one dict per trace.
+
+        ``eager`` (the signature runs eagerly: an argument requires grad), ``instructions``
+        (after dead-code elimination and fusion), ``fused_kernels`` (numba kernels on
+        NumPy), ``buffers`` and ``buffer_bytes`` (one set of preallocated buffers),
+        ``backend_compiler`` (``True`` once the backend's compiler took the program —
+        ``mx.compile``, ``jax.jit``, ``torch.compile`` —, ``False`` if it has none or gave
+        up, ``None`` before the first replay) and ``backend_error`` (why it gave up).
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> f = ad.compile(ad.grad(lambda x: ad.sum(ad.tanh(x) * x)))
+        >>> _ = f(ad.ones(3))
+        >>> info = f.summary()[0]
+        >>> info["eager"], info["instructions"] > 0
+        (False, True)
+        """
+        out: list[dict[str, Any]] = []
+        for program in self._programs.values():
+            if program is _EAGER:
+                out.append({"eager": True})
+                continue
+            allocate = program.allocate
+            fast = program.fast
+            out.append(
+                {
+                    "eager": False,
+                    "instructions": program.size,
+                    "fused_kernels": program.fused,
+                    "buffers": 0 if allocate is None else len(allocate),
+                    "buffer_bytes": 0 if allocate is None else allocate.nbytes,
+                    "backend_compiler": None if fast is None else bool(fast),
+                    "backend_error": program.fast_error,
+                }
+            )
+        return out
 
     def _signature(self, args: tuple[Any, ...]) -> tuple[Any, list[Any]]:
         key: list[Any] = [is_grad_enabled()]

@@ -62,6 +62,11 @@ def test_intermediates_share_buffers_and_replays_match_bit_for_bit() -> None:
     buffers = program.allocate()
     # buffers are shared between results whose lives do not overlap
     assert 0 < len(buffers) < rewritten
+    (info,) = buffered.summary()
+    assert info["buffers"] == len(buffers) and info["buffer_bytes"] == sum(
+        b.nbytes for b in buffers
+    )
+    assert plain.summary()[0]["buffers"] == plain.summary()[0]["buffer_bytes"] == 0
     first = [_bits(g) for g in buffered(x, w)]
     assert first == [_bits(g) for g in plain(x, w)]
     assert first == [_bits(g) for g in chain(x, w)]  # eager

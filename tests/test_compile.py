@@ -344,6 +344,19 @@ def test_a_backend_compiler_takes_the_program_where_there_is_one() -> None:
     program = next(iter(f._programs.values()))
     has_compiler = hasattr(ad.get_backend(), "compile_program")
     assert bool(program.fast) == has_compiler  # mx.compile on MLX; our replay elsewhere
+    (info,) = f.summary()
+    assert info["backend_compiler"] == has_compiler and info["backend_error"] is None
+    assert not info["eager"] and info["instructions"] == program.size > 0
+
+
+def test_the_summary_tells_what_each_trace_became() -> None:
+    f = ad.compile(lambda x: ad.sum(ad.exp(x)))
+    assert f.summary() == []
+    f(make([1.0, 2.0]))
+    f(make([1.0, 2.0], requires_grad=True))  # runs eagerly: its results need a graph
+    first, second = f.summary()
+    assert not first["eager"] and first["backend_compiler"] is None  # not replayed yet
+    assert second == {"eager": True}
 
 
 def test_keywords_select_traces_and_tensors_must_be_positional() -> None:

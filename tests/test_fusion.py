@@ -60,6 +60,7 @@ def test_a_chain_and_its_gradient_fuse_and_match() -> None:
     x = ad.tensor(np.random.default_rng(0).uniform(-1, 1, 16))
     f, got, want = _both(grad_chain, x)
     assert _fused_count(f) == 1  # forward and backward chains: the cotangent is hoisted
+    assert f.summary()[0]["fused_kernels"] == 1
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13)
     np.testing.assert_allclose(got.numpy(), grad_chain(x).numpy(), rtol=1e-13)
 

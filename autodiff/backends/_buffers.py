@@ -28,12 +28,12 @@ call holds (``ad.compile(fn, buffers=False)`` turns this off).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "plan"]
+__all__ = ["MIN_SIZE", "Allocator", "plan"]
 
 #: results with fewer elements allocate as before
 MIN_SIZE = 1024
@@ -75,7 +75,7 @@ def plan(
     values: dict[int, Any],
     keep: set[int],
     ufuncs: dict[str, Any],
-) -> tuple[list[tuple[Any, ...]], Callable[[], list[Any]] | None]:
+) -> tuple[list[tuple[Any, ...]], Allocator | None]:
     """``code`` with buffered instructions rewritten, and the allocator of one buffer set
     (None when no result gets a buffer).
 
@@ -158,10 +158,23 @@ def plan(
         for root in released.get(k, ()):
             free.setdefault(candidates[root], []).append(buffer_of[root])
 
-    def allocate() -> list[Any]:
-        return [np.empty(shape, dtype=dtype, order=order) for shape, dtype, order in specs]
+    return out, Allocator(specs)
 
-    return out, allocate
+
+class Allocator:
+    """Allocates one set of a program's buffers; ``len()`` and ``nbytes`` describe a set."""
+
+    __slots__ = ("nbytes", "specs")
+
+    def __init__(self, specs: list[tuple[Any, ...]]) -> None:
+        self.specs = specs
+        self.nbytes = sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype, _ in specs)
+
+    def __call__(self) -> list[Any]:
+        return [np.empty(shape, dtype=dtype, order=order) for shape, dtype, order in self.specs]
+
+    def __len__(self) -> int:
+        return len(self.specs)
 
 
 def _rewrite(
