@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 def _run(quick: bool) -> dict[str, float]:
-    sizes = (128,) if quick else (256, 1024, 2048)
+    sizes = (128,) if quick else (256, 1024, 1448, 2048)
     cases: list[tuple[str, Callable[[bool], tuple[Callable[[], Any], Any]]]] = [("W3", _w3)]
     for n in sizes:
         cases.append(

@@ -20,7 +20,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 R = np.random.default_rng(5)
-N = 64  # (N, N) intermediates: 4,096 elements, above _buffers.MIN_SIZE
+N = 64  # (N, N) float64 intermediates: 32 KB
+
+
+@pytest.fixture(autouse=True)
+def _small_buffers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # buffers from 16 KB, so that the tests' small arrays exercise them; the default
+    # (1 MiB) is tested on its own below
+    monkeypatch.setattr(_buffers, "MIN_BYTES", 16 * 1024)
 
 
 def _program(f: Any) -> Any:
@@ -173,7 +180,7 @@ def test_calls_from_several_threads_each_get_their_own_buffers() -> None:
 
 
 def test_small_results_and_order_of_memory() -> None:
-    # below MIN_SIZE elements NumPy's allocator is as fast: no buffers
+    # below MIN_BYTES NumPy's allocator is as fast: no buffers
     small = ad.compile(lambda x: ad.sum(ad.exp(x) * x))
     small(ad.tensor(R.normal(size=8)))
     assert _program(small).allocate is None
@@ -202,8 +209,69 @@ def test_fused_kernels_write_into_buffers() -> None:
     assert _bits(buffered(x)) == _bits(plain(x))
 
 
-def test_min_size_is_respected() -> None:
-    n = int(np.sqrt(_buffers.MIN_SIZE)) // 2  # a quarter of MIN_SIZE
+def test_results_below_min_bytes_allocate_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the default threshold
+    x = ad.tensor(R.normal(size=(N, N)))  # 32 KB: below 1 MiB
     f = ad.compile(lambda x: ad.sum((x @ x) * 2.0))
-    f(ad.tensor(R.normal(size=(n, n))))
+    f(x)
     assert _program(f).allocate is None
+    n = 512  # 2 MiB in float64
+    y = ad.tensor(R.normal(size=(n, n)))
+    g = ad.compile(lambda x: ad.sum(ad.tanh(x @ x) * 2.0))
+    g(y)
+    assert g.summary()[0]["buffers"] >= 1
+
+
+def _written(f: Any) -> list[tuple[str, tuple[int, ...], list[int | None], list[int]]]:
+    """Per buffered instruction: kind, operand slots, the buffer each output is written
+    to (None: a fresh array), and the buffers its operands hold."""
+    held: dict[int, int] = {}
+    rows = []
+    for ins in _program(f).code:
+        outs = ins[4] if isinstance(ins[4], tuple) else (ins[4],)
+        if ins[6].name != "inline" or "B[" not in ins[3][0]:
+            continue
+        template = ins[3][0]
+        if "((" in template:  # a fused kernel: _outK((B[j], None, ), operands)
+            inside = template.split("((")[1].split(")")[0]
+            kinds = [p.strip() for p in inside.split(",") if p.strip()]
+            into = [int(p[2:-1]) if p.startswith("B[") else None for p in kinds]
+            kind = "fused"
+        else:
+            into = [int(template.split("out=B[")[1].split("]")[0])]
+            kind = "matmul" if ins[3][1][template.split("(")[0]] is np.matmul else "ufunc"
+        operands = [held[i] for i in ins[2] if i in held]
+        for o, j in zip(outs, into):
+            if j is not None:
+                held[o] = j
+        rows.append((kind, ins[2], into, operands))
+    return rows
+
+
+def test_a_ufunc_writes_over_an_operand_it_reads_last_matmul_and_kernels_never() -> None:
+    def chain(x: ad.Tensor) -> ad.Tensor:
+        h = ad.exp(x * 2.0)  # multiply into a buffer, exp over it
+        h = ad.tanh(h) - 0.5  # over it again, twice
+        return ad.sum(h @ h)  # a matmul: its own buffer
+
+    x = ad.tensor(R.normal(size=(N, N)) * 0.1)
+    buffered, plain = _both(chain, x)
+    rows = _written(buffered)
+    assert [r[0] for r in rows] == ["ufunc"] * 4 + ["matmul"]
+    assert {r[2][0] for r in rows[:4]} == {rows[0][2][0]}  # one buffer for the chain
+    assert rows[4][2][0] not in rows[4][3]  # matmul never writes over an operand
+    assert _program(buffered).allocate is not None and len(_program(buffered).allocate) == 2
+    assert _bits(buffered(x)) == _bits(plain(x))
+
+    if _numba.available():
+
+        def fusing(x: ad.Tensor) -> ad.Tensor:
+            h = ad.tanh((x * 1.5 + 0.25) * x)  # a fused run, then a ufunc over its buffer
+            return ad.sum(((h * 3.0 - x) * h) @ x)  # a fused run reading the buffer last
+
+        f, p = _both(fusing, x, fuse=True)
+        kernels = [r for r in _written(f) if r[0] == "fused"]
+        assert len(kernels) == 2
+        for _, _, into, operands in kernels:  # an aliased output runs numba's scalar loop
+            assert not set(into) & set(operands)
+        assert _bits(f(x)) == _bits(p(x))

@@ -8,17 +8,20 @@ on every call: it stays mapped, and in cache as far as it fits.
 Which results get a buffer, and which share one, is decided at trace time:
 
 - Only instructions that write a new array through an ``out=``: NumPy ufuncs, ``matmul``,
-  ``relu`` (``np.maximum(x, 0)``) and fused kernels; results of at least ``MIN_SIZE``
-  elements (below that NumPy's allocator is as fast, measured: ``np.add`` with ``out=``
-  is no faster below ~256 elements).
+  ``relu`` (``np.maximum(x, 0)``) and fused kernels; results of at least ``MIN_BYTES``
+  (1 MiB). Measured (``benchmarks/buffers.py``): below that, what malloc hands back is
+  memory just freed, still in cache, and buffers were 1-4% slower (W3's 128 KB
+  intermediates, 256x256 float32 chains); from 1 MiB on fresh arrays cost page faults
+  and buffers were as fast or faster (8 MB chains 1.7x, 16 MB 8%, 32 MB 9-13%).
 - Never a result the caller receives, nor one that may alias it: every instruction not
   known to make a new array (``reshape``, ``getitem``, ``matrix_transpose`` ..., but not
-  reductions) is taken to return a view of its inputs, and a buffer that any output or write-back (a new
-  parameter, a ``.grad``) may view is dropped. What a replay returns is never
+  reductions) is taken to return a view of its inputs, and a buffer that any output or
+  write-back (a new parameter, a ``.grad``) may view is dropped. What a replay returns is never
   overwritten by a later replay.
 - Buffers of one shape, dtype and memory order are shared between results whose lives
   (including those of their views) do not overlap; a buffer is reused only after the
-  instruction that last reads it, never as the output of an instruction reading it.
+  instruction that last reads it; a NumPy ufunc (not ``matmul``, not a fused kernel)
+  writes over an operand it reads for the last time, the smallest working set.
 
 Each replay takes one set of buffers from the program's pool and puts it back at the
 end, so calls from several threads at once each get their own set. The buffers stay
@@ -33,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "Allocator", "plan"]
+__all__ = ["MIN_BYTES", "Allocator", "plan"]
 
-#: results with fewer elements allocate as before
-MIN_SIZE = 1024
+#: smaller results allocate as before (see the module docstring)
+MIN_BYTES = 1 << 20
 #: primitives whose NumPy forward (or kernel) always returns new arrays, never views of
 #: its operands (reductions allocate even over ``axis=()``): their results view nothing
 _FRESH = frozenset(("sum", "mean", "max", "min", "where", "softmax_cross_entropy"))
@@ -64,7 +67,7 @@ def _writer(ins: tuple[Any, ...], ufuncs: dict[str, Any]) -> tuple[str, Any] | N
 
 def _spec(value: Any, fused: bool) -> tuple[Any, ...] | None:
     """``(shape, dtype, order)`` of a buffer for this traced result, or None."""
-    if value.__class__ is not np.ndarray or value.size < MIN_SIZE:
+    if value.__class__ is not np.ndarray or value.nbytes < MIN_BYTES:
         return None
     order = "F" if not fused and value.flags.f_contiguous and not value.flags.c_contiguous else "C"
     return value.shape, value.dtype, order
@@ -137,6 +140,7 @@ def plan(
     out: list[tuple[Any, ...]] = []
     for k, ins in enumerate(code):
         outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        over = _overwritable(ins, k, writers.get(k), end, views, buffer_of)
         assigned: list[int | None] = []
         for o in outs:
             spec = candidates.get(o)
@@ -144,7 +148,13 @@ def plan(
                 assigned.append(None)
                 continue
             pool = free.get(spec)
-            if pool:
+            mine = next((r for r in over if candidates[r] == spec), None)
+            if mine is not None:
+                # an operand read here for the last time: overwrite it, the smallest
+                # working set (as NumPy's allocator would hand its memory back)
+                over.remove(mine)
+                j = buffer_of.pop(mine)
+            elif pool:
                 j = pool.pop()
             else:
                 j = len(specs)
@@ -156,7 +166,8 @@ def plan(
         else:
             out.append(ins)
         for root in released.get(k, ()):
-            free.setdefault(candidates[root], []).append(buffer_of[root])
+            if root in buffer_of:  # not overwritten in place above
+                free.setdefault(candidates[root], []).append(buffer_of[root])
 
     return out, Allocator(specs)
 
@@ -175,6 +186,33 @@ class Allocator:
 
     def __len__(self) -> int:
         return len(self.specs)
+
+
+def _overwritable(
+    ins: tuple[Any, ...],
+    k: int,
+    writer: tuple[str, Any] | None,
+    end: dict[int, int],
+    views: dict[int, frozenset[int]],
+    buffer_of: dict[int, int],
+) -> list[int]:
+    """Operands whose buffers this instruction may write its result over: read here for
+    the last time, as themselves (no other operand views them: NumPy would copy to
+    resolve the overlap), by
+    an elementwise NumPy ufunc (it reads each element before writing it, vectorized).
+    Never ``matmul`` (it reads whole rows) nor a fused kernel: LLVM guards its vector
+    loop with an overlap check, and an aliased output runs the scalar loop (6x slower,
+    measured at 512x512)."""
+    if writer is None or writer[0] == "fused" or writer[1] is np.matmul:
+        return []
+    slots = ins[2]
+    return [
+        i
+        for i in dict.fromkeys(slots)
+        if i in buffer_of
+        and end.get(i) == k
+        and not any(i in views.get(s, frozenset()) for s in slots if s != i)
+    ]
 
 
 def _rewrite(
