@@ -69,3 +69,14 @@ class CuPyBackend(Backend):
         import cupy
 
         cupy.cuda.get_current_stream().synchronize()
+
+    def fuse_program(
+        self, code: list[Any], values: dict[int, Any], literals: dict[int, Any], keep: set[int]
+    ) -> list[Any]:
+        """``ad.compile``: chains of elementwise instructions as one CUDA
+        ``ElementwiseKernel`` each (see ``backends/_cupy_fuse.py``)."""
+        if importlib.util.find_spec("cupy") is None:
+            return code
+        from . import _cupy_fuse
+
+        return _cupy_fuse.fuse(code, values, literals, keep)

@@ -159,12 +159,20 @@ def _inline(ins: tuple[Any, ...], dtype: Any, literals: dict[int, Any]) -> tuple
 
 
 def _runs(
-    code: Sequence[tuple[Any, ...]], values: dict[int, Any], literals: dict[int, Any]
+    code: Sequence[tuple[Any, ...]],
+    values: dict[int, Any],
+    literals: dict[int, Any],
+    fusible: Callable[..., Any] | None = None,
+    max_group: int = MAX_GROUP,
 ) -> list[Any]:
     """The program as ``("ins", instruction)`` and ``("run", instructions, key, end)``
     items: maximal runs of consecutive fusible instructions of one key, where an
     instruction met during a run that reads nothing the run makes is hoisted before it
-    (the cotangent of a dropped forward's sum, say) and the run stays open."""
+    (the cotangent of a dropped forward's sum, say) and the run stays open.
+
+    ``fusible(ins, values, literals)`` gives an instruction's key, or None (by default
+    this module's, with its CPU cost model; the CuPy fusion passes its own)."""
+    key_of = _fusible if fusible is None else fusible
     plan: list[Any] = []
     run: list[tuple[Any, ...]] = []
     made: set[int] = set()
@@ -180,8 +188,8 @@ def _runs(
         made.clear()
 
     for k, ins in enumerate(code):
-        key = _fusible(ins, values, literals)
-        if key is not None and key == run_key and len(run) < MAX_GROUP:
+        key = key_of(ins, values, literals)
+        if key is not None and key == run_key and len(run) < max_group:
             run.append(ins)
             made.add(ins[4])
             continue
