@@ -3,13 +3,13 @@
 ``ad.compile`` on NumPy writes large intermediates into buffers that every replay reuses
 (``buffers=True``, the default). This times the same compiled functions with and without
 them (medians of paired repeats, interleaved so that drift hits both alike) and reports
-the memory the buffers keep between calls:
+the memory one set of buffers keeps between calls:
 
     python benchmarks/buffers.py [--quick]
 
 - ``W3``: the benchmark suite's whole MLP training step (784-256-128-10, batch 128,
   float32, SGD), compiled;
-- ``matmul N``: the gradient of ``sum((A @ B)**2)`` (W4's function) at N×N, float32;
+- ``matmul N``: W4's gradient of ``sum((A @ B)**2)`` at N×N, float32;
 - ``chain N``: the gradient of an elementwise chain over N×N float32 arrays
   (``sum(tanh(a * b + 1) * a)``, numba-fused where numba is installed).
 """
@@ -29,49 +29,29 @@ import autodiff as ad
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _w3(buffers: bool) -> tuple[Callable[[], Any], Any]:
-    from benchmarks.workloads import inputs
-
-    d = inputs("W3")
-    layers = [
-        (ad.nn.Parameter(ad.tensor(w.copy())), ad.nn.Parameter(ad.tensor(b.copy())))
-        for w, b in d["layers"]
-    ]
-    x, y = ad.tensor(d["x"]), ad.tensor(d["y"])
-    opt = ad.optim.SGD([p for pair in layers for p in pair], lr=0.01)
-
-    def train(x: Any, y: Any) -> Any:
-        opt.zero_grad()
-        h = x
-        for i, (w, b) in enumerate(layers):
-            h = h @ w + b
-            if i < len(layers) - 1:
-                h = ad.relu(h)
-        loss = ad.nn.cross_entropy(h, y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    f = ad.compile(train, buffers=buffers)
-    return lambda: f(x, y), f
+Step = tuple[Callable[[], Any], Any]  # (one step, its compiled function)
 
 
-def _pair(n: int, fn: Callable[..., Any], buffers: bool) -> tuple[Callable[[], Any], Any]:
+def _workload(name: str, d: dict[str, Any], buffers: bool) -> Step:
+    from benchmarks.workloads import compiled_builders
+
+    step, _ = compiled_builders("numpy", buffers=buffers)[name](d)
+    return step, step.compiled  # type: ignore[attr-defined]
+
+
+def _chain(n: int, buffers: bool) -> Step:
     rng = np.random.default_rng(0)
     a = ad.tensor(rng.standard_normal((n, n)).astype(np.float32))
     b = ad.tensor(rng.standard_normal((n, n)).astype(np.float32))
-    f = ad.compile(ad.grad(fn, argnums=(0, 1)), buffers=buffers)
+    f = ad.compile(
+        ad.grad(lambda a, b: ad.sum(ad.tanh(a * b + 1.0) * a), argnums=(0, 1)), buffers=buffers
+    )
     return lambda: f(a, b), f
 
 
 def _held(f: Any) -> int:
     """Bytes of the buffers one replay holds between calls."""
-    total = 0
-    for program in f._programs.values():
-        if program.allocate is not None:
-            total += sum(b.nbytes for b in program.allocate())
-    return total
+    return sum(info.get("buffer_bytes", 0) for info in f.summary())
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -80,18 +60,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 def _run(quick: bool) -> dict[str, float]:
-    sizes = (128,) if quick else (256, 1024, 1448, 2048)
-    cases: list[tuple[str, Callable[[bool], tuple[Callable[[], Any], Any]]]] = [("W3", _w3)]
-    for n in sizes:
-        cases.append(
-            (f"matmul {n}", lambda bf, n=n: _pair(n, lambda a, b: ad.sum((a @ b) ** 2), bf))
-        )
-        cases.append(
-            (
-                f"chain {n}",
-                lambda bf, n=n: _pair(n, lambda a, b: ad.sum(ad.tanh(a * b + 1.0) * a), bf),
-            )
-        )
+    from benchmarks.workloads import inputs
+
+    w3 = inputs("W3", quick)
+    cases: list[tuple[str, Callable[[bool], Step]]] = [("W3", lambda bf: _workload("W3", w3, bf))]
+    rng = np.random.default_rng(0)
+    for n in (128,) if quick else (256, 1024, 1448, 2048):
+        pair = {k: rng.standard_normal((n, n)).astype(np.float32) for k in "ab"}
+        cases.append((f"matmul {n}", lambda bf, d=pair: _workload("W4", d, bf)))
+        cases.append((f"chain {n}", lambda bf, n=n: _chain(n, bf)))
     ratios: dict[str, float] = {}
     print(f"{'case':<12} {'buffers ms':>11} {'none ms':>9} {'ratio':>6} {'held MB':>8}")
     for name, build in cases:
@@ -104,11 +81,11 @@ def _run(quick: bool) -> dict[str, float]:
         reps = 5 if quick else 15
         for _ in range(reps):
             for flag, (step, _) in runs.items():
-                n, t0 = 0, time.perf_counter()
-                while n < 2 or time.perf_counter() - t0 < budget / reps:
+                count, t0 = 0, time.perf_counter()
+                while count < 2 or time.perf_counter() - t0 < budget / reps:
                     step()
-                    n += 1
-                samples[flag].append((time.perf_counter() - t0) / n)
+                    count += 1
+                samples[flag].append((time.perf_counter() - t0) / count)
         on, off = statistics.median(samples[True]), statistics.median(samples[False])
         ratios[name] = on / off
         held = _held(runs[True][1]) / 2**20

@@ -251,9 +251,16 @@ def autodiff_builders(backend: str) -> dict[str, Builder]:
     return {"W1": w1, "W2": w2, "W3": mlp, "W4": w4, "W5": w5, "W6": mlp}
 
 
-def compiled_builders(backend: str) -> dict[str, Builder]:
-    """autodiff with ``ad.compile``: each step's forward and backward traced once, replayed."""
+def compiled_builders(backend: str, **options: Any) -> dict[str, Builder]:
+    """autodiff with ``ad.compile``: each step's forward and backward traced once, replayed.
+
+    ``options`` go to ``ad.compile`` (``fuse=``, ``buffers=``); each ``step`` carries its
+    compiled function as ``step.compiled``."""
+    import functools
+
     import autodiff as ad
+
+    compile_ = functools.partial(ad.compile, **options)
 
     def w1(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
         with ad.use_backend(backend):
@@ -264,7 +271,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
                 t = (t * 1.0001 + 0.001).tanh()
             return t.sum()
 
-        grad = ad.compile(ad.grad(chain))
+        grad = compile_(ad.grad(chain))
         out: dict[str, Any] = {}
 
         def step() -> None:
@@ -303,7 +310,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
                 total = err if total is None else total + err
             return total
 
-        grad = ad.compile(ad.grad(loss, argnums=tuple(range(len(flat)))))
+        grad = compile_(ad.grad(loss, argnums=tuple(range(len(flat)))))
         out: dict[str, Any] = {}
 
         def step() -> None:
@@ -325,7 +332,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
         opt = ad.optim.SGD(params, lr=0.01)
         out: dict[str, Any] = {}
 
-        @ad.compile
+        @compile_
         def train(x: Any, y: Any) -> Any:
             opt.zero_grad()
             h = x
@@ -344,6 +351,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
             for p in params:
                 _sync(p)
 
+        step.compiled = train  # type: ignore[attr-defined]
         return step, lambda: out["g"].numpy()[100, :3].astype(float).tolist()
 
     def w4(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
@@ -355,7 +363,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
             c = a @ b
             return (c * c).sum()
 
-        grad = ad.compile(ad.grad(loss, argnums=(0, 1)))
+        grad = compile_(ad.grad(loss, argnums=(0, 1)))
         out: dict[str, Any] = {}
 
         def step() -> None:
@@ -363,6 +371,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
             _sync(out["g"][0])
             _sync(out["g"][1])
 
+        step.compiled = grad  # type: ignore[attr-defined]
         return step, lambda: [float(out["g"][0].numpy()[0, 0]), float(out["g"][1].numpy()[0, 0])]
 
     def w5(d: dict[str, Any]) -> tuple[Callable[[], Any], Callable[[], list[float]]]:
@@ -374,7 +383,7 @@ def compiled_builders(backend: str) -> dict[str, Builder]:
                 t = t * 0.999 + 0.001
             return t
 
-        grad = ad.compile(ad.grad(chain))
+        grad = compile_(ad.grad(chain))
         out: dict[str, Any] = {}
 
         def step() -> None:
