@@ -198,11 +198,10 @@ def _overwritable(
 ) -> list[int]:
     """Operands whose buffers this instruction may write its result over: read here for
     the last time, as themselves (no other operand views them: NumPy would copy to
-    resolve the overlap), by
-    an elementwise NumPy ufunc (it reads each element before writing it, vectorized).
-    Never ``matmul`` (it reads whole rows) nor a fused kernel: LLVM guards its vector
-    loop with an overlap check, and an aliased output runs the scalar loop (6x slower,
-    measured at 512x512)."""
+    resolve the overlap), by an elementwise NumPy ufunc (it reads each element before
+    writing it, vectorized). Never ``matmul`` (it reads whole rows) nor a fused kernel:
+    LLVM guards its vector loop with an overlap check, and an aliased output runs the
+    scalar loop (6x slower, measured at 512x512)."""
     if writer is None or writer[0] == "fused" or writer[1] is np.matmul:
         return []
     slots = ins[2]
