@@ -131,7 +131,8 @@ class _Program:
                 values.setdefault(slot, array)
         hook = getattr(code[0][6], "fuse_program", None) if code else None
         if fuse and hook is not None and len({id(ins[6]) for ins in code}) == 1:
-            # the backend fuses what it can (NumPy: elementwise chains into numba kernels)
+            # the backend fuses what it can (elementwise chains into numba kernels on NumPy,
+            # CUDA kernels on CuPy)
             code = hook(code, values, tracer.literals, keep)
         self.fused = sum(1 for ins in code if ins[5] is FUSED)
         # large intermediates written into buffers reused by every replay (NumPy: out=)
@@ -334,7 +335,7 @@ class CompiledFunction:
 
         ``eager`` (the signature runs eagerly: an argument requires grad), ``instructions``
         (after dead-code elimination and fusion), ``fused_kernels`` (numba kernels on
-        NumPy), ``buffers`` and ``buffer_bytes`` (one set of preallocated buffers),
+        NumPy, ``ElementwiseKernel``s on CuPy), ``buffers`` and ``buffer_bytes`` (one set of preallocated buffers),
         ``backend_compiler`` (``True`` once the backend's compiler took the program —
         ``mx.compile``, ``jax.jit``, ``torch.compile`` —, ``False`` if it has none or gave
         up, ``None`` before the first replay) and ``backend_error`` (why it gave up).
