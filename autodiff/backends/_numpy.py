@@ -62,14 +62,15 @@ def _where(condition: Any, x1: Any, x2: Any, /) -> Any:
     each element without a branch and gives exactly ``np.where``'s values (NaN payloads
     and signed zeros included).
     """
+    if (
+        condition.__class__ is not np.ndarray
+        or condition.size < _WHERE_MIN
+        or condition.dtype != np.bool_
+    ):
+        return np.where(condition, x1, x2)  # small selections first: no result_type call
     dt = np.result_type(x1, x2)
     bits = _BITS.get(dt.itemsize) if dt.kind == "f" else None
-    if (
-        bits is None
-        or condition.__class__ is not np.ndarray
-        or condition.dtype != np.bool_
-        or condition.size < _WHERE_MIN
-    ):
+    if bits is None:
         return np.where(condition, x1, x2)
     picked = np.asarray(x1, dtype=dt).view(bits) * condition
     if not (x2.__class__ in (float, int) and x2 == 0 and math.copysign(1.0, x2) > 0):
