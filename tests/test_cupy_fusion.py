@@ -273,6 +273,38 @@ def test_fused_arithmetic_is_bitwise_eager_with_special_values(
         assert _same_bits(g.numpy(), e.numpy())
 
 
+def test_a_kernel_that_fails_to_launch_falls_back_to_the_unfused_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launches: list[int] = []
+
+    def broken(in_params: str, out_params: str, operation: str, name: str) -> Any:
+        def kernel(*args: Any) -> Any:
+            launches.append(1)
+            raise RuntimeError("nvrtc: error: identifier 'tanhf' is undefined")
+
+        return kernel
+
+    def fuse_program(code: Any, values: Any, literals: Any, keep: Any) -> Any:
+        return _cupy_fuse.fuse(code, values, literals, keep, make=broken)
+
+    monkeypatch.setattr(NUMPY, "fuse_program", fuse_program)
+    monkeypatch.setattr(NUMPY, "buffer_program", None)
+    fn, args = _mlp_grads(ad.float64)
+    f = ad.compile(fn)
+    f(*args)  # trace
+    assert len(_fused(f)) >= 3
+    with pytest.warns(RuntimeWarning, match="fused CUDA kernel failed.*run unfused"):
+        got = f(*args)
+    for g, w in zip(got, fn(*args)):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
+    tried = len(launches)
+    assert tried == len(_fused(f))  # each kernel tried once
+    for g, w in zip(f(*args), got):  # later replays: unfused, no warning, no launch
+        assert _same_bits(g.numpy(), w.numpy())
+    assert len(launches) == tried
+
+
 def test_what_does_not_fuse_is_left_alone() -> None:
     made: list[str] = []
 

@@ -23,6 +23,7 @@ keeps its compiled binaries in its own cache as well).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -184,10 +185,31 @@ def _fused(
     )
     name = "autodiff_fused_" + hashlib.sha1(operation.encode()).hexdigest()[:12]
     kernel = (make or _elementwise_kernel)(in_params, out_params, operation, name)
+    state: list[Any] = [kernel]  # None once the kernel failed: the run replays unfused
+
+    def unfused(xp: Any, args: tuple[Any, ...]) -> Any:
+        env = dict(zip(inputs, args))
+        for fwd, _, slots, _, out, _, _ in run:
+            env[out] = fwd(xp, *(literals[i] if i in literals else env[i] for i in slots))
+        return env[outputs[0]] if len(outputs) == 1 else tuple(env[o] for o in outputs)
 
     def run_kernel(xp: Any, *args: Any) -> Any:
         # one output: the array; several: the tuple ElementwiseKernel returns
-        return kernel(*args)
+        if state[0] is not None:
+            try:
+                return state[0](*args)
+            except Exception as err:
+                # CUDA compiles the kernel at its first launch: a toolkit or driver that
+                # refuses it costs the fusion, never the result
+                state[0] = None
+                warnings.warn(
+                    f"ad.compile: a fused CUDA kernel failed ({type(err).__name__}: {err}); "
+                    "its operations run unfused from now on. Please report this with the "
+                    "kernel's source: " + repr(operation),
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return unfused(xp, args)
 
     from .._trace import FUSED
 
