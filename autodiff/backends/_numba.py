@@ -417,16 +417,10 @@ def _runner(
 
         return run_scalar
 
-    size = int(np.prod(shape))
+    fresh = (None,) * len(out_dtypes)
 
     def run(xp: Any, *args: Any) -> Any:
-        outs = [np.empty(size, dtype=dt) for dt in out_dtypes]
-        kernel(
-            *(np.ascontiguousarray(a).reshape(-1) if f else a for a, f in zip(args, flat)), *outs
-        )
-        if single:
-            return outs[0].reshape(shape)
-        return tuple(o.reshape(shape) for o in outs)
+        return into(fresh, *args)
 
     def into(buffers: tuple[Any, ...], *args: Any) -> Any:
         # ``buffers``: per output, a preallocated C-contiguous array of the run's shape, or
