@@ -26,10 +26,15 @@ from .layers import (
     Tanh,
 )
 from .losses import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
     soft_cross_entropy_loss,
 )
 from .module import Module, Parameter, Sequential
@@ -49,11 +54,16 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "functional",
+    "huber_loss",
     "init",
+    "kl_div",
+    "l1_loss",
     "mse_loss",
     "nll_loss",
+    "smooth_l1_loss",
     "soft_cross_entropy_loss",
 ]

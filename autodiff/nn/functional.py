@@ -9,16 +9,40 @@ import autodiff as ad
 
 from ..tensor import Tensor
 
+# the losses are defined once, in losses.py, and exported here too (F.cross_entropy)
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+    soft_cross_entropy_loss,
+)
+
 __all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "conv2d",
+    "cross_entropy",
     "dropout",
     "gelu",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "log_softmax",
     "logsumexp",
     "max_pool2d",
+    "mse_loss",
+    "nll_loss",
     "one_hot",
     "relu",
     "sigmoid",
+    "smooth_l1_loss",
+    "soft_cross_entropy_loss",
     "softmax",
     "tanh",
 ]
