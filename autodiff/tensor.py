@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._dtypes import DType
+from ._methods import TensorMethods
 
 __all__ = ["Tensor", "init_leaf", "wrap"]
 
 _new = object.__new__
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An N-d array of one backend that can take part in differentiation.
 
     Create tensors with ``ad.tensor``, ``ad.var``, ``ad.constant`` or any
@@ -565,21 +566,7 @@ class Tensor:
         """Transpose of the last two axes (a stack of matrices)."""
         return _sh.matrix_transpose(self)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (all axes if None)."""
-        return _red.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (all axes if None)."""
-        return _red.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; ties share the gradient equally."""
-        return _red.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; ties share the gradient equally."""
-        return _red.min(self, axis=axis, keepdims=keepdims)
+    # sum, mean, max, min, prod, var, clip ... : see TensorMethods (autodiff/_methods.py)
 
     def exp(self) -> Tensor:
         """Elementwise e**x."""
@@ -686,5 +673,4 @@ from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
-from .ops import reduction as _red  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
