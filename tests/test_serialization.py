@@ -95,7 +95,18 @@ def test_pickle_is_refused(tmp_path: Path) -> None:
         ),
         a0=np.array([Boom()], dtype=object),
     )
-    with pytest.raises(CheckpointError, match="corrupt"):
+    with pytest.raises(CheckpointError, match="unknown dtype 'object'"):
+        ad.load(sneaky)
+    # the manifest claims float64, the member is a pickled object array
+    np.savez(
+        sneaky,
+        __autodiff_manifest__=np.frombuffer(
+            b'{"format": "autodiff-checkpoint", "version": 1, "tree": {"tensor": "a0", "dtype": "float64", "requires_grad": false}}',
+            dtype=np.uint8,
+        ),
+        a0=np.array([Boom()], dtype=object),
+    )
+    with pytest.raises(CheckpointError, match="holds object, the manifest says float64"):
         ad.load(sneaky)
 
 
