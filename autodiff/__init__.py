@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math as _math
 import sys as _sys
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 # tensor first: it completes its own imports of the engine and the ops
 # isort: off
@@ -224,6 +225,25 @@ engine.NAMESPACE = _sys.modules[__name__]
 from . import data, nn, optim, viz  # noqa: E402
 from .anomaly import AnomalyError, detect_anomaly  # noqa: E402
 from .serialization import load, save  # noqa: E402
+
+#: public submodules imported on first attribute access, so ``ad.testing.check_grads``
+#: works after ``import autodiff`` alone without making that import heavier
+_LAZY_SUBMODULES = ("checks", "cli", "testing", "training")
+
+if _TYPE_CHECKING:
+    from . import checks, cli, testing, training
+else:
+
+    def __getattr__(name: str) -> object:
+        if name in _LAZY_SUBMODULES:
+            import importlib
+
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY_SUBMODULES})
+
 
 __all__ = [
     "AnomalyError",
