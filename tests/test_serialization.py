@@ -123,3 +123,97 @@ def test_foreign_npz_and_bad_objects(tmp_path: Path) -> None:
         ad.save({"x": object()}, tmp_path / "o.npz")
     with pytest.raises(FileNotFoundError):
         ad.load(tmp_path / "missing.npz")
+
+
+def _trained_adam(shape: tuple[int, ...]) -> ad.optim.Adam:
+    w = ad.nn.Parameter(ad.ones(shape, dtype=ad.float32))
+    opt = ad.optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    return opt
+
+
+def _snapshot(opt: ad.optim.Optimizer) -> tuple[object, ...]:
+    return (
+        dict(opt.hyper),
+        opt.step_count,
+        [
+            {k: (v.tolist() if isinstance(v, ad.Tensor) else v) for k, v in s.items()}
+            for s in opt.state
+        ],
+        [p.tolist() for p in opt.params],
+    )
+
+
+def test_optimizer_load_state_dict_checks_shapes() -> None:
+    """A (3,) Adam state loaded for a (1,) parameter used to turn it into shape (3,)."""
+    state = _trained_adam((3,)).state_dict()
+    opt = _trained_adam((1,))
+    before = _snapshot(opt)
+    with pytest.raises(
+        ValueError, match=r"'exp_avg' of parameter 0 has shape \(3,\), the parameter \(1,\)"
+    ):
+        opt.load_state_dict(state)
+    assert _snapshot(opt) == before
+    opt.step()
+    assert opt.params[0].shape == (1,)
+
+
+def test_optimizer_load_state_dict_is_all_or_nothing() -> None:
+    """A wrong shape on the last parameter leaves the earlier ones untouched."""
+    a = [
+        ad.nn.Parameter(ad.ones(2, dtype=ad.float32)),
+        ad.nn.Parameter(ad.ones(3, dtype=ad.float32)),
+    ]
+    b = [
+        ad.nn.Parameter(ad.ones(2, dtype=ad.float32)),
+        ad.nn.Parameter(ad.ones(4, dtype=ad.float32)),
+    ]
+    src, dst = ad.optim.Adam(a, lr=0.3), ad.optim.Adam(b, lr=0.1)
+    for opt, ps in ((src, a), (dst, b)):
+        sum((p * p).sum() for p in ps).backward()
+        opt.step()
+        opt.step()
+    before = _snapshot(dst)
+    with pytest.raises(ValueError, match="parameter 1 has shape"):
+        dst.load_state_dict(src.state_dict())
+    assert _snapshot(dst) == before
+    # another optimizer's state, another parameter count, a non-floating dtype
+    sgd = ad.optim.SGD(b, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match="the state is SGD's, this optimizer is Adam"):
+        dst.load_state_dict(sgd.state_dict())
+    legacy = {k: v for k, v in sgd.state_dict().items() if k != "type"}
+    with pytest.raises(ValueError, match="hyper-parameters"):
+        dst.load_state_dict(legacy)
+    with pytest.raises(ValueError, match="the state has 1 parameters, the optimizer 2"):
+        dst.load_state_dict(_trained_adam((2,)).state_dict())
+    bad = dst.state_dict()
+    bad["state"]["1"] = {**bad["state"]["1"], "exp_avg": ad.ones(4, dtype=ad.int32)}
+    with pytest.raises(TypeError, match="'exp_avg' of parameter 1 is int32"):
+        dst.load_state_dict(bad)
+    assert _snapshot(dst) == before
+
+
+def test_loaded_optimizer_state_is_not_shared_with_its_source() -> None:
+    src = _trained_adam((2,))
+    dst = ad.optim.Adam(src.params, lr=0.1)
+    dst.load_state_dict(src.state_dict())
+    before = src.state[0]["exp_avg"].tolist()
+    dst.step()
+    assert src.state[0]["exp_avg"].tolist() == before
+
+
+def test_module_load_state_dict_is_all_or_nothing() -> None:
+    """A wrong shape on the last key used to raise after earlier keys were overwritten."""
+    net = ad.nn.Sequential(ad.nn.Linear(2, 3), ad.nn.ReLU(), ad.nn.Linear(3, 1))
+    before = {k: v.numpy().copy() for k, v in net.state_dict().items()}
+    state = {k: ad.full(v.shape, 7.0, dtype=v.dtype) for k, v in net.state_dict().items()}
+    state["2.bias"] = ad.zeros(5, dtype=ad.float32)  # the last key is wrong
+    with pytest.raises(ValueError, match=r"'2.bias' has shape \(5,\)"):
+        net.load_state_dict(state)
+    for k, v in net.state_dict().items():
+        assert np.array_equal(v.numpy(), before[k]), k
+    with pytest.raises(KeyError, match="missing keys"):
+        net.load_state_dict({"0.weight": state["0.weight"]})
+    for k, v in net.state_dict().items():
+        assert np.array_equal(v.numpy(), before[k]), k

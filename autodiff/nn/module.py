@@ -211,7 +211,10 @@ class Module:
         return {name: p.detach() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy values from ``state`` into the parameters.
+        """Copy values from ``state`` into the parameters, all or nothing.
+
+        Every key, shape and conversion is checked first; on any error no parameter
+        has changed.
 
         Raises
         ------
@@ -239,6 +242,9 @@ class Module:
                 f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}; "
                 "pass strict=False to load the keys that match."
             )
+        # every value is checked and converted before any parameter changes: on an
+        # error the model is exactly as before
+        staged = []
         for name, value in state.items():
             p = params.get(name)
             if p is None:
@@ -248,8 +254,9 @@ class Module:
                 raise ValueError(
                     f"load_state_dict: {name!r} has shape {v.shape} in the state but {p.shape} in the model."
                 )
-            v = v.to_device(p.device).astype(p.dtype)
-            p.data = v.data
+            staged.append((p, v.detach().to_device(p.device).astype(p.dtype, copy=True).data))
+        for p, data in staged:
+            p.data = data
 
     def to_device(self, device: Any) -> Module:
         """Move every parameter to ``device`` (in place; the module is returned).

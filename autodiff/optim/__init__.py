@@ -23,6 +23,7 @@ import autodiff as ad
 from .._trace import each_call, guard, host_value
 from ..grad_mode import no_grad
 from ..tensor import Tensor
+from .lr_scheduler import CosineAnnealingLR, StepLR
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "StepLR"]
 
@@ -152,7 +153,7 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        """Hyper-parameters, step count and per-parameter state (tensors detached).
+        """Optimizer type, hyper-parameters, step count and per-parameter state.
 
         Examples
         --------
@@ -162,17 +163,33 @@ class Optimizer:
         >>> _ = w.sum().backward()
         >>> opt.step()
         >>> state = opt.state_dict()
-        >>> state["step_count"], state["hyper"]["momentum"], state["state"]["0"]["momentum_buffer"].tolist()
-        (1, 0.9, [1.0])
+        >>> state["type"], state["step_count"], state["hyper"]["momentum"]
+        ('SGD', 1, 0.9)
+        >>> state["state"]["0"]["momentum_buffer"].tolist()
+        [1.0]
         """
         return {
+            "type": type(self).__name__,
             "hyper": dict(self.hyper),
             "step_count": self.step_count,
             "state": {str(i): dict(s) for i, s in enumerate(self.state)},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned (the parameters must match in number).
+        """Restore what ``state_dict`` returned, all or nothing.
+
+        Everything is checked before anything changes: the optimizer type, the
+        hyper-parameter names, the number of parameters, and each state tensor's shape
+        against its parameter's (a floating tensor is cast to the parameter's floating
+        dtype, as PyTorch does; any other dtype mismatch is refused). On any error the
+        optimizer is exactly as before.
+
+        Raises
+        ------
+        ValueError
+            When the state is for another optimizer or other parameters.
+        TypeError
+            When an entry has the wrong type or dtype.
 
         Examples
         --------
@@ -186,19 +203,57 @@ class Optimizer:
         >>> fresh.lr, fresh.step_count, fresh.state[0]["step"]
         (0.1, 1, 1)
         """
-        per = state["state"]
-        if len(per) != len(self.params):
+        if not isinstance(state, dict) or not {"hyper", "step_count", "state"} <= set(state):
             raise ValueError(
-                f"the state has {len(per)} parameters, the optimizer {len(self.params)}."
+                "load_state_dict takes what Optimizer.state_dict() returned: a dict with "
+                "'hyper', 'step_count' and 'state'."
             )
-        self.hyper = dict(state["hyper"])
-        self.step_count = int(state["step_count"])
-        self.state = []
-        for i, p in enumerate(self.params):
-            entry = {}
-            for k, v in per[str(i)].items():
-                entry[k] = v.to_device(p.device) if isinstance(v, Tensor) else v
-            self.state.append(entry)
+        name = type(self).__name__
+        kind = state.get("type", name)
+        if kind != name:
+            raise ValueError(
+                f"the state is {kind}'s, this optimizer is {name}: create a {kind} to "
+                "resume it, or start the new optimizer from scratch."
+            )
+        hyper, per, count = state["hyper"], state["state"], state["step_count"]
+        if not isinstance(hyper, dict) or set(hyper) != set(self.hyper):
+            got = sorted(hyper) if isinstance(hyper, dict) else type(hyper).__name__
+            raise ValueError(
+                f"the state's hyper-parameters {got} are not {name}'s {sorted(self.hyper)}."
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise TypeError(f"step_count must be a non-negative int, got {count!r}.")
+        if not isinstance(per, dict) or set(per) != {str(i) for i in range(len(self.params))}:
+            n = len(per) if isinstance(per, dict) else type(per).__name__
+            raise ValueError(f"the state has {n} parameters, the optimizer {len(self.params)}.")
+        entries = [self._checked_entry(i, p, per[str(i)]) for i, p in enumerate(self.params)]
+        # nothing above changed the optimizer; now everything is replaced at once
+        self.hyper = dict(hyper)
+        self.step_count = count
+        self.state = entries
+
+    def _checked_entry(self, i: int, p: Tensor, entry: Any) -> dict[str, Any]:
+        """Parameter ``i``'s state, checked and moved to its device (no side effects)."""
+        if not isinstance(entry, dict):
+            raise TypeError(f"the state of parameter {i} is a {type(entry).__name__}, not a dict.")
+        out: dict[str, Any] = {}
+        for k, v in entry.items():
+            if not isinstance(v, Tensor):
+                out[k] = v
+                continue
+            if v.shape != p.shape:
+                raise ValueError(
+                    f"the state's {k!r} of parameter {i} has shape {v.shape}, the parameter "
+                    f"{p.shape}: the state belongs to other parameters."
+                )
+            if v.dtype != p.dtype and not (v.dtype.kind == p.dtype.kind == "real floating"):
+                raise TypeError(
+                    f"the state's {k!r} of parameter {i} is {v.dtype.name}, the parameter "
+                    f"{p.dtype.name}."
+                )
+            moved = v.detach().to_device(p.device)
+            out[k] = moved.astype(p.dtype, copy=True)
+        return out
 
 
 class SGD(Optimizer):
@@ -372,148 +427,3 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-
-class _Scheduler:
-    def __init__(self, optimizer: Optimizer) -> None:
-        self.optimizer = optimizer
-        self.base_lr = optimizer.lr
-        self.epoch = 0
-
-    def step(self) -> None:
-        """Advance one epoch and set the optimizer's learning rate.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-        >>> sched = ad.optim.StepLR(opt, step_size=1, gamma=0.5)
-        >>> sched.step()
-        >>> sched.epoch, opt.lr
-        (1, 0.5)
-        """
-        self.epoch += 1
-        self.optimizer.lr = self.lr_at(self.epoch)
-
-    def lr_at(self, epoch: int) -> float:
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        """The epoch counter and base learning rate.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-        >>> sched = ad.optim.StepLR(opt, step_size=2)
-        >>> sched.step()
-        >>> sched.state_dict()
-        {'epoch': 1, 'base_lr': 1.0}
-        """
-        return {"epoch": self.epoch, "base_lr": self.base_lr}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-        >>> sched = ad.optim.StepLR(opt, step_size=2, gamma=0.1)
-        >>> sched.load_state_dict({"epoch": 3, "base_lr": 1.0})
-        >>> sched.step()  # epoch 4: two decays
-        >>> round(opt.lr, 6)
-        0.01
-        """
-        self.epoch = int(state["epoch"])
-        self.base_lr = float(state["base_lr"])
-
-
-class StepLR(_Scheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        Its current learning rate is the base rate.
-    step_size : int
-        Epochs between decays.
-    gamma : float
-        Decay factor.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-    >>> sched = ad.optim.StepLR(opt, step_size=2, gamma=0.5)
-    >>> rates = []
-    >>> for _ in range(4):
-    ...     sched.step()
-    ...     rates.append(opt.lr)
-    >>> rates
-    [1.0, 0.5, 0.5, 0.25]
-    """
-
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        super().__init__(optimizer)
-        self.step_size = step_size
-        self.gamma = gamma
-
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate after ``epoch`` epochs.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-        >>> ad.optim.StepLR(opt, step_size=2, gamma=0.5).lr_at(5)
-        0.25
-        """
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
-
-
-class CosineAnnealingLR(_Scheduler):
-    """Cosine decay from the base rate to ``eta_min`` over ``T_max`` epochs.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        Its current learning rate is the base rate.
-    T_max : int
-        Epochs from the base rate down to ``eta_min``.
-    eta_min : float
-        The final learning rate.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-    >>> sched = ad.optim.CosineAnnealingLR(opt, T_max=2)
-    >>> rates = []
-    >>> for _ in range(2):
-    ...     sched.step()
-    ...     rates.append(round(opt.lr, 4))
-    >>> rates
-    [0.5, 0.0]
-    """
-
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
-        super().__init__(optimizer)
-        self.T_max = T_max
-        self.eta_min = eta_min
-
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate after ``epoch`` epochs.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> opt = ad.optim.SGD([ad.nn.Parameter(ad.zeros(1))], lr=1.0)
-        >>> sched = ad.optim.CosineAnnealingLR(opt, T_max=4, eta_min=0.1)
-        >>> round(sched.lr_at(0), 4), round(sched.lr_at(2), 4), round(sched.lr_at(4), 4)
-        (1.0, 0.55, 0.1)
-        """
-        return (
-            self.eta_min
-            + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
-        )
