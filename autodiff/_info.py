@@ -285,9 +285,32 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> T
     return wrap(data, backend)
 
 
+def default_dtypes_for(backend: Any, device: Any) -> dict[str, DType]:
+    """The default dtypes on ``device`` of ``backend``: the backend's (or
+    ``set_default_dtype``'s) where the device holds them, the 32-bit ones where it
+    does not (array_api_strict's ``no_float64``, MLX's GPU, PyTorch's MPS).
+
+    The default complex dtype follows the default float (complex64 beside float32).
+    """
+    real = get_default_dtype(backend)
+    if not backend.supports(real, device):
+        real = _dtypes.float32
+    cplx = _COMPLEX[real.bits]
+    if not backend.supports(cplx, device):
+        cplx = _dtypes.complex64
+    integral = _dtypes.int64 if backend.supports(_dtypes.int64, device) else _dtypes.int32
+    return {
+        "real floating": real,
+        "complex floating": cplx,
+        "integral": integral,
+        "indexing": integral,
+    }
+
+
 class Info:
-    """What ``__array_namespace_info__()`` returns: devices, dtypes and capabilities
-    across every available backend.
+    """What ``__array_namespace_info__()`` returns: the devices, dtypes and
+    capabilities of the current backend (or of the backend of the ``device`` asked
+    about).
 
     Examples
     --------
@@ -295,15 +318,20 @@ class Info:
     >>> info = ad.__array_namespace_info__()
     >>> info.default_dtypes()["real floating"] == ad.get_default_dtype()
     True
-    >>> "numpy:cpu" in [str(d) for d in info.devices()]
+    >>> info.default_device() in info.devices()
     True
     """
 
     __module__ = "autodiff"
 
     def capabilities(self) -> dict[str, Any]:
-        """Boolean indexing and data-dependent shapes are supported; up to 64 dims."""
-        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+        """Boolean indexing and data-dependent shapes are supported; up to 64 dims.
+
+        Data-dependent shapes are False on Dask, whose arrays of unknown shape autodiff
+        refuses (``ad.where`` is the alternative there).
+        """
+        dds = current().backend.name != "dask"
+        return {"boolean indexing": dds, "data-dependent shapes": dds, "max dimensions": 64}
 
     def default_device(self) -> Any:
         """The device new tensors go to (``AUTODIFF_DEVICE``, ``use_backend`` ...)."""
@@ -318,18 +346,16 @@ class Info:
         return backends.get(dev.backend), dev
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, DType]:
-        """Default dtypes on ``device``: real and complex floating, integral, indexing."""
-        backend, _ = self._backend(device)
-        real = get_default_dtype(backend)
-        return {
-            "real floating": real,
-            "complex floating": _COMPLEX[real.bits],
-            "integral": _dtypes.int64,
-            "indexing": _dtypes.int64,
-        }
+        """Default dtypes on ``device``: real and complex floating, integral, indexing.
+
+        They follow the device: on one without float64 the defaults are float32 and
+        complex64.
+        """
+        backend, dev = self._backend(device)
+        return default_dtypes_for(backend, dev)
 
     def dtypes(self, *, device: Any = None, kind: Any = None) -> dict[str, DType]:
-        """The dtypes ``device`` holds, optionally only those of ``kind``."""
+        """The array API dtypes ``device`` holds, optionally only those of ``kind``."""
         backend, dev = self._backend(device)
         out = {}
         for dt in backend.dtypes(dev):
@@ -340,11 +366,11 @@ class Info:
         return out
 
     def devices(self) -> list[Any]:
-        """Every device of every available backend."""
-        found: list[Any] = []
-        for name in backends.available():
-            found.extend(backends.get(name).devices())
-        return found
+        """The devices of the current backend (``ad.use_backend``, ``AUTODIFF_BACKEND``).
+
+        Another backend's devices are listed by ``ad.backends.get(name).devices()``.
+        """
+        return list(current().backend.devices())
 
 
 def __array_namespace_info__() -> Info:

@@ -57,13 +57,7 @@ def _from_data(obj: Any, dtype: Any, device: Any, copy: Any) -> Tensor:
     backend, dev = _target(device)
     target_dt = None if dtype is None else _dtypes.to_dtype(dtype)
     if target_dt is None and _is_pythonic(obj):
-        data = backend.asarray(obj, device=dev, copy=copy)
-        found = backend.dtype_of(data)
-        default = get_default_dtype(backend)
-        if found.kind == "real floating" and found is not default:
-            data = backend.asarray(data, dtype=default, device=dev)
-        elif found.kind == "complex floating" and default is _dtypes.float32:
-            data = backend.asarray(data, dtype=_dtypes.complex64, device=dev)
+        data = _from_python(obj, backend, dev, copy)
     else:
         if target_dt is not None and not backend.supports(target_dt, dev):
             raise TypeError(
@@ -72,6 +66,62 @@ def _from_data(obj: Any, dtype: Any, device: Any, copy: Any) -> Tensor:
             )
         data = backend.asarray(obj, dtype=target_dt, device=dev, copy=copy)
     return wrap(data, backend)
+
+
+#: dtypes a device must hold for Python data to go to the backend as it is (its own
+#: inference then only needs the float/complex width adjusted)
+_WIDE = (_dtypes.float64, _dtypes.complex128, _dtypes.int64)
+#: NumPy kind letter → key of the default dtypes
+_KIND_DEFAULT = {"f": "real floating", "c": "complex floating", "i": "integral"}
+
+
+def _from_python(obj: Any, backend: Backend, dev: Device, copy: Any) -> Any:
+    """Python numbers and nested lists in the device's default dtypes.
+
+    Floats become the default float and complex numbers the default complex dtype,
+    which follows it (complex64 beside float32, as on MLX and PyTorch); on a device
+    without 64-bit dtypes the defaults are the 32-bit ones.
+    """
+    import numpy as np
+
+    if all(backend.supports(dt, dev) for dt in _WIDE):
+        data = backend.asarray(obj, device=dev, copy=copy)
+        found = backend.dtype_of(data)
+        if not found.is_floating:
+            return data
+        want = get_default_dtype(backend)
+        if found.kind == "complex floating":
+            want = _dtypes.complex64 if want.bits == 32 else _dtypes.complex128
+        if found is want:
+            return data
+        # the backend's own default was narrower (array_api_strict's device2, torch
+        # under set_default_dtype(float64)): infer again on the host, at full precision
+        source = np.asarray(obj) if found.bits < want.bits else data
+        return backend.asarray(source, dtype=want, device=dev)
+    # the backend (or this device) lacks a 64-bit dtype its own inference would pick
+    # (MLX has no complex128; array_api_strict's no_float64 device has no float64):
+    # infer on the host, then create in the device's defaults
+    from ._info import default_dtypes_for
+
+    host = np.asarray(obj)
+    key = _KIND_DEFAULT.get(host.dtype.kind)
+    if key is None:
+        return backend.asarray(host, device=dev, copy=copy)
+    target = default_dtypes_for(backend, dev)[key]
+    if key == "integral" and target is _dtypes.int32:
+        info = np.iinfo(np.int32)
+        if host.size and (host.min() < info.min or host.max() > info.max):
+            raise TypeError(
+                f"{obj!r} does not fit in int32, the widest integer dtype on {dev}; "
+                "autodiff never narrows silently."
+            )
+    return backend.asarray(host, dtype=target, device=dev, copy=copy)
+
+
+def _device_default(backend: Backend, dev: Device, key: str = "real floating") -> Any:
+    from ._info import default_dtypes_for
+
+    return default_dtypes_for(backend, dev)[key]
 
 
 def tensor(
@@ -123,7 +173,8 @@ def var(name: str, value: Any, *, dtype: Any = None, device: Any = None) -> Tens
     if t is value:
         t = t.detach()
     if dtype is None and not t.dtype.is_floating:
-        t = wrap(t._backend.asarray(t.data, dtype=get_default_dtype(t._backend)), t._backend)
+        default = _device_default(t._backend, t.device)
+        t = wrap(t._backend.asarray(t.data, dtype=default), t._backend)
     t.requires_grad = True
     t.name = str(name)
     return t
@@ -170,9 +221,12 @@ def _shape(shape: Any) -> tuple[int, ...]:
 
 
 def _dtype_or_default(dtype: Any, backend: Backend, dev: Device) -> Any:
-    dt = get_default_dtype(backend) if dtype is None else _dtypes.to_dtype(dtype)
+    dt = _device_default(backend, dev) if dtype is None else _dtypes.to_dtype(dtype)
     if not backend.supports(dt, dev):
-        raise TypeError(f"{dt.name} is not supported on {dev}.")
+        raise TypeError(
+            f"{dt.name} is not supported on {dev}; autodiff never narrows silently. "
+            f"Use one of: {', '.join(d.name for d in backend.dtypes(dev))}."
+        )
     return backend.native_dtype(dt)
 
 
@@ -240,9 +294,9 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
     if dtype is None and isinstance(fill_value, bool):
         dtype = _dtypes.bool
     elif dtype is None and isinstance(fill_value, int):
-        dtype = _dtypes.int64
+        dtype = _device_default(backend, dev, "integral")
     elif dtype is None and isinstance(fill_value, complex):
-        dtype = _dtypes.complex64 if get_default_dtype(backend).bits == 32 else _dtypes.complex128
+        dtype = _device_default(backend, dev, "complex floating")
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.full(_shape(shape), fill_value, dtype=nd, device=dev.native), backend)
 
@@ -328,7 +382,7 @@ def arange(
     backend, dev = _target(device)
     if dtype is None:
         is_float = any(isinstance(v, float) for v in (start, stop, step))
-        dtype = get_default_dtype(backend) if is_float else _dtypes.int64
+        dtype = _device_default(backend, dev, "real floating" if is_float else "integral")
     nd = _dtype_or_default(dtype, backend, dev)
     data = backend.xp.arange(start, stop, step, dtype=nd, device=dev.native)
     return wrap(data, backend)

@@ -164,6 +164,11 @@ class NumpyBackend(Backend):
         ):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
+        from ._special import NUMPY_KERNELS
+
+        for name, kernel in NUMPY_KERNELS.items():
+            if name in PRIMITIVES:
+                self.kernels[PRIMITIVES[name]] = kernel
         return _namespace()
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:

@@ -1,0 +1,244 @@
+"""What array-api-tests checks through ``ARRAY_API_TESTS_MODULE=autodiff``, in small.
+
+``__array_namespace_info__`` describes the current backend and the device asked
+about; default dtypes follow the device; NumPy's misses of the standard's special
+cases (``floor_divide`` at infinities, complex ``expm1``/``tanh``) are patched on the
+NumPy and array-api-strict backends. The references are the standard's tables and
+NumPy/array-api-strict themselves. The suite itself runs in ``nox -s conformance``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+
+inf, nan = math.inf, math.nan
+
+
+def _available(name: str) -> bool:
+    return name in ad.backends.available()
+
+
+def _same(a: complex | float, b: complex | float) -> bool:
+    """Equal with NaN equal to NaN and the sign of zero compared."""
+    a, b = complex(a), complex(b)
+    for x, y in ((a.real, b.real), (a.imag, b.imag)):
+        if math.isnan(x) or math.isnan(y):
+            if not (math.isnan(x) and math.isnan(y)):
+                return False
+        elif x != y or math.copysign(1.0, x) != math.copysign(1.0, y):
+            return False
+    return True
+
+
+# -- __array_namespace_info__ ---------------------------------------------------------
+
+
+def test_info_describes_the_current_backend(backend: ad.Backend) -> None:
+    info = ad.__array_namespace_info__()
+    devices = info.devices()
+    assert devices == list(backend.devices())
+    assert {d.backend for d in devices} == {backend.name}
+    assert info.default_device() in devices
+
+
+def test_info_dtypes_follow_the_device(backend: ad.Backend) -> None:
+    info = ad.__array_namespace_info__()
+    for dev in info.devices():
+        held = info.dtypes(device=dev)
+        assert set(held.values()) == {
+            dt for dt in backend.dtypes(dev) if dt.name not in ("float16", "bfloat16")
+        }
+        assert set(info.dtypes(device=dev, kind="integral").values()) == {
+            dt for dt in held.values() if ad.isdtype(dt, "integral")
+        }
+        defaults = info.default_dtypes(device=dev)
+        for dt in defaults.values():
+            assert backend.supports(dt, dev), (dev, dt)
+        real = defaults["real floating"]
+        assert real is (
+            ad.get_default_dtype() if backend.supports(ad.get_default_dtype(), dev) else ad.float32
+        )
+        assert defaults["complex floating"].bits == 2 * real.bits
+        # what creation gives is what the info says
+        assert ad.asarray(1.0, device=dev).dtype is real
+        assert ad.asarray(1j, device=dev).dtype is defaults["complex floating"]
+        assert ad.zeros(2, device=dev).dtype is real
+        assert ad.full(2, 1j, device=dev).dtype is defaults["complex floating"]
+        assert ad.asarray([1, 2], device=dev).dtype is defaults["integral"]
+        # never through a narrower dtype on the way
+        assert ad.asarray(0.1, device=dev).item() == float(np.asarray(0.1, dtype=real.name))
+        z = complex(ad.asarray([0.1j], device=dev)[0].item())
+        assert z == complex(np.asarray(0.1j, dtype=defaults["complex floating"].name))
+
+
+@pytest.mark.skipif(not _available("array_api_strict"), reason="array-api-strict not installed")
+def test_default_dtype_on_a_device_without_float64() -> None:
+    import array_api_strict as strict
+
+    native = strict.__array_namespace_info__()
+    for label in ("no_float64", "no_x64"):
+        dev = f"array_api_strict:{label}"
+        theirs = native.default_dtypes(device=strict.Device(label))
+        ours = ad.__array_namespace_info__().default_dtypes(device=dev)
+        assert {k: v.name for k, v in ours.items()} == {
+            k: str(v).split(".")[-1] for k, v in theirs.items()
+        }
+        x = ad.asarray(1.0, device=dev)
+        assert x.dtype is ad.float32 and x.item() == 1.0
+        assert ad.asarray([1.5, 2j], device=dev).dtype is ad.complex64
+        assert ad.asarray([[1.0, 2.0]], device=dev).tolist() == [[1.0, 2.0]]
+        assert ad.linspace(0.0, 1.0, 3, device=dev).dtype is ad.float32
+        assert ad.arange(0.0, 1.0, 0.5, device=dev).dtype is ad.float32
+        with pytest.raises(TypeError, match="never narrows silently"):
+            ad.asarray(1.0, dtype=ad.float64, device=dev)
+    assert ad.asarray(3, device="array_api_strict:no_x64").dtype is ad.int32
+    with pytest.raises(TypeError, match="does not fit in int32"):
+        ad.asarray([2**40], device="array_api_strict:no_x64")
+
+
+def test_python_complex_follows_the_default_float(backend: ad.Backend) -> None:
+    z = ad.asarray(1 + 2j)
+    expected = ad.complex64 if ad.get_default_dtype() is ad.float32 else ad.complex128
+    assert z.dtype is expected and z.item() == 1 + 2j
+    assert ad.asarray([1j, 2.0]).dtype is expected
+
+
+@pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
+def test_mlx_complex_is_complex64_and_complex128_is_refused() -> None:
+    with ad.use_backend("mlx"):
+        assert ad.asarray(1j).dtype is ad.complex64
+        assert ad.asarray([1j, 2.0]).tolist() == [1j, 2 + 0j]
+        info = ad.__array_namespace_info__()
+        assert info.default_dtypes()["complex floating"] is ad.complex64
+        assert "complex128" not in info.dtypes()
+        with pytest.raises(TypeError, match=r"complex128.*mlx.*complex64"):
+            ad.asarray(1j, dtype=ad.complex128)
+        with pytest.raises(TypeError, match=r"complex128.*mlx.*complex64"):
+            ad.zeros(2, dtype=ad.complex128)
+
+
+@pytest.mark.skipif(not _available("dask"), reason="Dask not installed")
+def test_dask_declares_no_data_dependent_shapes() -> None:
+    with ad.use_backend("dask"):
+        caps = ad.__array_namespace_info__().capabilities()
+    assert caps["data-dependent shapes"] is False and caps["boolean indexing"] is False
+
+
+# -- the standard's special cases where NumPy misses them ----------------------------
+
+_FLOOR_CASES = [
+    # (x1, x2, the standard's result)
+    (inf, 2.0, inf),
+    (inf, -2.0, -inf),
+    (-inf, 2.0, -inf),
+    (-inf, -2.0, inf),
+    (5.0, -inf, -0.0),
+    (-5.0, inf, -0.0),
+    (5.0, inf, 0.0),
+    (-5.0, -inf, 0.0),
+    (inf, inf, nan),
+    (nan, 2.0, nan),
+    (0.0, 0.0, nan),
+    (1.0, 0.0, inf),
+]
+
+_EXPM1_CASES = [
+    (complex(0.0, 0.0), complex(0.0, 0.0)),
+    (complex(-0.0, 0.0), complex(0.0, 0.0)),
+    (complex(inf, 0.0), complex(inf, 0.0)),
+    (complex(-inf, inf), complex(-1.0, 0.0)),
+    (complex(inf, inf), complex(inf, nan)),
+    (complex(-inf, nan), complex(-1.0, 0.0)),
+    (complex(inf, nan), complex(inf, nan)),
+    (complex(nan, 0.0), complex(nan, 0.0)),
+    (complex(1.0, inf), complex(nan, nan)),
+]
+
+_TANH_CASES = [
+    (complex(inf, 3.0), complex(1.0, 0.0)),
+    (complex(inf, 1.0), complex(1.0, 0.0)),
+    (complex(inf, -3.0), complex(1.0, -0.0)),
+    (complex(-inf, 3.0), complex(-1.0, 0.0)),
+]
+
+_PATCHED = ["numpy", "array_api_strict"]
+
+
+def _on(name: str) -> ad.use_backend:
+    if not _available(name):
+        pytest.skip(f"{name} not installed")
+    return ad.use_backend(name)
+
+
+@pytest.mark.parametrize("name", _PATCHED)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_floor_divide_at_infinities_is_the_standards(name: str) -> None:
+    with _on(name):
+        x1 = ad.asarray([c[0] for c in _FLOOR_CASES])
+        x2 = ad.asarray([c[1] for c in _FLOOR_CASES])
+        for got, (a, b, want) in zip((x1 // x2).tolist(), _FLOOR_CASES, strict=True):
+            assert _same(got, want), (a, b, got, want)
+        # a scalar divisor, a broadcast one, the function form and the in-place operator
+        assert ad.floor_divide(ad.asarray([inf, -inf]), 2.0).tolist() == [inf, -inf]
+        assert _same(
+            ad.floor_divide(ad.asarray([[5.0], [-5.0]]), ad.asarray([-inf]))[1, 0].item(), 0.0
+        )
+        y = ad.asarray([5.0, -5.0])
+        y //= ad.asarray([-inf, inf])
+        assert all(_same(v, -0.0) for v in y.tolist())
+
+
+@pytest.mark.parametrize("name", _PATCHED)
+def test_floor_divide_finite_values_unchanged(name: str, rng: np.random.Generator) -> None:
+    a = rng.standard_normal(200) * 10
+    b = rng.standard_normal(200)
+    a[:3], b[:3] = [1.0, -7.0, 0.0], [0.1, 2.0, 3.0]
+    with _on(name):
+        got = ad.floor_divide(ad.asarray(a), ad.asarray(b)).numpy()
+        got_scalar = ad.floor_divide(ad.asarray(a), 0.3).numpy()
+        got_int = ad.floor_divide(ad.asarray([7, -7]), ad.asarray([2, 2])).tolist()
+    np.testing.assert_array_equal(got, np.floor_divide(a, b))  # Python's // for finite values
+    np.testing.assert_array_equal(got_scalar, np.floor_divide(a, 0.3))
+    assert got[0] == 1.0 // 0.1 and got_int == [3, -4]
+
+
+@pytest.mark.parametrize("name", _PATCHED)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_complex_expm1_and_tanh_special_cases_are_the_standards(name: str) -> None:
+    with _on(name):
+        for fn, cases in ((ad.expm1, _EXPM1_CASES), (ad.tanh, _TANH_CASES)):
+            got = fn(ad.asarray([c[0] for c in cases], dtype=ad.complex128)).tolist()
+            for g, (z, want) in zip(got, cases, strict=True):
+                assert _same(g, want), (fn.__name__, z, g, want)
+            got64 = fn(ad.asarray([c[0] for c in cases], dtype=ad.complex64)).tolist()
+            for g, (z, want) in zip(got64, cases, strict=True):
+                assert _same(g, want), (fn.__name__, z, g, want)
+
+
+@pytest.mark.parametrize("name", _PATCHED)
+def test_complex_expm1_and_tanh_finite_values_unchanged(
+    name: str, rng: np.random.Generator
+) -> None:
+    z = rng.standard_normal(50) + 1j * rng.standard_normal(50)
+    z[0] = 1e-12 + 1e-12j
+    with _on(name):
+        e = ad.expm1(ad.asarray(z)).numpy()
+        t = ad.tanh(ad.asarray(z)).numpy()
+        real = ad.expm1(ad.asarray(z.real)).numpy()
+    np.testing.assert_array_equal(e, np.expm1(z))
+    np.testing.assert_array_equal(t, np.tanh(z))
+    np.testing.assert_array_equal(real, np.expm1(z.real))
+
+
+@pytest.mark.parametrize("name", _PATCHED)
+def test_patched_forwards_keep_their_gradients(name: str) -> None:
+    with _on(name):
+        x = ad.tensor([0.3, -1.2], requires_grad=True)
+        (ad.expm1(x) + ad.tanh(x)).sum().backward()
+        want = np.exp([0.3, -1.2]) + 1 - np.tanh([0.3, -1.2]) ** 2
+        np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
