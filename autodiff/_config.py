@@ -76,7 +76,27 @@ def _read_env() -> tuple[str | None, str | None]:
     return name, device
 
 
-_ENV = _read_env()
+def _run_as_command() -> bool:
+    """Whether this import starts the ``autodiff`` command (its script or ``python -m``)."""
+    import sys
+
+    argv = list(getattr(sys, "orig_argv", ()))
+    if "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "autodiff":
+        return True
+    script = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return script in ("autodiff", "autodiff.exe", "autodiff-script.py")
+
+
+try:
+    _ENV = _read_env()
+except ValueError as _err:
+    if not _run_as_command():
+        raise
+    # the command reports bad input in one line, without a traceback
+    import sys as _sys
+
+    print(f"autodiff: error: {_err} Or unset it to use the default.", file=_sys.stderr)
+    raise SystemExit(2) from None
 _process_default: Selection | None = None
 _CURRENT: ContextVar[Selection | None] = ContextVar("autodiff_backend", default=None)
 _default_float: DType | None = None

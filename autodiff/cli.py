@@ -169,8 +169,101 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``autodiff train``'s settings when neither the command line nor a checkpoint gives them
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "hidden": "64",
+    "optimizer": "adam",
+    "lr": 0.01,
+    "batch_size": 32,
+    "seed": 0,
+}
+#: settings a resumed run must keep: they fix the model's shape, the optimizer's state
+#: and the shuffles, so changing them would no longer continue the same run
+_FIXED = {
+    "hidden": "--hidden",
+    "optimizer": "--optimizer",
+    "batch_size": "--batch-size",
+    "seed": "--seed",
+}
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(h) for h in str(text).split(",") if h.strip())
+    except ValueError:
+        sizes = (0,)
+    if any(h < 1 for h in sizes):
+        raise ValueError(
+            f"--hidden takes positive layer sizes separated by commas, such as 128,64; got {text!r}."
+        )
+    return sizes
+
+
+def _train_checkpoint(path: str) -> dict[str, Any]:
+    """The checkpoint at ``path``, checked to be one ``autodiff train`` wrote."""
+    import autodiff as ad
+    from autodiff.serialization import CheckpointError
+
+    try:
+        state = ad.load(path)
+    except CheckpointError as err:
+        raise ValueError(f"{err} Delete it, or pass another --checkpoint.") from err
+    if (
+        not isinstance(state, dict)
+        or not {"model", "optimizer", "epoch"} <= set(state)
+        or isinstance(state["epoch"], bool)
+        or not isinstance(state["epoch"], int)
+    ):
+        raise ValueError(
+            f"{path} is a checkpoint but not one `autodiff train` wrote (it needs 'model', "
+            "'optimizer' and 'epoch'); pass another --checkpoint."
+        )
+    return state
+
+
+def _resume_settings(
+    state: dict[str, Any], given: dict[str, Any], path: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The resumed run's settings: the checkpoint's, except a changed --lr (with a notice);
+    a change to anything that fixes the run is refused."""
+    saved = dict(state.get("config") or {})
+    if not saved:  # written before "config" existed: what the checkpoint still says
+        if isinstance(state.get("hidden"), list):
+            saved["hidden"] = ",".join(map(str, state["hidden"]))
+        hyper = state["optimizer"].get("hyper") if isinstance(state["optimizer"], dict) else None
+        if isinstance(hyper, dict) and isinstance(hyper.get("lr"), float):
+            saved["lr"] = hyper["lr"]
+    settings = {**TRAIN_DEFAULTS, **saved}
+    notices = []
+    for key, value in given.items():
+        before = settings[key]
+        same = _hidden(value) == _hidden(before) if key == "hidden" else value == before
+        if same or key not in saved:
+            settings[key] = value
+        elif key in _FIXED:
+            flag = _FIXED[key]
+            raise ValueError(
+                f"{path} was trained with {flag} {before}; {flag} {value} would start a "
+                f"different run, not continue it. Omit {flag} to resume, or pass another "
+                "--checkpoint to start a new run."
+            )
+        else:  # the learning rate: applied from here on
+            settings[key] = value
+            notices.append(
+                f"note: --lr {value} replaces the checkpoint's learning rate {before} "
+                f"from epoch {state['epoch'] + 1} on."
+            )
+    return settings, notices
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a classifier; save and resume checkpoints."""
+    """Train a classifier; save and resume checkpoints.
+
+    A resumed run continues the same run bit for bit: the model, the optimizer state and
+    the data loader's shuffling state come from the checkpoint. ``--lr`` may change on
+    resume (a notice says so); ``--hidden``, ``--optimizer``, ``--batch-size`` and
+    ``--seed`` may not (a one-line error says what to do).
+    """
     import os
 
     import autodiff as ad
@@ -185,24 +278,49 @@ def cmd_train(args: argparse.Namespace) -> int:
     _select(args)
     if args.dataset != "digits":
         raise ValueError(f"unknown dataset {args.dataset!r}; available: digits.")
-    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+    if args.checkpoint and not os.path.isdir(os.path.dirname(os.path.abspath(args.checkpoint))):
+        raise ValueError(
+            f"--checkpoint {args.checkpoint}: its folder does not exist; create it first."
+        )
+    given = {k: getattr(args, k) for k in TRAIN_DEFAULTS if getattr(args, k) is not None}
+    settings = {**TRAIN_DEFAULTS, **given}
+    notices: list[str] = []
+    state: dict[str, Any] | None = None
+    if args.checkpoint and os.path.exists(args.checkpoint):
+        state = _train_checkpoint(args.checkpoint)
+        settings, notices = _resume_settings(state, given, args.checkpoint)
+    hidden = _hidden(settings["hidden"])
     config = TrainConfig(
         hidden=hidden,
-        optimizer=args.optimizer,
-        lr=args.lr,
+        optimizer=settings["optimizer"],
+        lr=float(settings["lr"]),
         epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
+        batch_size=int(settings["batch_size"]),
+        seed=int(settings["seed"]),
     )
-    model = build_mlp(64, hidden, 10, seed=args.seed)
-    opt = make_optimizer(args.optimizer, model.parameters(), args.lr)
+    model = build_mlp(64, hidden, 10, seed=config.seed)
+    opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
+    data = _digits(config.seed)
+    loader = ad.data.DataLoader(data[0], data[2], batch_size=config.batch_size, seed=config.seed)
     start_epoch = 0
-    if args.checkpoint and os.path.exists(args.checkpoint):
-        state = ad.load(args.checkpoint)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start_epoch = int(state["epoch"])
+    if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+        except (KeyError, ValueError, TypeError) as err:
+            message = err.args[0] if isinstance(err, KeyError) else err
+            raise ValueError(
+                f"{args.checkpoint} does not fit this model and optimizer: {message}"
+            ) from err
+        opt.lr = config.lr = settings["lr"] = float(settings["lr"])
+        start_epoch = state["epoch"]
+        if "loader" in state:
+            loader.load_state_dict(state["loader"])
+        else:  # written before the loader's state was saved: draw the epochs' shuffles
+            loader.skip_epochs(start_epoch)
         _print(f"resumed from {args.checkpoint} at epoch {start_epoch}")
+        for line in notices:
+            _print(line)
 
     def save(epoch: int) -> None:
         if args.checkpoint:
@@ -210,23 +328,27 @@ def cmd_train(args: argparse.Namespace) -> int:
                 {
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
+                    "loader": loader.state_dict(),
                     "epoch": epoch,
                     "hidden": list(hidden),
+                    "config": {k: settings[k] for k in TRAIN_DEFAULTS},
                 },
                 args.checkpoint,
             )
 
     _print(
-        f"training on {ad.get_backend().name} ({ad.get_device()}): MLP 64-{'-'.join(map(str, hidden))}-10, {args.optimizer}, lr {args.lr}"
+        f"training on {ad.get_backend().name} ({ad.get_device()}): MLP 64-{'-'.join(map(str, hidden))}-10, "
+        f"{config.optimizer}, lr {config.lr}"
     )
     result = train_classifier(
         model,
         opt,
-        _digits(args.seed),
+        data,
         config,
         start_epoch=start_epoch,
         on_epoch=save,
         quiet=args.quiet,
+        loader=loader,
     )
     _print(f"test accuracy {result.test_accuracy:.1%} ({result.seconds:.1f} s)")
     if args.plot:
@@ -306,13 +428,21 @@ def build_parser() -> argparse.ArgumentParser:
     backend_options(p_train)
     p_train.add_argument("--dataset", default="digits", help="data set (digits)")
     p_train.add_argument(
-        "--hidden", default="64", help="hidden layer sizes, comma separated (default 64)"
+        "--hidden", help="hidden layer sizes, comma separated (default 64; kept on resume)"
     )
-    p_train.add_argument("--optimizer", default="adam", choices=["sgd", "adam", "adamw"])
-    p_train.add_argument("--lr", type=float, default=0.01)
-    p_train.add_argument("--epochs", type=int, default=15)
-    p_train.add_argument("--batch-size", type=int, default=32)
-    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam", "adamw"],
+        help="default adam; a resumed run keeps the checkpoint's",
+    )
+    p_train.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default 0.01; on resume, replaces the checkpoint's)",
+    )
+    p_train.add_argument("--epochs", type=int, default=15, help="total epochs (default 15)")
+    p_train.add_argument("--batch-size", type=int, help="default 32; kept on resume")
+    p_train.add_argument("--seed", type=int, help="default 0; kept on resume")
     p_train.add_argument(
         "--checkpoint", metavar="PATH", help="save after every epoch; resume if it exists"
     )
@@ -345,6 +475,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (ValueError, TypeError, RuntimeError) as err:
-        print(f"autodiff {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"autodiff {args.command}: interrupted.", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, RuntimeError, KeyError, OSError, ImportError) as err:
+        # bad input, a backend that cannot run here, an unreadable or unwritable file:
+        # one line that says what is wrong and what to do, no traceback
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        if isinstance(err, OSError) and err.filename is not None:
+            message = f"{err.filename}: {err.strerror or err}"
+        print(f"autodiff {args.command}: error: {message}", file=sys.stderr)
         return 1

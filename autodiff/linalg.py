@@ -1,7 +1,9 @@
 """The array API ``linalg`` extension on autodiff tensors, with gradients.
 
 ``ad.linalg`` is what array-API code finds as ``xp.linalg``. Every function
-except ``matrix_rank`` is differentiable for real floating inputs (see
+except ``matrix_rank`` is differentiable for real floating inputs, and ``inv``,
+``solve``, ``det``, ``cholesky``, ``eigh``, ``eigvalsh`` and ``cross`` for
+complex ones too (see
 docs/linalg.md for the formulas and their limits: eigenvectors and singular
 vectors need distinct eigen/singular values, ``det`` and ``inv`` an invertible
 matrix, ``qr`` rows >= columns, ``pinv`` a matrix of constant rank).
@@ -124,6 +126,10 @@ class SlogdetResult(NamedTuple):
     logabsdet: Tensor
 
 
+#: functions whose gradient rules hold for complex input (the rest raise)
+_COMPLEX_GRADS = frozenset({"inv", "solve", "det", "cholesky", "eigh"})
+
+
 def _floating(x: Any, name: str, min_ndim: int = 2) -> Tensor:
     x = as_tensor(x)
     if not x.dtype.is_floating:
@@ -135,7 +141,8 @@ def _floating(x: Any, name: str, min_ndim: int = 2) -> Tensor:
         raise ValueError(
             f"linalg.{name} needs at least {min_ndim} dimensions, got shape {x.shape}."
         )
-    if x.dtype.kind == "complex floating" and x.requires_grad and is_grad_enabled():
+    complex_ = x.dtype.kind == "complex floating"
+    if complex_ and name not in _COMPLEX_GRADS and x.requires_grad and is_grad_enabled():
         raise NotImplementedError(
             f"gradients of linalg.{name} are implemented for real tensors only; this one is "
             f"{x.dtype.name}. Detach it (x.detach()) or use ad.no_grad() for the value."
@@ -361,7 +368,19 @@ def matrix_rank(x: Any, /, *, rtol: float | None = None) -> Tensor:
     >>> int(ad.linalg.matrix_rank(ad.tensor([[1.0, 2.0], [2.0, 4.0]])))
     1
     """
-    return apply1(matrix_rank_p, _floating(x, "matrix_rank"), {"rtol": rtol})
+    x = _floating(x, "matrix_rank")
+    if x.size == 0:  # no singular values: rank 0 (not every library reduces an empty axis)
+        from .creation import zeros
+
+        return zeros(x.shape[:-2], dtype=_rank_dtype(x), device=x.device)
+    return apply1(matrix_rank_p, x, {"rtol": rtol})
+
+
+def _rank_dtype(x: Tensor) -> Any:
+    # the integer dtype the backend's matrix_rank returns (its default integer dtype)
+    from ._info import __array_namespace_info__
+
+    return __array_namespace_info__().default_dtypes(device=x.device)["integral"]
 
 
 def diagonal(x: Any, /, *, offset: int = 0) -> Tensor:

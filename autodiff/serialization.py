@@ -18,6 +18,7 @@ destination, and the folder is fsynced; on any error the temporary file is remov
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import math
@@ -171,6 +172,8 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "tree": tree}).encode()
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "the folder to save in does not exist", folder)
     fd, tmp = _create_exclusive(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -249,6 +249,7 @@ def train_classifier(
     quiet: bool = False,
     stream: TextIO | None = None,
     on_epoch: Any = None,
+    loader: Any = None,
 ) -> TrainResult:
     """Mini-batch training with cross-entropy; prints a progress bar per epoch.
 
@@ -263,13 +264,18 @@ def train_classifier(
     config : TrainConfig
         Epochs, batch size and seed are read from it.
     start_epoch : int
-        Resume after this many epochs.
+        Resume after this many epochs. Without ``loader``, the shuffles of the epochs
+        done are drawn first, so the run continues as the uninterrupted one would.
     quiet : bool
         Print nothing.
     stream : text file, optional
         Where the progress goes (standard output by default).
     on_epoch : callable, optional
         Called with the number of epochs done after each epoch.
+    loader : DataLoader, optional
+        The training batches, e.g. restored with ``DataLoader.load_state_dict`` from a
+        checkpoint (its shuffles continue from that state). By default a loader over
+        ``x_train, y_train`` seeded with ``config.seed``.
 
     Returns
     -------
@@ -290,9 +296,11 @@ def train_classifier(
     (2, True)
     """
     x_train, x_test, y_train, y_test = data
-    loader = ad.data.DataLoader(
-        x_train, y_train, batch_size=config.batch_size, seed=config.seed + start_epoch
-    )
+    if loader is None:
+        loader = ad.data.DataLoader(
+            x_train, y_train, batch_size=config.batch_size, seed=config.seed
+        )
+        loader.skip_epochs(start_epoch)
     result = TrainResult()
     start = time.perf_counter()
     seen = 0

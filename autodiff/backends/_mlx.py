@@ -215,9 +215,13 @@ class MLXNamespace:
         return x.astype(self._mx.int64)
 
     def argmax(self, x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        if x.ndim == 0:  # MLX fails on a 0-d input with keepdims; the index is 0
+            return self._mx.zeros((), dtype=self._mx.int64)
         return self._index(self._mx.argmax(x, axis=axis, keepdims=keepdims))
 
     def argmin(self, x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+        if x.ndim == 0:
+            return self._mx.zeros((), dtype=self._mx.int64)
         return self._index(self._mx.argmin(x, axis=axis, keepdims=keepdims))
 
     def count_nonzero(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
@@ -358,12 +362,26 @@ class MLXLinalg:
                 f"{x.dtype}; move the tensor to another backend with .to_device('numpy:cpu')."
             )
 
+    def _empty(self, name: str, *xs: Any, **kw: Any) -> Any:
+        # an empty matrix or stack never reaches mx.linalg (det of a 0×0 matrix kills the
+        # process with SIGFPE): NumPy answers these shape-only cases on the host
+        np = self._np
+        host = [np.zeros(x.shape, dtype=np.dtype(str(x.dtype).split(".")[-1])) for x in xs]
+        res = getattr(np.linalg, name)(*host, **kw)
+        if isinstance(res, tuple):
+            return tuple(self._mx.array(r) for r in res)
+        return self._mx.array(res)
+
     def inv(self, x: Any, /) -> Any:
         self._real(x, "inv")
+        if x.size == 0:
+            return self._empty("inv", x)
         return self._mx.linalg.inv(x, stream=self._cpu)
 
     def solve(self, x1: Any, x2: Any, /) -> Any:
         mx = self._mx
+        if x1.size == 0 or x2.size == 0:
+            return self._empty("solve", x1, x2)
         if x2.ndim == 1:
             # one right-hand vector shared by every matrix of the stack
             col = mx.broadcast_to(mx.expand_dims(x2, -1), (*x1.shape[:-1], 1))
@@ -374,29 +392,47 @@ class MLXLinalg:
         return mx.linalg.solve(a, b, stream=self._cpu)
 
     def det(self, x: Any, /) -> Any:
+        self._real(x, "det")
+        if x.size == 0:
+            return self._empty("det", x)
         return self._mx.linalg.det(x, stream=self._cpu)
 
     def slogdet(self, x: Any, /) -> tuple[Any, Any]:
+        self._real(x, "slogdet")
+        if x.size == 0:
+            return self._empty("slogdet", x)
         sign, logabs = self._mx.linalg.slogdet(x, stream=self._cpu)
         return sign, logabs
 
     def cholesky(self, x: Any, /, *, upper: bool = False) -> Any:
+        self._real(x, "cholesky")
+        if x.size == 0:
+            return self._empty("cholesky", x, upper=upper)
         return self._mx.linalg.cholesky(x, upper=upper, stream=self._cpu)
 
     def eigh(self, x: Any, /) -> tuple[Any, Any]:
+        if x.size == 0:
+            return self._empty("eigh", x)
         w, v = self._mx.linalg.eigh(x, stream=self._cpu)
         return w, v
 
     def eigvalsh(self, x: Any, /) -> Any:
+        if x.size == 0:
+            return self._empty("eigvalsh", x)
         return self._mx.linalg.eigvalsh(x, stream=self._cpu)
 
     def qr(self, x: Any, /, *, mode: str = "reduced") -> tuple[Any, Any]:
+        self._real(x, "qr")
         if mode != "reduced" and x.shape[-2] > x.shape[-1]:
             raise NotImplementedError("MLX's qr gives the reduced factorization only.")
+        if x.size == 0:
+            return self._empty("qr", x, mode=mode)
         q, r = self._mx.linalg.qr(x, stream=self._cpu)
         return q, r
 
     def svd(self, x: Any, /, *, full_matrices: bool = True) -> tuple[Any, Any, Any]:
+        if x.size == 0:
+            return self._empty("svd", x, full_matrices=full_matrices)
         u, s, vh = self._mx.linalg.svd(x, stream=self._cpu)  # full matrices
         if not full_matrices:
             k = min(x.shape[-2], x.shape[-1])
@@ -404,11 +440,17 @@ class MLXLinalg:
         return u, s, vh
 
     def svdvals(self, x: Any, /) -> Any:
+        if x.size == 0:
+            return self._empty("svdvals", x)
         return self._mx.linalg.svd(x, compute_uv=False, stream=self._cpu)
 
     def pinv(self, x: Any, /, *, rtol: Any = None) -> Any:
         mx = self._mx
+        if x.size == 0:
+            return self._empty("pinv", x)
         u, s, vh = self.svd(x, full_matrices=False)
+        if mx.issubdtype(x.dtype, mx.complexfloating):  # V S⁺ Uᴴ: conjugate transposes
+            u, vh = mx.conj(u), mx.conj(vh)
         if rtol is None:
             rtol = max(x.shape[-2:]) * float(
                 self._np.finfo(self._np.dtype(str(s.dtype).split(".")[-1])).eps
@@ -419,6 +461,8 @@ class MLXLinalg:
 
     def matrix_rank(self, x: Any, /, *, rtol: Any = None) -> Any:
         mx = self._mx
+        if x.size == 0:
+            return self._empty("matrix_rank", x)
         s = self.svdvals(x)
         if rtol is None:
             rtol = max(x.shape[-2:]) * float(

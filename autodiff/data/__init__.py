@@ -147,6 +147,55 @@ class DataLoader:
     def __len__(self) -> int:
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffling generator's state: saved with a checkpoint, it lets a resumed run
+        draw exactly the shuffles the uninterrupted run would have drawn.
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> x = ad.arange(6)
+        >>> a = ad.data.DataLoader(x, batch_size=6, seed=0)
+        >>> _ = list(a)  # one epoch
+        >>> b = ad.data.DataLoader(x, batch_size=6, seed=123)
+        >>> b.load_state_dict(a.state_dict())
+        >>> next(iter(a))[0].tolist() == next(iter(b))[0].tolist()
+        True
+        """
+        return {"rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned.
+
+        Raises
+        ------
+        ValueError
+            When ``state`` is not a DataLoader state of this generator kind.
+        """
+        rng = state.get("rng") if isinstance(state, dict) else None
+        kind = self._rng.bit_generator.state["bit_generator"]
+        if not isinstance(rng, dict) or rng.get("bit_generator") != kind:
+            raise ValueError(f"not a DataLoader state (a {kind} generator state): {state!r:.80}")
+        self._rng.bit_generator.state = rng
+
+    def skip_epochs(self, epochs: int) -> None:
+        """Draw the shuffles of ``epochs`` epochs without making batches (to continue a run
+        from its epoch count when its ``state_dict`` was not saved).
+
+        Examples
+        --------
+        >>> import autodiff as ad
+        >>> x = ad.arange(6)
+        >>> a, b = (ad.data.DataLoader(x, batch_size=6, seed=0) for _ in range(2))
+        >>> _ = [list(a) for _ in range(2)]
+        >>> b.skip_epochs(2)
+        >>> next(iter(a))[0].tolist() == next(iter(b))[0].tolist()
+        True
+        """
+        for _ in range(epochs):
+            if self.shuffle:
+                self._rng.permutation(self.n)
+
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         order = self._rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         for b in range(len(self)):

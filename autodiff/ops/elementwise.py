@@ -7,6 +7,7 @@ broadcast dimensions and casts, so rules work at the broadcast shape.
 
 from __future__ import annotations
 
+import cmath
 import math
 from typing import Any
 
@@ -67,7 +68,7 @@ pos_p = primitive("positive", lambda xp, a: +a, vjps=(identity,))
 
 def _pow_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     # d(a**b)/da = b a**(b-1); 0 where b == 0 (PyTorch's convention: no 0 * inf)
-    if isinstance(b, (int, float)):
+    if isinstance(b, (int, float, complex)):
         if b == 0:
             return g * 0
         return g * (b * a ** (b - 1))
@@ -76,9 +77,11 @@ def _pow_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 def _pow_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     # d(a**b)/db = a**b log(a); at a == 0 the limit 0 is used (PyTorch's convention)
-    if isinstance(a, (int, float)):
+    if isinstance(a, (int, float, complex)):
         if a == 0:
             return g * 0
+        if isinstance(a, complex):
+            return g * ans * cmath.log(a)
         return g * ans * (math.log(a) if a > 0 else math.nan)
     safe = xp.where(a == 0, 1.0, a)
     return xp.where(a == 0, 0.0, g * ans * xp.log(safe))
@@ -186,6 +189,8 @@ tanh_p = primitive("tanh", lambda xp, a: xp.tanh(a), lambda xp, g, ans, a: (g * 
 
 
 def _sigmoid_fwd(xp: Any, a: Any) -> Any:
+    if xp.isdtype(a.dtype, "complex floating"):
+        return 1 / (1 + xp.exp(-a))  # no order on complex numbers: the plain formula
     # exp(-|x|) never overflows: 1/(1+e) for x >= 0, e/(1+e) for x < 0
     e = xp.exp(-xp.abs(a))
     return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
@@ -193,33 +198,50 @@ def _sigmoid_fwd(xp: Any, a: Any) -> Any:
 
 # σ' = σ (1 - σ)
 sigmoid_p = primitive("sigmoid", _sigmoid_fwd, lambda xp, g, ans, a: (g * (ans * (1 - ans)),))
-# relu'(0) = 0
+# relu'(0) = 0; NaN passes g on, as in PyTorch (docs/conventions.md)
 relu_p = primitive(
-    "relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, ans, a: (xp.where(a > 0, g, 0.0),)
+    "relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, ans, a: (xp.where(a <= 0, 0.0, g),)
 )
-# abs'(x) = sign(x), so abs'(0) = 0
-abs_p = primitive("abs", lambda xp, a: xp.abs(a), lambda xp, g, ans, a: (g * xp.sign(a),))
 
 
-def _pick(xp: Any, g: Any, win: Any, tie: Any) -> Any:
-    # the larger (smaller) input takes g; ties share it equally
-    return xp.where(tie, g * 0.5, xp.where(win, g, 0.0))
+def _sgn(xp: Any, z: Any) -> Any:
+    # z / |z| for complex z, 0 at 0
+    r = xp.abs(z)
+    zero = r == 0
+    return xp.where(zero, xp.zeros_like(z), z / xp.where(zero, xp.ones_like(r), r))
+
+
+def _abs_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # abs'(x) = sign(x), so abs'(0) = 0; abs'(NaN) = 0 on every backend (as PyTorch's);
+    # complex: g z/|z| (the engine does not conjugate: the rule is already real-valued)
+    if xp.isdtype(a.dtype, "complex floating"):
+        return (g * _sgn(xp, a),)
+    return (xp.where(a > 0, g, xp.where(a < 0, -g, 0.0)),)
+
+
+abs_p = primitive("abs", lambda xp, a: xp.abs(a), _abs_vjp)
+
+
+def _pick(xp: Any, g: Any, lose: Any, tie: Any) -> Any:
+    # the larger (smaller) input takes g; ties share it equally; an input that does not
+    # lose (NaN against anything) keeps g, as in PyTorch (docs/conventions.md)
+    return xp.where(tie, g * 0.5, xp.where(lose, 0.0, g))
 
 
 maximum_p = primitive(
     "maximum",
     lambda xp, a, b: xp.maximum(a, b),
     vjps=(
-        lambda xp, g, ans, a, b: _pick(xp, g, a > b, a == b),
-        lambda xp, g, ans, a, b: _pick(xp, g, b > a, a == b),
+        lambda xp, g, ans, a, b: _pick(xp, g, a < b, a == b),
+        lambda xp, g, ans, a, b: _pick(xp, g, b < a, a == b),
     ),
 )
 minimum_p = primitive(
     "minimum",
     lambda xp, a, b: xp.minimum(a, b),
     vjps=(
-        lambda xp, g, ans, a, b: _pick(xp, g, a < b, a == b),
-        lambda xp, g, ans, a, b: _pick(xp, g, b < a, a == b),
+        lambda xp, g, ans, a, b: _pick(xp, g, a > b, a == b),
+        lambda xp, g, ans, a, b: _pick(xp, g, b > a, a == b),
     ),
 )
 
@@ -359,6 +381,18 @@ def minimum(x1: Any, x2: Any, /) -> Tensor:
 # -- non-differentiable: results never require grad ------------------------------
 
 sign_p = primitive("sign", lambda xp, a: xp.sign(a))
+
+
+def _sgn_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # sgn(z) = z/|z| is smooth away from 0: z̄ = (g - s Re(conj(s) g)) / |z|, 0 at z = 0
+    r = xp.abs(a)
+    zero = r == 0
+    out = (g - ans * xp.real(xp.conj(ans) * g)) / xp.where(zero, xp.ones_like(r), r)
+    return (xp.where(zero, xp.zeros_like(out), out),)
+
+
+# complex sign: differentiable (real sign is piecewise constant and stays sign_p)
+sgn_p = primitive("sgn", lambda xp, a: _sgn(xp, a), _sgn_vjp)
 equal_p = primitive("equal", lambda xp, a, b: a == b)
 not_equal_p = primitive("not_equal", lambda xp, a, b: a != b)
 less_p = primitive("less", lambda xp, a, b: a < b)
@@ -368,7 +402,8 @@ greater_equal_p = primitive("greater_equal", lambda xp, a, b: a >= b)
 
 
 def sign(x: Any, /) -> Tensor:
-    """Elementwise sign (-1, 0 or 1); its result does not require grad.
+    """Elementwise sign: -1, 0 or 1 for real ``x`` (the result does not require grad),
+    ``x / |x|`` (0 at 0) for complex ``x``, differentiable away from 0.
 
     Examples
     --------
@@ -376,7 +411,10 @@ def sign(x: Any, /) -> Tensor:
     >>> ad.sign(ad.tensor([-3.0, 0.0, 2.0])).tolist()
     [-1.0, 0.0, 1.0]
     """
-    return apply1(sign_p, as_tensor(x))
+    x = as_tensor(x)
+    if x.dtype.kind == "complex floating":
+        return apply1(sgn_p, x)
+    return apply1(sign_p, x)
 
 
 def equal(x1: Any, x2: Any, /) -> Tensor:
@@ -531,9 +569,12 @@ cosh_p = primitive("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * 
 asinh_p = primitive(
     "asinh", lambda xp, a: xp.asinh(a), lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),)
 )
-# acosh'(x) = 1 / sqrt((x - 1)(x + 1)): inf at 1, as in PyTorch
+# acosh'(z) = 1 / (sqrt(z - 1) sqrt(z + 1)): inf at 1, as in PyTorch; the two roots
+# (not sqrt((z-1)(z+1))) follow acosh's branch cut for complex z with Re z < 0
 acosh_p = primitive(
-    "acosh", lambda xp, a: xp.acosh(a), lambda xp, g, ans, a: (g / xp.sqrt((a - 1) * (a + 1)),)
+    "acosh",
+    lambda xp, a: xp.acosh(a),
+    lambda xp, g, ans, a: (g / (xp.sqrt(a - 1) * xp.sqrt(a + 1)),),
 )
 atanh_p = primitive("atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),))
 expm1_p = primitive("expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),))
@@ -551,18 +592,22 @@ imag_p = primitive(
 )
 
 
-def _logaddexp_side(xp: Any, g: Any, ans: Any, x: Any) -> Any:
-    # d/dx log(e^a + e^b) = e^(x - ans); both inputs -inf gives 0, not NaN
+def _logaddexp_side(xp: Any, g: Any, ans: Any, x: Any, y: Any) -> Any:
+    # d/dx log(e^x + e^y) = sigmoid(x - y), from the inputs rather than e^(x - ans) (ans
+    # rounds: at x = y = 1e20 that gives 1, not 0.5); both inputs -inf gives 0, not NaN
     empty = ans == -math.inf
-    return xp.where(empty, 0.0, g * xp.exp(x - xp.where(empty, 0.0, ans)))
+    d = xp.where(empty, 0.0, x) - y  # (0 - -inf, not -inf - -inf: no invalid-value warning)
+    e = xp.exp(-xp.abs(d))
+    s = xp.where(d >= 0, 1 / (1 + e), e / (1 + e))
+    return xp.where(empty, 0.0, g * s)
 
 
 logaddexp_p = primitive(
     "logaddexp",
     lambda xp, a, b: xp.logaddexp(a, b),
     vjps=(
-        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, a),
-        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, b),
+        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, a, b),
+        lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, b, a),
     ),
 )
 
@@ -581,13 +626,22 @@ hypot_p = primitive(
         lambda xp, g, ans, a, b: _hypot_side(xp, g, ans, b),
     ),
 )
+
+
+def _atan2_side(xp: Any, g: Any, num: Any, y: Any, x: Any) -> Any:
+    # num / (x² + y²); 0 at the origin (PyTorch's choice, docs/conventions.md)
+    r2 = x * x + y * y
+    zero = r2 == 0
+    return xp.where(zero, 0.0, g * num / xp.where(zero, 1.0, r2))
+
+
 # atan2(y, x): d/dy = x / (x² + y²), d/dx = -y / (x² + y²)
 atan2_p = primitive(
     "atan2",
     lambda xp, y, x: xp.atan2(y, x),
     vjps=(
-        lambda xp, g, ans, y, x: g * x / (x * x + y * y),
-        lambda xp, g, ans, y, x: -(g * y) / (x * x + y * y),
+        lambda xp, g, ans, y, x: _atan2_side(xp, g, x, y, x),
+        lambda xp, g, ans, y, x: _atan2_side(xp, g, -y, y, x),
     ),
 )
 # copysign(a, b) = |a| sign(b): d/da = sign(a) sign(result) (0 at a = 0), d/db = 0
@@ -596,11 +650,12 @@ copysign_p = primitive(
     lambda xp, a, b: xp.copysign(a, b),
     vjps=(lambda xp, g, ans, a, b: g * (xp.sign(a) * xp.sign(ans)), None),
 )
-# remainder(a, b) = a - floor(a / b) b: d/da = 1, d/db = -floor(a / b)
+# remainder(a, b) = a - q b: d/da = 1, d/db = -q, with the quotient q = (a - ans) / b the
+# forward used (floor(a / b) can differ by one near a jump: remainder(0.25, 0.001))
 remainder_p = primitive(
     "remainder",
     lambda xp, a, b: xp.remainder(a, b),
-    vjps=(lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -(g * xp.floor(a / b))),
+    vjps=(lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -(g * xp.round((a - ans) / b))),
 )
 
 tan = _unary(tan_p, "Elementwise tangent." + _example("ad.tan(ad.tensor(0.0)).item()", "0.0"))
@@ -715,16 +770,27 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         return positive(x)
     out = x
     if lo is not None:
-        if not isinstance(lo, (Tensor, int, float)):
-            lo = as_tensor(lo, x)
-        out = where(less(x, lo), lo, out)
+        out = where(_beyond(x, lo, less), _bound(lo, x), out)
     if hi is not None:
-        if not isinstance(hi, (Tensor, int, float)):
-            hi = as_tensor(hi, x)
-        out = where(greater(x, hi), hi, out)
+        out = where(_beyond(x, hi, greater), _bound(hi, x), out)
     if out.dtype != x.dtype:
         out = out.astype(x.dtype)
     return out
+
+
+def _bound(b: Any, x: Tensor) -> Any:
+    # a clip bound as where() takes it: a tensor, or an int or float left as a scalar
+    if isinstance(b, (Tensor, int)) or (isinstance(b, float) and not math.isnan(b)):
+        return b
+    return as_tensor(b, x)
+
+
+def _beyond(x: Tensor, b: Any, past: Any) -> Tensor:
+    # where the bound wins: x is past it, or it is NaN (NaN propagates, as in NumPy)
+    b = _bound(b, x)
+    if isinstance(b, Tensor) and b.dtype.is_floating:
+        return logical_or(past(x, b), isnan(b))
+    return past(x, b)
 
 
 # -- non-differentiable: rounding, tests, logic and bits ------------------------------
@@ -802,12 +868,15 @@ floor_divide_p, floor_divide = _flat(
     + _example("ad.floor_divide(ad.tensor(7.0), 2.0).item()", "3.0"),
     2,
 )
-nextafter_p, nextafter = _flat(
-    "nextafter",
-    lambda xp, a, b: xp.nextafter(a, b),
-    "The next representable float after ``x1`` toward ``x2``."
+# nextafter moves x1 by one ulp: d/dx1 = 1 (as PyTorch), x2 only picks a direction
+nextafter_p = primitive(
+    "nextafter", lambda xp, a, b: xp.nextafter(a, b), vjps=(lambda xp, g, ans, a, b: g, None)
+)
+nextafter = _binary(
+    nextafter_p,
+    "The next representable float after ``x1`` toward ``x2``; the gradient is 1 in "
+    "``x1`` and none in ``x2``."
     + _example("ad.nextafter(ad.tensor(1.0), 2.0).item() > 1.0", "True"),
-    2,
 )
 logical_and_p, logical_and = _flat(
     "logical_and",

@@ -90,7 +90,7 @@ def _inv_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (-xp.matmul(at, xp.matmul(g, at)),)
 
 
-inv_p = primitive("linalg.inv", lambda xp, a: xp.linalg.inv(a), _inv_vjp)
+inv_p = primitive("linalg.inv", lambda xp, a: xp.linalg.inv(a), _inv_vjp, holomorphic=True)
 
 
 def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -106,15 +106,19 @@ def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return ga, gb
 
 
-solve_p = primitive("linalg.solve", lambda xp, a, b: xp.linalg.solve(a, b), _solve_vjp)
+solve_p = primitive(
+    "linalg.solve", lambda xp, a, b: xp.linalg.solve(a, b), _solve_vjp, holomorphic=True
+)
 
 
 def _det_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     # d det A = det A · tr(A⁻¹ dA)  ⇒  Ā = g det(A) A⁻ᵀ (A must be invertible)
+    if a.shape[-1] == 0:
+        return (xp.zeros_like(a),)  # det of 0×0 is the constant 1 (and MLX must not see it)
     return (_unsq2(xp, g * ans) * _mT(xp, xp.linalg.inv(a)),)
 
 
-det_p = primitive("linalg.det", lambda xp, a: xp.linalg.det(a), _det_vjp)
+det_p = primitive("linalg.det", lambda xp, a: xp.linalg.det(a), _det_vjp, holomorphic=True)
 
 
 def _slogdet_fwd(xp: Any, a: Any) -> tuple[Any, Any]:
@@ -164,10 +168,11 @@ cross_p = primitive(
     "linalg.cross",
     _cross_fwd,
     vjps=(
-        # d(a × b) = da × b + a × db  ⇒  ā = b × g,  b̄ = g × a
+        # d(a × b) = da × b + a × db  ⇒  ā = b × g,  b̄ = g × a (conjugated on complex data)
         lambda xp, g, ans, a, b, axis=-1: xp.linalg.cross(b, g, axis=axis),
         lambda xp, g, ans, a, b, axis=-1: xp.linalg.cross(g, a, axis=axis),
     ),
+    holomorphic=True,
 )
 
 

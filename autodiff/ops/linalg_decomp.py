@@ -1,11 +1,17 @@
 """Matrix decompositions: forward and gradient rule side by side.
 
-Rules assume real floating inputs. ``cholesky`` and ``eigh`` symmetrise their
-input in the forward (``(A + Aᵀ)/2``), so their gradients are symmetric and
-agree with finite differences of any square input. Gradients of eigenvectors and
-singular vectors are undefined where eigen/singular values repeat (the rules
-divide by their differences); losses that depend on vectors only up to sign are
-well defined elsewhere.
+``cholesky`` and ``eigh`` take the Hermitian part of their input in the forward
+(``(A + Aᴴ)/2``, ``(A + Aᵀ)/2`` for real input), so their gradients are Hermitian
+and agree with finite differences of any square input; their rules also hold for
+complex input. ``qr``, ``svd`` and ``pinv`` rules assume real input.
+
+Where eigen/singular values repeat exactly (or a singular value is 0), the rules'
+terms that would divide by that gap are dropped (1/0 is taken as 0, as in a
+pseudo-inverse). So the gradient of any function of the eigen/singular values
+alone (``eigvalsh``, ``svdvals``, nuclear and spectral norms) is
+``U diag(g) Uᴴ`` / ``U diag(g) Vᴴ`` at a degeneracy too, and so is that of any
+loss that does not depend on the basis chosen inside a repeated eigenspace;
+other losses of eigenvectors have no gradient there (PyTorch gives NaN or inf).
 """
 
 from __future__ import annotations
@@ -18,8 +24,15 @@ from .linalg import _eye_like, _mT
 __all__ = ["cholesky_p", "eigh_p", "pinv_p", "qr_p", "svd_p"]
 
 
+def _mH(xp: Any, a: Any) -> Any:
+    # conjugate transpose (a plain transpose for real input)
+    t = _mT(xp, a)
+    return xp.conj(t) if xp.isdtype(a.dtype, "complex floating") else t
+
+
 def _sym(xp: Any, a: Any) -> Any:
-    return (a + _mT(xp, a)) / 2
+    # the Hermitian part (A + Aᴴ)/2
+    return (a + _mH(xp, a)) / 2
 
 
 def _diag(xp: Any, v: Any) -> Any:
@@ -37,12 +50,19 @@ def _tril_mask(xp: Any, like: Any, diag: float, strict: bool = False) -> Any:
     return below + xp.astype(i == j, like.dtype) * diag
 
 
-def _inv_diff(xp: Any, w: Any) -> Any:
-    # F[i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it
+def _over(xp: Any, x: Any, d: Any) -> Any:
+    # x / d, with 1/0 taken as 0 (the pseudo-inverse): linear in x, so the double-VJP
+    # forward mode sees the same rule, and no division warning
+    tie = d == 0
+    q = x / xp.where(tie, xp.ones_like(d), d)
+    return xp.where(tie, xp.zeros_like(q), q)
+
+
+def _gap_div(xp: Any, x: Any, w: Any) -> Any:
+    # x[i, j] / (w_j - w_i) off the diagonal, 0 on it
     d = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1)
-    on = _eye_like(xp, d) == 1
-    safe = xp.where(on, xp.ones_like(d), d)
-    return xp.where(on, xp.zeros_like(d), 1 / safe)
+    q = _over(xp, x, d)
+    return xp.where(_eye_like(xp, d) == 1, xp.zeros_like(q), q)
 
 
 def _right_inv_t(xp: Any, x: Any, r: Any) -> Any:
@@ -55,15 +75,15 @@ def _right_inv_t(xp: Any, x: Any, r: Any) -> Any:
 
 def _cholesky_fwd(xp: Any, a: Any, upper: bool = False) -> Any:
     low = xp.linalg.cholesky(_sym(xp, a))
-    return _mT(xp, low) if upper else low
+    return _mH(xp, low) if upper else low
 
 
 def _cholesky_vjp(xp: Any, g: Any, ans: Any, a: Any, upper: bool = False) -> tuple[Any]:
-    # Murray (2016): Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), Φ = lower triangle with half the diagonal
-    low, gl = (_mT(xp, ans), _mT(xp, g)) if upper else (ans, g)
-    phi = xp.matmul(_mT(xp, low), gl) * _tril_mask(xp, low, 0.5)
+    # Murray (2016): Ā = herm(L⁻ᴴ Φ(Lᴴ L̄) L⁻¹), Φ = lower triangle with half the diagonal
+    low, gl = (_mH(xp, ans), _mH(xp, g)) if upper else (ans, g)
+    phi = xp.matmul(_mH(xp, low), gl) * _tril_mask(xp, low, 0.5)
     linv = xp.linalg.inv(low)
-    s = xp.matmul(_mT(xp, linv), xp.matmul(phi, linv))
+    s = xp.matmul(_mH(xp, linv), xp.matmul(phi, linv))
     return (_sym(xp, s),)
 
 
@@ -79,11 +99,14 @@ def _eigh_fwd(xp: Any, a: Any) -> tuple[Any, Any]:
 
 
 def _eigh_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
-    # Ā = sym(V (diag(w̄) + F ∘ (Vᵀ V̄)) Vᵀ), F[i, j] = 1/(w_j - w_i)
+    # Ā = herm(V (diag(w̄) + F ∘ (Vᴴ V̄)) Vᴴ), F[i, j] = 1/(w_j - w_i); with V̄ = 0
+    # (eigvalsh) this is V diag(w̄) Vᴴ, repeated eigenvalues included
     gw, gv = g
     w, v = ans
-    inner = _diag(xp, gw) + _inv_diff(xp, w) * xp.matmul(_mT(xp, v), gv)
-    return (_sym(xp, xp.matmul(v, xp.matmul(inner, _mT(xp, v)))),)
+    inner = _gap_div(xp, xp.matmul(_mH(xp, v), gv), w)
+    dg = _diag(xp, gw)
+    inner = inner + (dg if dg.dtype == inner.dtype else xp.astype(dg, inner.dtype))
+    return (_sym(xp, xp.matmul(v, xp.matmul(inner, _mH(xp, v)))),)
 
 
 eigh_p = primitive("linalg.eigh", _eigh_fwd, _eigh_vjp, nout=2)
@@ -127,15 +150,16 @@ def _svd_fwd(xp: Any, a: Any) -> tuple[Any, Any, Any]:
 
 
 def _svd_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
-    # Townsend (2016), thin SVD, real input; needs distinct, nonzero singular values
+    # Townsend (2016), thin SVD, real input; U diag(S̄) Vᵀ alone where singular values
+    # repeat or vanish and only S is used (svdvals)
     gu, gs, gvh = g
     u, s, vh = ans
     v, gv = _mT(xp, vh), _mT(xp, gvh)
-    f = _inv_diff(xp, s * s)
+    s2 = s * s
     ut_gu = xp.matmul(_mT(xp, u), gu)
     vt_gv = xp.matmul(_mT(xp, v), gv)
-    j = f * (ut_gu - _mT(xp, ut_gu))
-    k = f * (vt_gv - _mT(xp, vt_gv))
+    j = _gap_div(xp, ut_gu - _mT(xp, ut_gu), s2)
+    k = _gap_div(xp, vt_gv - _mT(xp, vt_gv), s2)
     s_row = xp.expand_dims(s, axis=-2)
     s_col = xp.expand_dims(s, axis=-1)
     core = j * s_row + _diag(xp, gs) + s_col * k
@@ -144,10 +168,10 @@ def _svd_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     kk = s.shape[-1]
     if m > kk:
         proj = gu - xp.matmul(u, ut_gu)
-        out = out + xp.matmul(proj / s_row, vh)
+        out = out + xp.matmul(_over(xp, proj, s_row), vh)
     if n > kk:
         proj_v = gv - xp.matmul(v, vt_gv)
-        out = out + xp.matmul(u / s_row, _mT(xp, proj_v))
+        out = out + xp.matmul(u, _mT(xp, _over(xp, proj_v, s_row)))
     return (out,)
 
 

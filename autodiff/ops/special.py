@@ -10,33 +10,54 @@ from ..tensor import Tensor
 from ._util import as_tensor, normalize_axes
 from .reduction import kept_shape
 
-__all__ = ["logsumexp", "softmax_cross_entropy"]
+__all__ = ["log_softmax", "logsumexp", "softmax", "softmax_cross_entropy"]
+
+
+def _shifted(xp: Any, a: Any, axis: Any) -> tuple[Any, Any]:
+    # (a - m, m) with m the max over axis (kept); a slice whose max is ±inf is shifted
+    # by 0 instead (-inf - -inf and inf - inf would be NaN)
+    m = xp.max(a, axis=axis, keepdims=True)
+    m = xp.where(xp.isinf(m), 0.0, m)
+    return a - m, m
+
+
+def _log_sum(xp: Any, z: Any, axis: Any) -> Any:
+    # log(sum(exp(z))) over axis (kept), -inf for an empty sum without log(0)
+    s = xp.sum(xp.exp(z), axis=axis, keepdims=True)
+    return xp.where(s == 0, -math.inf, xp.log(xp.where(s == 0, 1.0, s)))
 
 
 def _lse_fwd(xp: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    # shift by the max; an all -inf slice has max -inf, shifted by 0 instead
-    m = xp.max(a, axis=axis, keepdims=True)
-    m = xp.where(m == -math.inf, 0.0, m)
-    s = xp.sum(xp.exp(a - m), axis=axis, keepdims=True)
-    out = xp.where(s == 0, -math.inf, xp.log(xp.where(s == 0, 1.0, s)) + m)
-    return (
-        out
-        if keepdims
-        else xp.reshape(
-            out,
-            tuple(out.shape[i] for i in range(out.ndim) if i not in normalize_axes(axis, out.ndim)),
-        )
-    )
+    kept = kept_shape(tuple(a.shape), axis)
+    if math.prod(a.shape) == 0:  # nothing to take a max of: the empty sum, -inf
+        out = xp.full(kept, -math.inf, dtype=a.dtype, device=a.device)
+    else:
+        z, m = _shifted(xp, a, axis)
+        out = _log_sum(xp, z, axis) + m
+    return out if keepdims else xp.reshape(out, _dropped(a.shape, axis))
+
+
+def _dropped(shape: Any, axis: Any) -> tuple[int, ...]:
+    axes = normalize_axes(axis, len(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
 def _lse_vjp(
     xp: Any, g: Any, ans: Any, a: Any, axis: Any = None, keepdims: bool = False
 ) -> tuple[Any]:
-    # d lse / d a = softmax(a); an all -inf slice gets zero gradient, not NaN
+    # d lse / d a = softmax(a), recomputed from a shifted by its max (exp(a - lse) is off
+    # where lse rounds: float32 at 1e7); an all -inf slice gets zero gradient, not NaN
     kept = kept_shape(tuple(a.shape), axis)
-    lse = xp.reshape(ans, kept)
-    shift = xp.where(lse == -math.inf, 0.0, lse)
-    return (xp.reshape(g, kept) * xp.exp(a - shift),)
+    if math.prod(a.shape) == 0:
+        return (xp.zeros_like(a),)
+    return (xp.reshape(g, kept) * _softmax_fwd_axes(xp, a, axis),)
+
+
+def _softmax_fwd_axes(xp: Any, a: Any, axis: Any) -> Any:
+    z, _ = _shifted(xp, a, axis)
+    e = xp.exp(z)
+    s = xp.sum(e, axis=axis, keepdims=True)
+    return e / xp.where(s == 0, 1.0, s)
 
 
 logsumexp_p = primitive("logsumexp", _lse_fwd, _lse_vjp)
@@ -58,6 +79,70 @@ def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
         axes = normalize_axes(axis, x.ndim)
         axis = axes[0] if isinstance(axis, int) else axes
     return apply1(logsumexp_p, x, {"axis": axis, "keepdims": bool(keepdims)})
+
+
+def _log_softmax_fwd(xp: Any, a: Any, axis: int = -1) -> Any:
+    # (a - m) - log(sum(exp(a - m))): a - logsumexp(a) loses everything where lse rounds
+    if math.prod(a.shape) == 0:
+        return a + 0  # empty in, empty out (not every library takes a max of nothing)
+    z, _ = _shifted(xp, a, axis)
+    return z - _log_sum(xp, z, axis)
+
+
+def _log_softmax_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: int = -1) -> tuple[Any]:
+    # d log_softmax: ā = g - softmax(a) Σ g (an all -inf slice: softmax 0, not NaN)
+    p = xp.where(ans == -math.inf, 0.0, xp.exp(ans))
+    return (g - p * xp.sum(g, axis=axis, keepdims=True),)
+
+
+def _softmax_fwd(xp: Any, a: Any, axis: int = -1) -> Any:
+    if math.prod(a.shape) == 0:
+        return a + 0
+    return _softmax_fwd_axes(xp, a, axis)
+
+
+def _softmax_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: int = -1) -> tuple[Any]:
+    # d softmax: ā = p (g - Σ g p)
+    return (ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)),)
+
+
+log_softmax_p = primitive("log_softmax", _log_softmax_fwd, _log_softmax_vjp)
+softmax_p = primitive("softmax", _softmax_fwd, _softmax_vjp)
+
+
+def log_softmax(x: Any, /, *, axis: int = -1) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``, computed from ``x`` shifted by its maximum, so
+    it stays accurate where ``logsumexp`` rounds (float32 at large magnitudes).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.ops.special import log_softmax
+    >>> [round(v, 4) for v in log_softmax(ad.tensor([1000.0, 1000.0])).tolist()]
+    [-0.6931, -0.6931]
+    """
+    x = as_tensor(x)
+    return apply1(log_softmax_p, x, {"axis": _one_axis(axis, x)})
+
+
+def softmax(x: Any, /, *, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed from ``x`` shifted by its maximum.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff.ops.special import softmax
+    >>> softmax(ad.tensor([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    x = as_tensor(x)
+    return apply1(softmax_p, x, {"axis": _one_axis(axis, x)})
+
+
+def _one_axis(axis: int, x: Tensor) -> int:
+    if x.ndim == 0:
+        raise ValueError("softmax needs at least one dimension, got a 0-d tensor.")
+    return normalize_axes(int(axis), x.ndim)[0]
 
 
 def _ce_fwd(xp: Any, x: Any, labels: Any) -> tuple[Any, Any]:

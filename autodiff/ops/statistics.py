@@ -367,6 +367,8 @@ def diff(
     if len(parts) > 1:
         x = concat([as_tensor(p, x) for p in parts], axis=axis)
     for _ in range(n):
+        if x.shape[axis] == 0:
+            break  # already empty: n past the length stays empty (no slice of nothing)
         x = x[_along(axis, slice(1, None))] - x[_along(axis, slice(None, -1))]
     return x
 
