@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from . import _dtypes
@@ -216,8 +217,30 @@ def asarray(
     return _from_data(obj, dtype, device, copy)
 
 
+def _int(value: Any, what: str, *, negative: bool = False) -> int:
+    """``value`` as an int: Python and NumPy integers pass; floats and bools raise
+    ``TypeError`` (the array API's sizes are integers; ``int(2.5)`` would give 2)."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(
+            f"{what} must be an integer, got {value!r} ({type(value).__name__}); "
+            "sizes are never rounded."
+        )
+    n = operator.index(value)
+    if n < 0 and not negative:
+        raise ValueError(f"{what} must be non-negative, got {n}.")
+    return n
+
+
 def _shape(shape: Any) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    if isinstance(shape, bool) or hasattr(type(shape), "__index__"):
+        return (_int(shape, "a shape"),)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(
+            f"a shape is an integer or a tuple of integers, got {shape!r} ({type(shape).__name__})."
+        ) from None
+    return tuple(_int(d, "each entry of a shape") for d in dims)
 
 
 def _dtype_or_default(dtype: Any, backend: Backend, dev: Device) -> Any:
@@ -415,6 +438,7 @@ def linspace(
     >>> ad.linspace(0.0, 1.0, 5).tolist()
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
+    num = _int(num, "linspace's num")
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     data = backend.xp.linspace(start, stop, num, dtype=nd, device=dev.native, endpoint=endpoint)
@@ -448,6 +472,9 @@ def eye(
     >>> ad.eye(2, 3, k=1).tolist()
     [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
     """
+    n_rows = _int(n_rows, "eye's n_rows")
+    n_cols = None if n_cols is None else _int(n_cols, "eye's n_cols")
+    k = _int(k, "eye's k", negative=True)
     backend, dev = _target(device)
     nd = _dtype_or_default(dtype, backend, dev)
     return wrap(backend.xp.eye(n_rows, n_cols, k=k, dtype=nd, device=dev.native), backend)
