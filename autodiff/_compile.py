@@ -27,12 +27,15 @@ from __future__ import annotations
 import builtins
 import functools
 import gc
+import random
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from . import _tree
+from ._guards import collect, failing
 from ._trace import FUSED, INLINE, TraceError, _Tracer
-from .engine import TRACER
+from .engine import current_tracer
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor, wrap
 
@@ -238,7 +241,7 @@ class _Program:
             data = t.data
             if data.shape != shape or data.dtype != dtype:
                 return True
-        return any(fn() != value for fn, value in self.guards)
+        return failing(self.guards) >= 0
 
     def host_inputs(self) -> list[Any]:
         """Run this replay's host work (``each_call``) and compute its ``host_value``s."""
@@ -453,7 +456,7 @@ class CompiledFunction:
         return tuple(sorted((k, type(v), v) for k, v in kwargs.items()))
 
     def _trace(self, args: tuple[Any, ...], call: Callable[..., Any]) -> tuple[Any, _Program]:
-        if TRACER[0] is not None:
+        if current_tracer() is not None:
             raise TraceError(
                 f"ad.compile({self.fn.__name__}) was called while another compiled function "
                 "was being traced; compile the outer function only."
@@ -471,11 +474,22 @@ class CompiledFunction:
         tracer.entry = {
             id(t): (t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)
         }
-        TRACER[0] = tracer
+        guards = collect(call, args)
+        tracer.reachable = guards.tensors
+        host_rng = _host_rng_state()
+        token = tracer.start()
         try:
             out = call(*args)
         finally:
-            TRACER[0] = None
+            tracer.stop(token)
+        if _host_rng_state() != host_rng:
+            tracer.refuse(
+                "draws from NumPy's global random generator or Python's random module (a "
+                "replay would reuse the numbers drawn when it was traced; another thread "
+                "drawing from them while it was traced has the same effect); draw them "
+                "outside and pass them in as arguments"
+            )
+        tracer.guards[:0] = guards.after_trace()
         writes = _writes(tracer, args)
         tracer.entry = {}
         leaves, structure = _tree.flatten(out)
@@ -509,13 +523,32 @@ def _writes(tracer: _Tracer, args: tuple[Any, ...]) -> list[Any]:
     writes: list[Any] = []
     for t, data, grad in tracer.entry.values():
         target = ("arg", arg_index[id(t)]) if id(t) in arg_index else ("tensor", t)
-        if t.data is not data:
+        if t.data is not data and (
+            id(t.data) in tracer.slot_of
+            or id(t) in arg_index
+            or id(t) in tracer.external_of
+            or id(t) in tracer.reachable
+        ):
+            # rebound to a value the call computed, or a tensor the function can reach
+            # rebound to something else (refused); a tensor it cannot reach was rebound by
+            # another thread (its training step), which is none of this program's business
             writes.append((target, "data", _written(tracer, t.data), t._backend))
-        if t.grad is not grad:
+        if t.grad is not grad and id(t) in tracer.grads_set:
+            # only a .grad this call assigned (another thread's backward() sets its own)
             g = t.grad
             slot = None if g is None else _written(tracer, g.data)
             writes.append((target, "grad", slot, t._backend if g is None else g._backend))
     return writes
+
+
+def _host_rng_state() -> tuple[Any, ...]:
+    """Where NumPy's global generator and Python's ``random`` module are in their streams."""
+    np = sys.modules.get("numpy")
+    state: tuple[Any, ...] = (random.getstate(),)
+    if np is not None:
+        _, key, pos, has_gauss, gauss = np.random.get_state()
+        state += (key.tobytes(), pos, has_gauss, gauss)
+    return state
 
 
 def _written(tracer: _Tracer, array: Any) -> int:

@@ -9,10 +9,11 @@ on the host by every replay) and ``each_call`` (bookkeeping every replay runs).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from .engine import TRACER, Primitive
+from .engine import CURRENT_TRACER, TRACING, Primitive, current_tracer
 from .tensor import Tensor, wrap
 
 __all__ = ["TraceError", "each_call", "guard", "host_value"]
@@ -31,6 +32,10 @@ class TraceError(RuntimeError):
     ...     print("refused:", "host" in str(err))
     refused: True
     """
+
+
+#: guards ``TRACING[0]``, the count of traces running in any thread
+_COUNT_LOCK = threading.Lock()
 
 
 class _Tracer:
@@ -55,6 +60,21 @@ class _Tracer:
         self.grads_set: set[int] = set()  # ids of tensors whose .grad the call assigned
         self.owner: dict[int, Tensor] = {}  # external slot -> the tensor it is read from
         self.external_of: dict[int, int] = {}  # id(external tensor) -> its slot
+        self.active = False  # between start() and stop()
+        self.reachable: dict[int, Tensor] = {}  # tensors the function can reach, by id
+
+    def start(self) -> Any:
+        """Make this the tracer of the calling thread and context (``stop`` undoes it)."""
+        with _COUNT_LOCK:
+            TRACING[0] += 1
+        self.active = True
+        return CURRENT_TRACER.set(self)
+
+    def stop(self, token: Any) -> None:
+        self.active = False
+        CURRENT_TRACER.reset(token)
+        with _COUNT_LOCK:
+            TRACING[0] -= 1
 
     def _new(self, array: Any) -> int:
         slot = self.n
@@ -97,6 +117,8 @@ class _Tracer:
     ) -> Any:
         """Record one primitive call; returns its output(s), where an output the trace
         already knows is replaced by a copy (see ``_fresh``), for the caller to wrap."""
+        if not self.active:
+            return out  # a context copied while tracing (an asyncio task) outlived it
         ins = tuple(self._ref(a) for a in args)
         if prim.nout == 1:
             out = self._fresh(out, backend)
@@ -195,7 +217,7 @@ def guard(fn: Callable[[], Any]) -> None:
     >>> f(ad.ones(2)).tolist(), f.traces  # the guard saw the change: traced again
     ([3.0, 3.0], 1)
     """
-    tracer = TRACER[0]
+    tracer = current_tracer()
     if tracer is not None:
         tracer.guards.append((fn, fn()))
 
@@ -219,7 +241,7 @@ def host_value(fn: Callable[[], Any], like: Tensor) -> Any:
     ([0.75, 0.75], 1)
     """
     value = fn()
-    tracer = TRACER[0]
+    tracer = current_tracer()
     if tracer is None:
         return value
     backend = like._backend
@@ -245,6 +267,6 @@ def each_call(fn: Callable[[], Any]) -> None:
     (3, 2)
     """
     fn()
-    tracer = TRACER[0]
+    tracer = current_tracer()
     if tracer is not None:
         tracer.host.append(("call", fn))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from heapq import heappop, heappush
 from typing import Any
 
@@ -48,9 +49,24 @@ _seq = itertools.count(0, -1)
 _new = object.__new__
 _ANOMALY_ACTIVE = _anomaly.ACTIVE
 
-#: The active ``autodiff.compile`` tracer, or None (a one-element list: cheap to read)
-TRACER: list[Any] = [None]
-_TRACER = TRACER
+#: How many ``ad.compile`` traces are running, in any thread (a one-element list: cheap
+#: to read). Operations test this first and only then ask ``CURRENT_TRACER`` for the
+#: tracer of their own thread and context: no cost when nothing traces, and a trace
+#: never records another thread's operations.
+TRACING: list[int] = [0]
+_TRACING = TRACING
+#: the ``ad.compile`` tracer of this thread and context (new threads start without one)
+CURRENT_TRACER: ContextVar[Any] = ContextVar("autodiff_tracer", default=None)
+_CURRENT_TRACER = CURRENT_TRACER.get
+
+
+def current_tracer() -> Any:
+    """The ``ad.compile`` tracer of this thread and context, or None."""
+    if not _TRACING[0]:
+        return None
+    tracer = _CURRENT_TRACER()
+    return tracer if tracer is not None and tracer.active else None
+
 
 #: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
 #: rules under ``create_graph=True``.
@@ -259,8 +275,8 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
         out = fwd(backend.xp, xd, **params) if params else fwd(backend.xp, xd)
     except Exception as err:
         raise _forward_error(prim, (x,), err) from err
-    if _TRACER[0] is not None:
-        out = _TRACER[0].record(prim, fwd, backend, (x,), params, out)
+    if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
+        out = tracer.record(prim, fwd, backend, (x,), params, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -318,8 +334,8 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
         out = fwd(backend.xp, ad_, bd)
     except Exception as err:
         raise _forward_error(prim, (a, b), err) from err
-    if _TRACER[0] is not None:
-        out = _TRACER[0].record(prim, fwd, backend, (a, b), None, out)
+    if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
+        out = tracer.record(prim, fwd, backend, (a, b), None, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -375,8 +391,8 @@ def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None
         out = fwd(backend.xp, *datas, **params) if params else fwd(backend.xp, *datas)
     except Exception as err:
         raise _forward_error(prim, args, err) from err
-    if _TRACER[0] is not None:
-        out = _TRACER[0].record(prim, fwd, backend, tuple(args), params, out)
+    if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
+        out = tracer.record(prim, fwd, backend, tuple(args), params, out)
     record = rg and prim.differentiable and GRAD_ENABLED.get()
     if prim.nout == 1:
         t = wrap(out, backend)
@@ -520,7 +536,7 @@ def backward(
     when given), with ``grad`` a tensor. With ``accumulate`` the leaves'
     ``.grad`` are updated too.
     """
-    if _TRACER[0] is not None:
+    if _TRACING[0] and _CURRENT_TRACER() is not None:
         # under ad.compile the backward pass runs on tensors, so its primitives are traced
         create_graph = True
         # raw cotangents become tensors over the same (traced) arrays
@@ -700,8 +716,8 @@ def _backward(
         if inputs is None or any(t is w for w in inputs):
             out[id(t)] = (t, gt)
         if accumulate:
-            if _TRACER[0] is not None:
-                _TRACER[0].accumulating(t)
+            if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
+                tracer.accumulating(t)
             t.grad = gt if t.grad is None else t.grad + gt
     return out
 

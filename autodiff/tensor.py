@@ -113,8 +113,8 @@ class Tensor(TensorMethods):
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if _TRACER[0] is not None:
-            _TRACER[0].grad_set(self)  # ad.compile: the call's own .grad, not the entry one
+        if _TRACING[0] and (tracer := _CURRENT_TRACER.get()) is not None:
+            tracer.grad_set(self)  # ad.compile: the call's own .grad, not the entry one
         self._grad = value
 
     @property
@@ -666,7 +666,8 @@ def wrap(data: Any, backend: Any) -> Tensor:
 
 # Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
 from . import _move as _mv  # noqa: E402
-from .engine import TRACER as _TRACER  # noqa: E402
+from .engine import CURRENT_TRACER as _CURRENT_TRACER  # noqa: E402
+from .engine import TRACING as _TRACING  # noqa: E402
 from .engine import apply1 as _apply1  # noqa: E402
 from .engine import apply2 as _apply2  # noqa: E402
 from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
-from .engine import apply1, backward
+from .engine import Primitive, apply1, backward
 from .grad_mode import enable_grad
 from .ops.elementwise import pos_p
 from .tensor import Tensor, wrap
@@ -122,9 +122,7 @@ def _vjp_core(
             continue
         entry = found.get(id(w))
         if entry is None:
-            from .creation import zeros_like
-
-            result.append(zeros_like(w))
+            result.append(_zeros_like(w))
         else:
             result.append(entry[1])
     return result
@@ -207,9 +205,7 @@ def _jvp(
         term = (g * t).sum()
         total = term if total is None else total + term
     if total is None or not total._rg:
-        from .creation import zeros_like
-
-        tan_out = [zeros_like(o) for o in out_leaves]
+        tan_out = [_zeros_like(o) for o in out_leaves]
     else:
         tan_out = _vjp_core(
             [total],
@@ -435,10 +431,17 @@ def jacobian(
     return jac
 
 
-def _zeros_like(t: Tensor) -> Tensor:
-    from .creation import zeros_like
+def _zeros_forward(xp: Any, a: Any) -> Any:
+    return xp.zeros_like(a)
 
-    return zeros_like(t)
+
+#: zeros shaped like a tensor, as an operation on it: ``ad.compile`` traces it, so a
+#: compiled gradient of an input the function ignores is zeros, as in eager mode
+_zeros_p = Primitive("zeros_like", _zeros_forward)
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    return apply1(_zeros_p, t)
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:

@@ -112,10 +112,11 @@ class HostRandom:
         self._rng = self._np.random.default_rng(seed)
 
     def _out(self, host: Any, dtype: Any, device: Any) -> Any:
-        from ..engine import TRACER
+        from ..engine import current_tracer
 
-        if TRACER[0] is not None:
-            TRACER[0].refuse("draws random numbers (a replay would repeat the same draw)")
+        tracer = current_tracer()
+        if tracer is not None:
+            tracer.refuse("draws random numbers (a replay would repeat the same draw)")
         b = self._backend
         dtype = b.default_float if dtype is None else _dtypes.to_dtype(dtype)
         return b.asarray(host.astype(dtype.name), dtype=dtype, device=device)
@@ -177,10 +178,11 @@ def _guard_host_read(to_numpy: Callable[[Any, Any], Any]) -> Callable[[Any, Any]
     on the host is data-dependent control flow, which a replay could not follow."""
 
     def guarded(self: Any, array: Any) -> Any:
-        from ..engine import TRACER
+        from ..engine import current_tracer
 
-        if TRACER[0] is not None:
-            TRACER[0].check_host_read(array)
+        tracer = current_tracer()
+        if tracer is not None:
+            tracer.check_host_read(array)
         return to_numpy(self, array)
 
     guarded.__doc__ = to_numpy.__doc__
@@ -197,10 +199,11 @@ def _guard_conversion(asarray: Callable[..., Any]) -> Callable[..., Any]:
         self: Any, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None
     ) -> Any:
         out = asarray(self, obj, dtype, device, copy)
-        from ..engine import TRACER
+        from ..engine import current_tracer
 
-        if TRACER[0] is not None and out is not obj:
-            TRACER[0].alias(obj, out)
+        tracer = current_tracer()
+        if tracer is not None and out is not obj:
+            tracer.alias(obj, out)
         return out
 
     guarded.__doc__ = asarray.__doc__
