@@ -242,35 +242,37 @@ def _pick(values: ad.Tensor, target: ad.Tensor) -> ad.Tensor:
     return ad.where(valid, picked, ad.nan)
 
 
+def _ignore(target: ad.Tensor, ignore_index: int) -> tuple[ad.Tensor, ad.Tensor]:
+    # the samples to skip, and the target with class 0 in their place (a valid index)
+    ignored = target == ignore_index
+    return ignored, ad.where(ignored, 0, target)
+
+
 def _index_loss(
     per_sample: ad.Tensor,
-    target: ad.Tensor,
+    ignored: ad.Tensor,
+    safe: ad.Tensor,
     weight: ad.Tensor | None,
-    ignore_index: int,
     reduction: str,
     smooth: tuple[ad.Tensor, float, int] | None = None,
 ) -> ad.Tensor:
     # per_sample: -log p[target]; smooth: (-sum_c w_c log p[c], epsilon, C). PyTorch's
     # label_smoothing: (1 - eps) w[y] (-log p[y]) + eps / C * smooth; ignored samples give 0
     # and the mean divides by the summed weights of the samples kept
-    _check_reduction(reduction)
-    ignored = target == ignore_index
-    safe = ad.where(ignored, ad.zeros_like(target), target)
-    w_target = (
-        None if weight is None else ad.reshape(ad.take(weight, ad.reshape(safe, (-1,))), safe.shape)
-    )
-    loss = per_sample if w_target is None else per_sample * w_target
+    w_target = None
+    if weight is not None:
+        w_target = ad.reshape(ad.take(weight, ad.reshape(safe, (-1,))), safe.shape)
+        per_sample = per_sample * w_target
     if smooth is not None:
         spread, eps, n_classes = smooth
-        loss = (1.0 - eps) * loss + (eps / n_classes) * spread
-    loss = ad.where(ignored, 0.0, loss)
+        per_sample = (1.0 - eps) * per_sample + (eps / n_classes) * spread
+    loss = ad.where(ignored, 0.0, per_sample)
     if reduction == "none":
         return loss
     if reduction == "sum":
         return ad.sum(loss)
-    kept = ad.astype(ad.logical_not(ignored), loss.dtype)
-    denominator = ad.sum(kept if w_target is None else kept * w_target)
-    return ad.sum(loss) / denominator
+    kept = ad.astype(~ignored, loss.dtype)
+    return ad.sum(loss) / ad.sum(kept if w_target is None else kept * w_target)
 
 
 def nll_loss(
@@ -312,8 +314,9 @@ def nll_loss(
     if target.dtype.is_floating:
         raise TypeError("nll_loss needs integer class targets; got a floating target.")
     w = _class_weight(weight, input)
-    safe = ad.where(target == ignore_index, ad.zeros_like(target), target)
-    return _index_loss(-_pick(input, safe), target, w, ignore_index, reduction)
+    _check_reduction(reduction)
+    ignored, safe = _ignore(target, ignore_index)
+    return _index_loss(-_pick(input, safe), ignored, safe, w, reduction)
 
 
 def cross_entropy(
@@ -372,13 +375,14 @@ def cross_entropy(
         log_p = ad.nn.functional.log_softmax(input, axis=-1)
         per_sample = -ad.sum(_weighted(target * log_p, w), axis=-1)
         return _reduce(per_sample, reduction)
-    safe = ad.where(target == ignore_index, ad.zeros_like(target), target)
+    _check_reduction(reduction)
+    ignored, safe = _ignore(target, ignore_index)
     if label_smoothing == 0.0:
-        return _index_loss(softmax_cross_entropy(input, safe), target, w, ignore_index, reduction)
+        return _index_loss(softmax_cross_entropy(input, safe), ignored, safe, w, reduction)
     log_p = ad.nn.functional.log_softmax(input, axis=-1)
     spread = -ad.sum(_weighted(log_p, w), axis=-1)
     smooth = (spread, label_smoothing, n_classes)
-    return _index_loss(-_pick(log_p, safe), target, w, ignore_index, reduction, smooth)
+    return _index_loss(-_pick(log_p, safe), ignored, safe, w, reduction, smooth)
 
 
 def soft_cross_entropy_loss(
