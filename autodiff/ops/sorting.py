@@ -190,17 +190,66 @@ class UniqueInverseResult(NamedTuple):
     inverse_indices: Tensor
 
 
+def _backend_unique(backend: Any, data: Any, fn: str, device: Any) -> tuple[Any, ...]:
+    try:
+        out = getattr(backend.xp, fn)(data)
+    except NotImplementedError:
+        # the library lacks it (PyTorch's unique_all): compute on the host, bring it back
+        out = backend.on_host(fn, data, device=device)
+    return out if isinstance(out, tuple) else (out,)
+
+
+#: which of unique_all's (values, indices, inverse_indices, counts) each function returns
+_PARTS = {
+    "unique_values": (0,),
+    "unique_counts": (0, 3),
+    "unique_inverse": (0, 2),
+    "unique_all": (0, 1, 2, 3),
+}
+
+
 def _unique(x: Any, fn: str) -> tuple[Tensor, ...]:
     x = as_tensor(x)
     backend = x._backend
-    try:
-        out = getattr(backend.xp, fn)(x.data)
-    except NotImplementedError:
-        # the library lacks it (PyTorch's unique_all): compute on the host, bring it back
-        out = backend.on_host(fn, x.data, device=x.device)
-    if not isinstance(out, tuple):
-        out = (out,)
-    return tuple(wrap(o, backend) for o in out)
+    xp = backend.xp
+    data = x.data
+    if x.dtype.is_floating and x.size:
+        nan = xp.isnan(xp.reshape(data, (-1,)))
+        if bool(xp.any(nan)):
+            parts = _unique_nans_distinct(backend, data, nan, x.device)
+            return tuple(wrap(parts[i], backend) for i in _PARTS[fn])
+    return tuple(wrap(o, backend) for o in _backend_unique(backend, data, fn, x.device))
+
+
+def _unique_nans_distinct(backend: Any, data: Any, nan: Any, device: Any) -> tuple[Any, ...]:
+    """``unique_all`` with every NaN a value of its own, as the standard says (NumPy's and
+    other libraries' ``unique`` may merge them): the NaNs are replaced by the first
+    non-NaN value, the library finds the unique values of that, and the counts, first
+    indices and inverse indices are corrected; the NaNs come last, in their order."""
+    xp = backend.xp
+    flat = xp.reshape(data, (-1,))
+    nan_idx = xp.nonzero(nan)[0]
+    n_nan = int(xp.sum(xp.astype(nan, nan_idx.dtype)))
+    nan_vals = xp.take(flat, nan_idx)
+    numbered = xp.cumulative_sum(xp.astype(nan, nan_idx.dtype)) - 1  # k for the k-th NaN
+    if n_nan == flat.shape[0]:
+        inverse = xp.reshape(numbered, data.shape)
+        return nan_vals, nan_idx, inverse, xp.ones_like(nan_idx)
+    first = int(xp.argmax(xp.astype(~nan, xp.int8)))  # the first non-NaN position
+    filled = xp.where(nan, flat[first], flat)
+    values, indices, inverse, counts = _backend_unique(backend, filled, "unique_all", device)
+    is_fill = values == flat[first]
+    inverse = xp.reshape(inverse, (-1,))
+    k = int(xp.max(inverse)) + 1  # the number of values (a Dask shape would be unknown)
+    counts = counts - xp.astype(is_fill, counts.dtype) * n_nan
+    indices = xp.where(is_fill, xp.asarray(first, dtype=indices.dtype), indices)
+    inverse = xp.where(nan, xp.astype(numbered, inverse.dtype) + k, inverse)
+    return (
+        xp.concat([values, nan_vals]),
+        xp.concat([indices, xp.astype(nan_idx, indices.dtype)]),
+        xp.reshape(inverse, data.shape),
+        xp.concat([counts, xp.ones(n_nan, dtype=counts.dtype, device=device.native)]),
+    )
 
 
 def unique_values(x: Any, /) -> Tensor:
