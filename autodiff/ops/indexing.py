@@ -45,7 +45,9 @@ def _scatter_add_fwd(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any
     # out[..., indices[j], ...] += g[..., j, ...], written with a one-hot matmul so it
     # runs on any array API library (backends override it with a native kernel)
     moved = xp.moveaxis(g, axis, -1)
-    hit = xp.reshape(indices, (-1, 1)) == xp.arange(size, dtype=indices.dtype)
+    # on the inputs' device (arrays without .device, as Dask's, have only one)
+    cols = xp.arange(size, dtype=indices.dtype, device=getattr(indices, "device", None))
+    hit = xp.reshape(indices, (-1, 1)) == cols
     if bool(xp.all(xp.isfinite(moved))):
         out = xp.matmul(moved, xp.astype(hit, g.dtype))
     else:
