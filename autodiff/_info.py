@@ -78,48 +78,78 @@ def _precision(dt: DType) -> int:
     return dt.bits // 2 if dt.kind == "complex floating" else dt.bits
 
 
-def _promote(a: DType, b: DType) -> DType:
+#: the dtypes the standard's promotion table covers (float16 and bfloat16 are not in it)
+_STANDARD = frozenset(
+    [_dtypes.bool, *_SIGNED.values(), *_UNSIGNED.values(), *_FLOATS.values(), *_COMPLEX.values()]
+)
+_FLOATING = ("real floating", "complex floating")
+
+
+def _standard_promote(a: DType, b: DType) -> DType | None:
+    """The standard's promotion of ``a`` and ``b``; None where the standard is silent
+    (integer with floating, bool with numeric, int64 with uint64, float16 ...)."""
     if a is b:
         return a
+    if a not in _STANDARD or b not in _STANDARD:
+        return None
     ka, kb = a.kind, b.kind
     if ka == "bool" or kb == "bool":
-        if ka == kb:
-            return a
-        raise TypeError(f"no type promotion between {a.name} and {b.name}.")
-    floating = ("real floating", "complex floating")
-    if ka in floating or kb in floating:
-        if ka not in floating or kb not in floating:
-            # mixed integer and floating: the floating dtype wins (as in PyTorch and JAX;
-            # the standard leaves this to the implementation)
-            return a if ka in floating else b
+        return None
+    if ka in _FLOATING or kb in _FLOATING:
+        if ka not in _FLOATING or kb not in _FLOATING:
+            return None
         bits = builtins.max(_precision(a), _precision(b))
-        if "complex floating" in (ka, kb):
-            return _COMPLEX[bits]
-        return _FLOATS[bits]
+        return (_COMPLEX if "complex floating" in (ka, kb) else _FLOATS)[bits]
     if ka == kb:
         return a if a.bits >= b.bits else b
     signed, unsigned = (a, b) if ka == "signed integer" else (b, a)
     if unsigned.bits >= 64:
-        raise TypeError(
-            f"no type promotion between {signed.name} and {unsigned.name}: no integer dtype "
-            "holds both; cast one of them first."
-        )
+        return None
     return _SIGNED[builtins.max(signed.bits, 2 * unsigned.bits)]
 
 
-def _scalar_fits(value: Any, dt: DType) -> bool:
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return dt.kind != "bool"
-    if isinstance(value, float):
-        return dt.is_floating
-    return dt.kind == "complex floating"
+def _promote(a: DType, b: Any, backend: Any = None) -> DType:
+    """The one promotion table of autodiff: the standard's where it speaks, else what
+    ``backend``'s own ``x + y`` gives (NumPy's int64 with float32 is float64, PyTorch's
+    is float32), so ``result_type`` always names the dtype the operators and functions
+    return. ``b`` is a dtype or a Python scalar type (``int``, ``float`` ...)."""
+    out = _standard_promote(a, b) if isinstance(b, DType) else _standard_scalar(a, b)
+    if backend is not None and (out is None or not backend.supports(out)):
+        # silent standard, or a dtype the library lacks (MLX has no complex128)
+        out = backend.promoted(a, b)
+    if out is None:
+        name = b.name if isinstance(b, DType) else f"a Python {b.__name__}"
+        where = "" if backend is None else f" on the {backend.name} backend"
+        raise TypeError(
+            f"no type promotion between {a.name} and {name}{where} (the array API standard "
+            "does not define one); cast one of them first, e.g. x.astype(ad.float64)."
+        )
+    return out
+
+
+def _standard_scalar(dt: DType, kind: type) -> DType | None:
+    # the standard's mixing of an array with a Python scalar: the scalar is weak when it is
+    # of the array's kind (int with integer or floating arrays, float with floating arrays)
+    if dt not in _STANDARD:
+        return None
+    if kind is builtins.bool:
+        return dt if dt.kind == "bool" else None
+    if kind is int:
+        return dt if dt.kind != "bool" else None
+    if kind is float:
+        return dt if dt.is_floating else None
+    if dt.kind == "complex floating":
+        return dt
+    return _COMPLEX[dt.bits] if dt.kind == "real floating" else None
 
 
 def result_type(*arrays_and_dtypes: Any) -> DType:
-    """The dtype the standard's type promotion gives for these tensors, dtypes and
-    Python scalars (scalars are weak: ``float32`` with ``1.0`` stays ``float32``).
+    """The dtype of an operation on these tensors, dtypes and Python scalars (scalars
+    are weak: ``float32`` with ``1.0`` stays ``float32``).
+
+    The standard's promotion where it speaks; where it is silent (an integer with a
+    floating dtype ...) the backend's own rule, the backend of the first tensor or else
+    the current one: ``ad.result_type(i, f)`` is always the dtype of ``i + f``.
 
     Examples
     --------
@@ -128,7 +158,14 @@ def result_type(*arrays_and_dtypes: Any) -> DType:
     (autodiff.int16, autodiff.complex128)
     >>> ad.result_type(ad.tensor([1.0], dtype=ad.float32), 2.0)
     autodiff.float32
+    >>> i, f = ad.asarray([1], dtype=ad.int64), ad.asarray([1.0], dtype=ad.float32)
+    >>> ad.result_type(i, f) == (i + f).dtype
+    True
     """
+    backend = (
+        next((a._backend for a in arrays_and_dtypes if isinstance(a, Tensor)), None)
+        or current().backend
+    )
     dts = [
         _dtype(a)
         for a in arrays_and_dtypes
@@ -138,20 +175,14 @@ def result_type(*arrays_and_dtypes: Any) -> DType:
     if not dts:
         if not scalars:
             raise ValueError("result_type needs at least one tensor or dtype.")
-        dts = [_dtypes.to_dtype(type(scalars[0]))]
+        kind = type(scalars[0])
+        dts = [get_default_dtype(backend) if kind is float else _dtypes.to_dtype(kind)]
         scalars = scalars[1:]
     out = dts[0]
     for d in dts[1:]:
-        out = _promote(out, d)
+        out = _promote(out, d, backend)
     for s in scalars:
-        if not _scalar_fits(s, out):
-            kind = type(s)
-            if kind is complex and out.kind == "real floating":
-                out = _COMPLEX[out.bits]
-            elif kind in (float, complex):
-                out = _promote(out, _dtypes.to_dtype(kind))
-            else:
-                raise TypeError(f"no type promotion between {out.name} and {kind.__name__}.")
+        out = _promote(out, type(s), backend)
     return out
 
 
@@ -166,8 +197,9 @@ def can_cast(from_: Any, to: Any, /) -> bool:
     (True, False)
     """
     a, b = _dtype(from_), _dtypes.to_dtype(to)
+    backend = from_._backend if isinstance(from_, Tensor) else current().backend
     try:
-        return _promote(a, b) is b and not (a.is_floating and not b.is_floating)
+        return _promote(a, b, backend) is b and not (a.is_floating and not b.is_floating)
     except TypeError:
         return False
 

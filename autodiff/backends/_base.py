@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import _dtypes
 from .._dtypes import DType
@@ -345,6 +345,35 @@ class Backend:
         """Whether arrays of ``dtype`` can live on ``device`` (default device if None)."""
         self.xp  # noqa: B018
         return _dtypes.to_dtype(dtype) in self._dtype_to_native
+
+    #: a value of each Python scalar type, for ``promoted``
+    _SCALAR_PROBES: ClassVar[dict[type, Any]] = {bool: True, int: 1, float: 1.5, complex: 1j}
+
+    def promoted(self, a: DType, b: Any) -> DType | None:
+        """The dtype of ``x + y`` in this library, for ``x`` of dtype ``a`` and ``y`` of
+        dtype ``b`` or a Python scalar of type ``b``; None where the library refuses.
+
+        ``ad.result_type`` asks this where the standard defines no promotion, so it
+        names what the operators return. Found once with size-0 arrays, then cached.
+        """
+        cache: dict[tuple[DType, Any], DType | None] = self.__dict__.setdefault("_promoted", {})
+        key = (a, b)
+        if key not in cache:
+            import warnings
+
+            xp = self.xp
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # PyTorch: "ComplexHalf is experimental"
+                    x = xp.zeros((0,), dtype=self.native_dtype(a))
+                    if isinstance(b, DType):
+                        y = xp.zeros((0,), dtype=self.native_dtype(b))
+                    else:
+                        y = self._SCALAR_PROBES[b]
+                    cache[key] = self.dtype_of(x + y)
+            except (TypeError, ValueError, RuntimeError):
+                cache[key] = None
+        return cache[key]
 
     # -- devices -------------------------------------------------------------
     def _device_table(self) -> dict[str, Any]:
