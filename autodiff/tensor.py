@@ -334,10 +334,87 @@ class Tensor(TensorMethods):
             kwargs["dl_device"] = dl_device
         if copy is not None:
             kwargs["copy"] = copy
-        return self.data.__dlpack__(**kwargs)
+        return _array_data(self).__dlpack__(**kwargs)
 
     def __dlpack_device__(self) -> Any:
-        return self.data.__dlpack_device__()
+        return _array_data(self).__dlpack_device__()
+
+    #: NumPy defers to the tensor's reflected operators (``np.float64(2) * t`` calls
+    #: ``t.__rmul__``) instead of converting it with ``__array__``; PyTorch uses 1000 too
+    __array_priority__ = 1000
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        """``np.asarray(t)``: the data as a NumPy array, without a copy where the backend
+        keeps it in host memory (NumPy, PyTorch on the CPU, array-api-strict's CPU device).
+
+        Raises ``RuntimeError`` when ``t`` requires grad in grad mode: NumPy would compute
+        on values autodiff cannot see, so the graph would be cut and the gradient silently
+        wrong. Raises ``TypeError`` for data in device memory (CuPy, CUDA, MLX's GPU), as
+        CuPy does: ``t.numpy()`` copies to the host explicitly.
+        """
+        if self._rg and _grad_enabled():
+            raise RuntimeError(
+                "converting a tensor that requires grad to a NumPy array would cut the graph: "
+                "NumPy computes on a copy autodiff cannot see, so no gradient would flow "
+                "through it. Use np.asarray(t.detach()) if you want the values only, run the "
+                "code under `with ad.no_grad():`, or use autodiff functions (ad.exp, ...) "
+                "instead of NumPy ones to keep differentiating."
+            )
+        backend = self._backend
+        if not backend.host_readable(self.data):
+            raise TypeError(
+                f"implicit conversion of a tensor on {self.device} to a NumPy array is not "
+                "allowed (it would copy it from the device); use t.numpy() to copy it to "
+                "the host explicitly."
+            )
+        if copy is False and backend.host_copies:
+            raise ValueError(
+                f"np.asarray(t, copy=False): the {backend.name} backend can give its data to "
+                "NumPy only as a copy; pass copy=None or copy=True."
+            )
+        import numpy as np
+
+        host = backend.to_numpy(self.data)
+        return np.array(host, dtype=dtype, copy=None if backend.host_copies else copy)
+
+    # -- copy and pickle: data, dtype, backend, device, requires_grad and a leaf's .grad;
+    # never the graph or hooks. A non-leaf becomes a detached leaf (as ``.detach()``).
+    def __copy__(self) -> Tensor:
+        t = _new(type(self))
+        leaf = self._node is None
+        init_leaf(t, self.data, self._backend, self._rg and leaf)
+        t._grad = self._grad if leaf else None
+        t.name = self.name
+        return t
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        import copy
+
+        backend = self._backend
+        t = _new(type(self))
+        leaf = self._node is None
+        data = backend.asarray(self.data, device=self.device, copy=True)
+        init_leaf(t, data, backend, self._rg and leaf)
+        memo[id(self)] = t
+        t._grad = copy.deepcopy(self._grad, memo) if leaf else None
+        t.name = self.name
+        return t
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        leaf = self._node is None
+        return (
+            _rebuild,
+            (
+                type(self),
+                self._backend.name,
+                self.device.label,
+                self.dtype.name,
+                self.numpy(),
+                self._rg and leaf,
+                self._grad if leaf else None,
+                self.name,
+            ),
+        )
 
     def __repr__(self) -> str:
         body = repr(self.numpy())
@@ -644,6 +721,39 @@ def init_leaf(t: Tensor, data: Any, backend: Any, requires_grad: bool = False) -
     t._grad = None
     t.name = None
     t._hooks = None
+
+
+def _array_data(t: Tensor) -> Any:
+    """``t.data`` as an array that DLPack can export: NumPy's 0-d results are NumPy
+    scalars (autodiff keeps them: their arithmetic is ten times faster) and Dask's
+    arrays are graphs, computed here."""
+    data = t.data
+    if not hasattr(data, "__dlpack_device__"):
+        data = t._backend.xp.asarray(data)
+        if not hasattr(data, "__dlpack_device__"):
+            data = t._backend.to_numpy(data)
+    return data
+
+
+def _rebuild(
+    cls: type[Tensor],
+    backend_name: str,
+    device: str,
+    dtype: str,
+    host: Any,
+    requires_grad: bool,
+    grad: Tensor | None,
+    name: str | None,
+) -> Tensor:
+    """Unpickle a tensor (see ``Tensor.__reduce_ex__``)."""
+    from . import backends
+
+    backend = backends.get(backend_name)
+    t = _new(cls)
+    init_leaf(t, backend.asarray(host, dtype=dtype, device=device), backend, requires_grad)
+    t._grad = grad
+    t.name = name
+    return t
 
 
 def wrap(data: Any, backend: Any) -> Tensor:

@@ -59,3 +59,7 @@ class ArrayApiStrictBackend(Backend):
         import numpy as np
 
         return np.from_dlpack(array)
+
+    def host_readable(self, array: Any) -> bool:
+        # as array-api-strict's own __array__: only its CPU device converts implicitly
+        return self.device_of(array).label == "cpu"

@@ -465,6 +465,16 @@ class Backend:
 
     to_numpy = _guard_host_read(to_numpy)  # type: ignore[assignment]
 
+    #: ``to_numpy`` always makes a new array (a computed Dask graph, a copy out of MLX), so
+    #: ``np.asarray(tensor, copy=False)`` must refuse, as NumPy's ``__array__`` protocol asks
+    host_copies: bool = False
+
+    def host_readable(self, array: Any) -> bool:
+        """Whether NumPy may read ``array`` implicitly (``np.asarray(tensor)``): True where
+        the data is in host memory. ``Tensor.__array__`` raises for the others, as CuPy
+        does, so a device-to-host copy is never made behind the user's back."""
+        return True
+
     def on_host(self, name: str, *arrays: Any, device: Any = None) -> tuple[Any, ...]:
         """NumPy's function ``name`` run on host copies of ``arrays``, each result brought
         back as this backend's array on ``device``: for work the library lacks (PyTorch's

@@ -65,6 +65,9 @@ class CuPyBackend(Backend):
     def to_numpy(self, array: Any) -> Any:
         return array.get()
 
+    def host_readable(self, array: Any) -> bool:
+        return False
+
     def synchronize(self, array: Any) -> None:
         import cupy
 

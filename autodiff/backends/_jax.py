@@ -84,6 +84,9 @@ class JaxBackend(Backend):
     def synchronize(self, array: Any) -> None:
         array.block_until_ready()
 
+    def host_readable(self, array: Any) -> bool:
+        return self.device_of(array).label.startswith("cpu")
+
     def compile_program(self, fn: Any) -> Any:
         """``ad.compile`` hands a traced program to ``jax.jit``."""
         import jax

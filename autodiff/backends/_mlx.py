@@ -637,6 +637,11 @@ class MLXBackend(Backend):
 
         return np.array(array)
 
+    host_copies = True
+
+    def host_readable(self, array: Any) -> bool:
+        return self.device_of(array).label == "cpu"
+
     def compile_program(self, fn: Any) -> Any:
         """``ad.compile`` hands a traced program to ``mx.compile``, which fuses it."""
         import mlx.core as mx

@@ -91,6 +91,9 @@ class TorchBackend(Backend):
     def to_numpy(self, array: Any) -> Any:
         return array.detach().cpu().numpy()
 
+    def host_readable(self, array: Any) -> bool:
+        return bool(array.device.type == "cpu")
+
     #: replays of a compiled program before ``compile_program`` hands it to torch.compile
     compile_after = 100
 
