@@ -9,6 +9,7 @@ result can be differentiated again.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -169,15 +170,40 @@ class custom_vjp:
             )
         ct_leaves = _align(cts, counts)
         out: list[Any] = []
-        for i in idx:
+        for k, i in enumerate(idx):
             c = ct_leaves[i]
             if c is None:
                 out.append(None)
-            elif recorded:
+                continue
+            self._check_cotangent(c, inputs[k], i, recorded, xp)
+            if recorded:
                 out.append(c)
             else:
                 out.append(c.data if isinstance(c, Tensor) else c)
         return tuple(out)
+
+    def _check_cotangent(self, c: Any, primal: Any, i: int, recorded: bool, xp: Any) -> None:
+        """A cotangent must have its primal's shape and dtype: the engine would broadcast
+        a (1,) or 0-d one silently, and a wrong dtype is a bug in ``bwd``."""
+        name = self.fun.__name__
+        if not hasattr(c, "shape") or not hasattr(c, "dtype"):
+            raise TypeError(
+                f"the bwd of custom_vjp {name!r} returned {type(c).__name__} for argument "
+                f"leaf {i}; return a tensor of that argument's shape and dtype (or None)."
+            )
+        if recorded:
+            c_dtype, p_dtype = c.dtype, primal.dtype
+        else:
+            backend = BY_NAMESPACE[id(xp)]
+            c_dtype = c.dtype if isinstance(c, Tensor) else backend.dtype_of(c)
+            p_dtype = backend.dtype_of(primal)
+        if tuple(c.shape) != tuple(primal.shape) or c_dtype != p_dtype:
+            raise ValueError(
+                f"the bwd of custom_vjp {name!r} returned a cotangent of shape "
+                f"{tuple(c.shape)} ({c_dtype.name}) for argument leaf {i} of shape "
+                f"{tuple(primal.shape)} ({p_dtype.name}); a cotangent must have its "
+                "argument's shape and dtype."
+            )
 
 
 def _align(cts: Any, counts: list[int]) -> list[Any]:
@@ -203,8 +229,13 @@ def _no_forward(xp: Any, *arrays: Any, **params: Any) -> Any:
 def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     """Trade compute for memory: keep only ``f``'s inputs, re-run it during backward.
 
-    Gradients equal those of ``f``; the intermediate values inside ``f`` are
-    not kept between the forward and the backward pass.
+    Gradients equal those of ``f``, for its arguments and for every tensor it reaches
+    otherwise (the parameters of a module it calls, tensors in closures or globals).
+    The values inside ``f`` are freed when it returns and recomputed by the backward
+    pass, with the random draws of the forward pass replayed (every backend's generator,
+    NumPy's global one and Python's ``random`` are restored for the recomputation), so a
+    dropout keeps the same mask. A tensor ``f`` reads that is given new data between the
+    forward and the backward pass (an optimizer step) makes the backward pass raise.
 
     Examples
     --------
@@ -223,11 +254,19 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(f)
     def wrapped(*args: Any) -> Any:
         leaves, structure, idx = _split(args)
-        if not _needs_graph(leaves, idx):
+        if not GRAD_ENABLED.get():
             return f(*args)
-        with no_grad():
-            out = f(*args)
+        rng = _rng_states()
+        start = next(engine._seq)  # nodes made by f count down from here
+        out = f(*args)
         outs, out_structure = _as_list(out, "a checkpointed function")
+        explicit = [leaves[i] for i in idx]
+        # what the outputs depend on from outside f: its arguments, and the parameters
+        # and other tensors it reached through closures, modules and globals
+        found = _boundary(outs, start)
+        if not found:
+            return out  # nothing to differentiate
+        extra = [t for t in found if not any(t is e for e in explicit)]
         prim = Primitive(
             f"checkpoint[{getattr(f, '__name__', 'f')}]", _no_forward, _recompute, nout=len(outs)
         )
@@ -237,11 +276,63 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
             "structure": structure,
             "idx": idx,
             "out_structure": out_structure,
+            "extra": extra,
+            "rng": rng,
         }
-        inputs = [leaves[i] for i in idx]
-        return _tree.unflatten(out_structure, _record(prim, inputs, outs, params))
+        # the outputs, detached from f's graph (freed now), hang from one node
+        return _tree.unflatten(out_structure, _record(prim, explicit + extra, outs, params))
 
     return wrapped
+
+
+def _boundary(outs: list[Tensor], start: int) -> list[Tensor]:
+    """The tensors that require grad, made before ``f`` ran (node sequence numbers above
+    ``start``) or leaves, that the outputs' graph reaches: where the recomputation's
+    backward pass stops."""
+    found: dict[int, Tensor] = {}
+    seen: set[int] = set()
+    stack: list[Node] = []
+
+    def visit(t: Any) -> None:
+        if not isinstance(t, Tensor) or not t._rg:
+            return
+        node = t._node
+        if node is None or node.seq > start:
+            found.setdefault(id(t), t)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append(node)
+
+    for o in outs:
+        visit(o)
+    while stack:
+        for t in stack.pop().inputs or ():
+            visit(t)
+    return list(found.values())
+
+
+def _rng_states() -> list[tuple[Any, Any, Any]]:
+    """``(set_state, state)`` of every random generator a recomputation must replay: each
+    backend's (those created so far) and NumPy's and Python's global ones."""
+    import random
+
+    from . import backends
+
+    states: list[Any] = [(random.setstate, random.getstate())]
+    np = sys.modules.get("numpy")
+    if np is not None:
+        states.append((np.random.set_state, np.random.get_state()))
+    for backend in list(backends._instances.values()):
+        rng = backend.random
+        get = getattr(rng, "get_state", None)
+        if get is not None:
+            states.append((rng.set_state, get()))
+    return states
+
+
+def _restore(states: list[tuple[Any, Any]]) -> None:
+    for set_state, state in states:
+        set_state(state)
 
 
 def _recompute(
@@ -254,27 +345,73 @@ def _recompute(
     structure: Any,
     idx: list[int],
     out_structure: Any,
+    extra: list[Tensor],
+    rng: list[tuple[Any, Any]],
 ) -> tuple[Any, ...]:
-    # re-run f with recording on, then pull g back through the fresh graph
-    from .transforms import vjp
-
+    # re-run f with recording on and the forward's random state, then pull g back
+    # through the fresh graph to its arguments and to the tensors it reached (stopping
+    # there: the enclosing backward pass goes on from them)
     recorded = _is_recorded(xp)
     gs = list(g) if isinstance(g, tuple) else [g]
+    n = len(idx)
     tensors = [leaves[i] for i in idx]
     if recorded:
-        xs = list(inputs)
+        xs = list(inputs[:n])
     else:
-        xs = [wrap(a, t._backend) for a, t in zip(inputs, tensors)]
-        gs = [wrap(x, tensors[0]._backend) for x in gs]
-
-    def again(*ts: Tensor) -> Any:
-        full = list(leaves)
-        for i, t in zip(idx, ts):
-            full[i] = t
-        return f(*_tree.unflatten(structure, full))
-
-    _, pull = vjp(again, *xs)
-    grads = pull(_tree.unflatten(out_structure, gs))
+        for t, a in zip(extra, inputs[n:]):
+            if t.data is not a:
+                raise RuntimeError(
+                    f"ad.checkpoint({getattr(f, '__name__', 'f')}): a tensor of shape "
+                    f"{t.shape} that the function reads was given new data between the "
+                    "forward and the backward pass (an optimizer step?), so the "
+                    "recomputation would differ; call backward() before changing it."
+                )
+        xs = []
+        for a, t in zip(inputs[:n], tensors):
+            x = wrap(a, t._backend)
+            x._rg = t._rg
+            xs.append(x)
+        backend = (tensors or extra)[0]._backend
+        gs = [wrap(x, backend) for x in gs]
+    full = list(leaves)
+    for i, x in zip(idx, xs):
+        full[i] = x
+    now = _rng_states()
+    _restore(rng)
+    try:
+        with enable_grad():
+            out = f(*_tree.unflatten(structure, full))
+    finally:
+        _restore(now)
+    outs, _ = _as_list(out, "a checkpointed function")
+    roots, root_grads = [], []
+    for o, gi in zip(outs, gs):
+        if o._rg:
+            roots.append(o)
+            root_grads.append(gi if recorded else gi.data)
+    # f may also read an argument through a closure: the recomputation stops there too
+    also = [] if recorded else [t for t in tensors if t._rg]
+    wanted = [x for x in (*xs, *extra, *also) if x._rg]
+    found = (
+        engine.backward(
+            roots,
+            root_grads,
+            create_graph=recorded,
+            inputs=wanted,
+            accumulate=False,
+            stop_at_inputs=True,
+        )
+        if roots
+        else {}
+    )
+    grads: list[Any] = []
+    for x in (*xs, *extra):
+        entry = found.get(id(x))
+        grads.append(None if entry is None else entry[1])
+    for k, t in enumerate(tensors if also else ()):
+        entry = found.pop(id(t), None)  # once, for the argument's first position
+        if entry is not None:
+            grads[k] = entry[1] if grads[k] is None else grads[k] + entry[1]
     if recorded:
         return tuple(grads)
     return tuple(None if x is None else x.data for x in grads)

@@ -517,6 +517,13 @@ def _run_hooks(hooks: list[Any], g: Any, raw: bool, backend: Any) -> Any:
         if new is not None:
             if not isinstance(new, Tensor):
                 raise TypeError(f"a gradient hook must return a Tensor or None, got {new!r}.")
+            if new.shape != arg.shape or new.dtype != arg.dtype:
+                raise ValueError(
+                    f"the gradient hook {getattr(fn, '__name__', fn)!r} returned shape "
+                    f"{new.shape} ({new.dtype.name}) for a gradient of shape {arg.shape} "
+                    f"({arg.dtype.name}); a hook must return a gradient of the same shape "
+                    "and dtype, or None to keep it."
+                )
             g = new.data if raw else new
     return g
 
@@ -529,12 +536,15 @@ def backward(
     create_graph: bool = False,
     inputs: Sequence[Tensor] | None = None,
     accumulate: bool = True,
+    stop_at_inputs: bool = False,
 ) -> dict[int, tuple[Tensor, Any]]:
     """Propagate ``root_grads`` from ``roots`` back through the graph.
 
     Returns ``{id(t): (t, grad)}`` for every leaf reached (or for ``inputs``
     when given), with ``grad`` a tensor. With ``accumulate`` the leaves'
-    ``.grad`` are updated too.
+    ``.grad`` are updated too. With ``stop_at_inputs`` (a checkpoint's
+    recomputation) nothing is propagated past ``inputs`` and no leaf hook runs:
+    the enclosing backward pass does both.
     """
     if _TRACING[0] and _CURRENT_TRACER() is not None:
         # under ad.compile the backward pass runs on tensors, so its primitives are traced
@@ -546,13 +556,41 @@ def backward(
     if create_graph:
         # the recorded backward refers to the forward's saved values: keep them
         with enable_grad():
-            return _backward(roots, root_grads, True, True, inputs, accumulate)
-    return _backward(roots, root_grads, retain_graph, False, inputs, accumulate)
+            return _backward(roots, root_grads, True, True, inputs, accumulate, stop_at_inputs)
+    try:
+        return _backward(roots, root_grads, retain_graph, False, inputs, accumulate, stop_at_inputs)
+    except BaseException as err:
+        if not retain_graph:
+            _remember_failure(roots, err)
+        raise
 
 
-def _freed(prim: Primitive) -> RuntimeError:
+#: the graphs (by root node) whose backward pass an exception stopped after it had
+#: freed some saved values, with that exception: a retry says what happened (newest 64)
+_FAILED: dict[int, tuple[Node, str]] = {}
+
+
+def _remember_failure(roots: Sequence[Tensor], err: BaseException) -> None:
+    for r in roots:
+        node = r._node
+        if node is not None:
+            if len(_FAILED) >= 64:
+                _FAILED.pop(next(iter(_FAILED)))
+            _FAILED[id(node)] = (node, f"{type(err).__name__}: {err}")
+
+
+def _freed(node: Node) -> RuntimeError:
+    failed = _FAILED.get(id(node))
+    if failed is not None and failed[0] is node:
+        return RuntimeError(
+            f"cannot run backward() through this graph again: an earlier backward() was "
+            f"stopped part-way by {failed[1]} after it had freed some of the graph's saved "
+            f"values (at '{node.prim.name}'). Compute the forward pass again and call "
+            "backward() on the new result; pass retain_graph=True to keep a graph usable "
+            "after such an error."
+        )
     return RuntimeError(
-        f"trying to backward through the graph a second time (at '{prim.name}'): "
+        f"trying to backward through the graph a second time (at '{node.prim.name}'): "
         "its saved values were freed by the first backward(). Pass "
         "retain_graph=True to the first backward() if you need to call it again."
     )
@@ -565,6 +603,7 @@ def _backward(
     create_graph: bool,
     inputs: Sequence[Tensor] | None,
     accumulate: bool,
+    stop: bool = False,
 ) -> dict[int, tuple[Tensor, Any]]:
     raw = not create_graph
     check_finite = _ANOMALY_ACTIVE[0] and _anomaly.enabled()
@@ -580,6 +619,8 @@ def _backward(
             if t._node is not None:
                 wanted[(t._node, t._oi)] = t
     captured: dict[int, tuple[Tensor, Any]] = {}
+    # a checkpoint's recomputation stops at the nodes of its inputs (and has `wanted`)
+    stops = {t._node for t in inputs if t._node is not None} if stop and inputs else None
     # the common case (first order, no captures, no anomaly checks) skips _prepare
     plain = raw and not wanted and not check_finite
 
@@ -638,7 +679,7 @@ def _backward(
         prim = node.prim
         args: Any = node.args
         if args is None:
-            raise _freed(prim)
+            raise _freed(node)
         ins: Any = node.inputs
         backend = node.backend
         ans = node.ans
@@ -646,6 +687,9 @@ def _backward(
             xp = backend.xp
             conj = prim.holomorphic and ans.dtype in backend.complex_natives
         else:
+            if stops is not None and node in stops:
+                _stop_at(node, g, wanted, captured, raw, backend)
+                continue
             xp, g, ans, args, conj = _prepare(node, g, raw, wanted, captured)
         if conj:
             g = xp.conj(g)
@@ -709,9 +753,12 @@ def _backward(
             node.ans = None
 
     out = captured
+    if not stop:
+        # every hook first: one that raises leaves every .grad as it was
+        for entry in leaves.values():
+            if entry[0]._hooks is not None:
+                entry[1] = _run_hooks(entry[0]._hooks, entry[1], raw, entry[0]._backend)
     for t, g in leaves.values():
-        if t._hooks is not None:
-            g = _run_hooks(t._hooks, g, raw, t._backend)
         gt = wrap(g, t._backend) if raw else g
         if inputs is None or any(t is w for w in inputs):
             out[id(t)] = (t, gt)
@@ -793,6 +840,23 @@ def _apply_node_hooks(node: Node, g: Any, raw: bool, multi: bool) -> Any:
     for oi, fn in node.hooks or ():
         parts[oi] = _run_hooks([fn], parts[oi], raw, node.backend)
     return tuple(parts) if multi else parts[0]
+
+
+def _stop_at(
+    node: Node,
+    g: Any,
+    wanted: dict[tuple[Node, int], Tensor],
+    captured: dict[int, tuple[Tensor, Any]],
+    raw: bool,
+    backend: Any,
+) -> None:
+    """Capture the gradient of a node's wanted outputs, as it arrives (no hooks: the
+    enclosing backward pass runs them)."""
+    parts = g if node.prim.nout != 1 else (g,)
+    for oi, gi in enumerate(parts):
+        t = wanted.get((node, oi))
+        if t is not None and gi is not None:
+            captured[id(t)] = (t, wrap(gi, backend) if raw else gi)
 
 
 def _capture(

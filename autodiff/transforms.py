@@ -189,6 +189,7 @@ def _jvp(
     t_leaves, _ = _tree.flatten(tangents)
     if len(p_leaves) != len(t_leaves):
         raise ValueError("primals and tangents must have the same structure.")
+    _check_tangents("jvp", p_leaves, t_leaves)
     watched = [_watch(x) for x in p_leaves]
     result = f(*_tree.unflatten(structure, watched))
     out_leaves, out_structure = _tree.flatten(result)
@@ -217,6 +218,25 @@ def _jvp(
     if not outer:
         result = _tree.tree_map(lambda o: o.detach() if isinstance(o, Tensor) else o, result)
     return result, _tree.unflatten(out_structure, tan_out)
+
+
+def _check_tangents(name: str, primals: list[Any], tangents: list[Any]) -> None:
+    """Each tangent has its primal's shape and dtype (a (1,) or 0-d tangent would be
+    broadcast silently into a wrong product)."""
+    for k, (p, t) in enumerate(zip(primals, tangents)):
+        if t is None or not isinstance(p, Tensor):
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(
+                f"{name}: tangent {k} is a {type(t).__name__}; give a tensor of its primal's "
+                f"shape {p.shape} and dtype {p.dtype.name} (e.g. ad.asarray(..., dtype=...))."
+            )
+        if t.shape != p.shape or t.dtype != p.dtype:
+            raise ValueError(
+                f"{name}: tangent {k} has shape {t.shape} ({t.dtype.name}) but its primal "
+                f"has shape {p.shape} ({p.dtype.name}); a tangent must have its primal's "
+                "shape and dtype."
+            )
 
 
 def _check_scalar(out: Any, name: str) -> None:
@@ -476,6 +496,7 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         t_leaves, _ = _tree.flatten(tangents)
         if len(t_leaves) != len(leaves):
             raise ValueError("primals and tangents must have the same structure.")
+        _check_tangents("hvp", leaves, t_leaves)
         watched = [_watch(x) for x in leaves]
         out = f(*_tree.unflatten(structure, watched))
         _check_scalar(out, "hvp")
