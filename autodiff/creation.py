@@ -141,16 +141,29 @@ def tensor(
     requires_grad : bool
         Record operations on it for differentiation (floating dtypes only).
 
+    Notes
+    -----
+    The data is always copied, as by ``torch.tensor``: writing into a NumPy array
+    afterwards never changes the tensor (nor a gradient computed from it). A tensor
+    given as ``data`` is copied and detached. ``ad.asarray`` follows the array API
+    standard instead: with its default ``copy=None`` it shares memory with an array of
+    the same backend when it can.
+
     Examples
     --------
     >>> import autodiff as ad
     >>> x = ad.tensor([1.0, 2.0], requires_grad=True)
     >>> x.shape, x.dtype, x.requires_grad
     ((2,), autodiff.float64, True)
+    >>> import numpy as np
+    >>> a = np.array([1.0, 2.0])
+    >>> t = ad.tensor(a)
+    >>> a[0] = 100.0
+    >>> t.tolist()  # a copy: the edit does not reach it
+    [1.0, 2.0]
     """
-    src = data
-    t = _from_data(data, dtype, device, None)
-    if t is src:
+    t = _from_data(data, dtype, device, True)
+    if t._node is not None or t is data:
         t = t.detach()
     if requires_grad:
         t.requires_grad = True
