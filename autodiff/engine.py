@@ -859,23 +859,6 @@ def _stop_at(
             captured[id(t)] = (t, wrap(gi, backend) if raw else gi)
 
 
-def _stop_at(
-    node: Node,
-    g: Any,
-    wanted: dict[tuple[Node, int], Tensor],
-    captured: dict[int, tuple[Tensor, Any]],
-    raw: bool,
-    backend: Any,
-) -> None:
-    """Capture the gradient of a node's wanted outputs, as it arrives (no hooks: the
-    enclosing backward pass runs them)."""
-    parts = g if node.prim.nout != 1 else (g,)
-    for oi, gi in enumerate(parts):
-        t = wanted.get((node, oi))
-        if t is not None and gi is not None:
-            captured[id(t)] = (t, wrap(gi, backend) if raw else gi)
-
-
 def _capture(
     node: Node,
     g: Any,

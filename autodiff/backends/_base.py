@@ -120,15 +120,6 @@ class HostRandom:
         """Go back to a state ``get_state`` returned."""
         self._rng.bit_generator.state = state
 
-    def get_state(self) -> Any:
-        """Where the generator is in its stream (for ``set_state``: ``ad.checkpoint``
-        replays the draws of its forward pass in the recomputation)."""
-        return self._rng.bit_generator.state
-
-    def set_state(self, state: Any) -> None:
-        """Go back to a state ``get_state`` returned."""
-        self._rng.bit_generator.state = state
-
     def _out(self, host: Any, dtype: Any, device: Any) -> Any:
         from ..engine import current_tracer
 
