@@ -326,6 +326,16 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
     >>> ad.full(2, 7).tolist(), ad.full(2, 7).dtype
     ([7, 7], autodiff.int64)
     """
+    if isinstance(fill_value, Tensor):
+        # a 0-d tensor (SciPy passes xp.asarray(value)): its value, as NumPy accepts
+        if fill_value.ndim != 0:
+            raise ValueError(
+                f"full: fill_value must be a scalar or a 0-d tensor, got shape "
+                f"{fill_value.shape}; use ad.broadcast_to for an array."
+            )
+        if dtype is None:
+            dtype = fill_value.dtype
+        fill_value = fill_value.item()
     backend, dev = _target(device)
     if dtype is None and isinstance(fill_value, bool):
         dtype = _dtypes.bool

@@ -408,3 +408,45 @@ def test_every_rule_runs_on_a_second_device(device1: Any) -> None:
     failed = [(r.primitive, r.status) for r in rows if r.status.startswith("FAIL")]
     assert not failed, failed
     assert sum(r.status == "pass" for r in rows) > 50
+
+
+# -- what scikit-learn and SciPy needed besides ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "assign",
+    [
+        lambda y: y.__setitem__(ad.asarray([True, True]), ad.asarray([5.0, 6.0])),
+        lambda y: y.__setitem__([1, 0], 5.0),
+        lambda y: y.__setitem__(slice(None), 5.0),
+        lambda y: y.__setitem__(Ellipsis, ad.asarray([5.0, 6.0])),
+    ],
+    ids=["mask", "int_list", "slice", "ellipsis"],
+)
+def test_a_fully_overwritten_tensor_sends_no_gradient_back(assign: Callable[..., Any]) -> None:
+    # scikit-learn's ``var[zeros] = new[zeros]`` overwrites a 0 / 0: the old value must
+    # not receive even a zero gradient, which sqrt'(0) = inf would turn into NaN
+    # (PyTorch gives NaN here)
+    w = make([0.0, 1.0], requires_grad=True)
+    y = ad.sqrt(w)
+    assign(y)
+    (ad.sum(y * y) + ad.sum(w)).backward()
+    np.testing.assert_array_equal(_host(w.grad), [1.0, 1.0])
+
+
+def test_setitem_of_booleans_and_integers_at_integer_positions() -> None:
+    b = ad.asarray([True, False, True])
+    b[ad.asarray([0, 1])] = ad.asarray([False, True])
+    assert b.tolist() == [False, True, True]
+    i = ad.asarray([1, 2, 3], dtype=ad.int32)
+    i[[2, 0]] = ad.asarray([7, 9], dtype=ad.int32)
+    assert i.tolist() == [9, 2, 7] and i.dtype == ad.int32
+
+
+def test_full_takes_a_zero_d_tensor_as_fill_value() -> None:
+    # SciPy's iterative solvers call xp.full(n, xp.asarray(value), dtype=...)
+    out = ad.full(3, ad.asarray(-1, dtype=ad.int32), dtype=ad.int32)
+    assert out.tolist() == [-1, -1, -1] and out.dtype == ad.int32
+    assert ad.full(2, ad.asarray(True)).dtype == ad.bool
+    with pytest.raises(ValueError, match="0-d"):
+        ad.full(2, ad.asarray([1.0, 2.0]))

@@ -11,6 +11,7 @@ one and the tensor object is rebound to it (see ``setitem``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..engine import apply, apply1, call, primitive
@@ -48,7 +49,13 @@ def _scatter_add_fwd(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any
     # on the inputs' device (arrays without .device, as Dask's, have only one)
     cols = xp.arange(size, dtype=indices.dtype, device=getattr(indices, "device", None))
     hit = xp.reshape(indices, (-1, 1)) == cols
-    if bool(xp.all(xp.isfinite(moved))):
+    if g.dtype == xp.bool:
+        # setitem places booleans with it (their sum is "any")
+        out = xp.any(hit & xp.expand_dims(moved, axis=-1), axis=-2)
+    elif not xp.isdtype(g.dtype, ("real floating", "complex floating")):
+        picked = xp.where(hit, xp.expand_dims(moved, axis=-1), 0)
+        out = xp.astype(xp.sum(picked, axis=-2), g.dtype)
+    elif bool(xp.all(xp.isfinite(moved))):
         out = xp.matmul(moved, xp.astype(hit, g.dtype))
     else:
         # inf * 0 in the matmul would smear NaN over every position: select instead
@@ -333,7 +340,13 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
 
     picked = apply(take_p, (reshape(vb, (-1,)), dev(src)), {"axis": 0})
     placed = apply(scatter_add_p, (picked, dev(uniq)), {"axis": 0, "size": x.size})
-    new = reshape(where(dev(keep), reshape(old, (-1,)), placed), x.shape)
+    if not keep.any():
+        # every element is overwritten: the result does not depend on the old value, so
+        # not even a zero gradient goes back to it (inf or NaN upstream would make that
+        # NaN: scikit-learn's ``var[zeros] = new[zeros]`` after a 0 / 0)
+        new = reshape(placed, x.shape)
+    else:
+        new = reshape(where(dev(keep), reshape(old, (-1,)), placed), x.shape)
     x.data = new.data
     if GRAD_ENABLED.get():
         x._rg, x._node, x._oi = new._rg, new._node, new._oi
@@ -358,7 +371,8 @@ def _set_basic(x: Tensor, key: Any, v: Tensor) -> None:
     old = wrap(x.data, backend)
     old._rg, old._node, old._oi = x._rg, x._node, x._oi
     placed = apply1(scatter_p, vb, {"key": key, "shape": x.shape})
-    new = where(hit, placed, old)
+    # every element overwritten: no dependence on the old value (see setitem)
+    new = placed if math.prod(sel_shape) == x.size else where(hit, placed, old)
     x.data = new.data
     if GRAD_ENABLED.get():
         x._rg, x._node, x._oi = new._rg, new._node, new._oi
