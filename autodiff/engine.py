@@ -17,6 +17,8 @@ tensors with ``xp = autodiff``, so the backward pass is itself recorded.
 from __future__ import annotations
 
 import itertools
+import weakref
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from heapq import heappop, heappush
@@ -66,6 +68,36 @@ def current_tracer() -> Any:
         return None
     tracer = _CURRENT_TRACER()
     return tracer if tracer is not None and tracer.active else None
+
+
+#: Tensors rebound by a recorded in-place write (``x[k] = v``, ``x += y``, a write
+#: through a view), by ``id``: ``(weak reference, marks, old states)``. A mark is a
+#: sequence number taken at the write (negated, so ascending); the old state is the
+#: tensor as it was before that write. Nodes recorded before a write keep seeing the
+#: old state (``as_used``). Empty, as it stays in programs without in-place writes,
+#: backward does not look.
+REBOUND: dict[int, tuple[Any, list[int], list[Tensor]]] = {}
+
+
+def record_rebind(t: Tensor, old: Tensor) -> None:
+    """Remember that ``t`` is about to leave the state ``old`` (see ``REBOUND``)."""
+    key = id(t)
+    entry = REBOUND.get(key)
+    if entry is None:
+        ref = weakref.ref(t, lambda _, key=key: REBOUND.pop(key, None))  # type: ignore[misc]
+        entry = REBOUND[key] = (ref, [], [])
+    entry[1].append(-next(_seq))
+    entry[2].append(old)
+
+
+def as_used(t: Tensor, seq: int) -> Tensor:
+    """``t`` as the node with sequence number ``seq`` used it: its state before the
+    first in-place write recorded after that node, or ``t`` itself."""
+    entry = REBOUND.get(id(t))
+    if entry is None:
+        return t
+    i = bisect_right(entry[1], -seq)
+    return entry[2][i] if i < len(entry[2]) else t
 
 
 #: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
@@ -623,6 +655,8 @@ def _backward(
     stops = {t._node for t in inputs if t._node is not None} if stop and inputs else None
     # the common case (first order, no captures, no anomaly checks) skips _prepare
     plain = raw and not wanted and not check_finite
+    # a tensor rebound by an in-place write: its consumers get what they used
+    versioned = bool(REBOUND)
 
     # While only one node is pending (along a chain, the common case) it waits in `nxt`
     # with its gradient in `nxt_g`, not in the heap and the dict; anything that pushes
@@ -706,7 +740,11 @@ def _backward(
         i = -1
         for t in ins:
             i += 1
-            if not isinstance(t, Tensor) or not t._rg:
+            if not isinstance(t, Tensor):
+                continue
+            if versioned:
+                t = as_used(t, node.seq)
+            if not t._rg:
                 continue
             if vjps is None:
                 gi = res[i]
@@ -786,6 +824,8 @@ def _prepare(
         xp, ans, args = backend.xp, node.ans, node.args
     else:
         xp, ans, args = NAMESPACE, _wrap_ans(node, node.ans, backend), node.inputs
+        if REBOUND:  # each input as this node used it (see as_used)
+            args = tuple(as_used(a, node.seq) if isinstance(a, Tensor) else a for a in args)
     multi = prim.nout != 1
     if multi:
         g = tuple(gi if gi is not None else xp.zeros_like(a) for gi, a in zip(g, ans))

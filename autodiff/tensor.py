@@ -49,6 +49,8 @@ class Tensor(TensorMethods):
         "_node",
         "_oi",
         "_rg",
+        "_view",
+        "_views",
         "data",
         "name",
     )
@@ -567,7 +569,10 @@ class Tensor(TensorMethods):
 
         As with ``x[key] = v``, the memory of ``x`` is not written: ``x.data`` becomes the
         new array and, when recording, ``x`` becomes a non-leaf whose graph holds the old
-        value. A leaf that requires grad can be updated only under ``ad.no_grad()``.
+        value, while operations recorded before keep the value they used. A view writes
+        through to its base, and every live view of the base sees the new value (see
+        ``autodiff._views``). A leaf that requires grad can be updated only under
+        ``ad.no_grad()``.
         """
         recording = _grad_enabled()
         if self._node is None and self._rg and recording:
@@ -588,9 +593,7 @@ class Tensor(TensorMethods):
                 f"an in-place operation cannot change the dtype of a tensor: {self.dtype.name} "
                 f"would become {out.dtype.name}; cast first or write x = x op y instead."
             )
-        self.data = out.data
-        if recording:
-            self._rg, self._node, self._oi = out._rg, out._node, out._oi
+        _vw.assign(self, out)
         return self
 
     def __neg__(self) -> Tensor:
@@ -776,6 +779,7 @@ def wrap(data: Any, backend: Any) -> Tensor:
 
 # Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
 from . import _move as _mv  # noqa: E402
+from . import _views as _vw  # noqa: E402
 from .engine import CURRENT_TRACER as _CURRENT_TRACER  # noqa: E402
 from .engine import TRACING as _TRACING  # noqa: E402
 from .engine import apply1 as _apply1  # noqa: E402

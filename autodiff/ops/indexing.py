@@ -6,7 +6,8 @@ into the flat positions they select (NumPy's indexing rules, so mixing with
 slices, ``None`` and ``...`` behaves as in NumPy) and become a ``take`` from
 the flattened tensor: its gradient is a ``scatter_add``, so repeated indices
 add up. ``__setitem__`` is functional: the new value is computed from the old
-one and the tensor object is rebound to it (see ``setitem``).
+one and the tensor object is rebound to it (see ``setitem``). A basic key gives a view
+(``autodiff._views``): a write into it reaches its base and the base's other views.
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _views
 from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 
-__all__ = ["getitem", "scatter_add", "setitem", "take", "take_along_axis"]
+__all__ = [
+    "getitem",
+    "scatter_add",
+    "set_basic",
+    "set_positions",
+    "setitem",
+    "take",
+    "take_along_axis",
+]
 
 
 def _scatter_fwd(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
@@ -203,7 +213,8 @@ def getitem(x: Tensor, key: Any) -> Tensor:
         if fast is not None:
             return fast
         return _gather_flat(x, flat_positions(x, key))
-    return apply1(getitem_p, x, {"key": _normalize_key(key, x.shape)})
+    params = {"key": _normalize_key(key, x.shape)}
+    return _views.track(apply1(getitem_p, x, params), x, getitem_p, params)
 
 
 def _one_array_along_axis(x: Tensor, parts: tuple[Any, ...]) -> Tensor | None:
@@ -280,11 +291,12 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     gradient at those positions, summed over broadcasting. When an index repeats,
     the last assignment wins (as in NumPy) and only it receives gradient.
 
-    Unlike PyTorch, the memory of ``x`` is not modified: views and tensors that
-    share ``x.data`` keep the old values, and tensors computed from ``x`` before the
-    assignment keep using the old values in their gradients only if they are not
-    differentiated through ``x`` afterwards — differentiate them before assigning.
-    A leaf that requires grad can only be assigned to under ``ad.no_grad()``.
+    As in NumPy, when ``x`` is a view (basic indexing, ``reshape``, ``permute_dims``
+    ...) the assignment reaches its base, and every live view of the base sees it.
+    The memory of ``x`` is never modified: operations recorded before the assignment
+    keep the value they used, so their gradients stay right (where PyTorch raises).
+    A leaf that requires grad (or a view of one) can only be assigned to under
+    ``ad.no_grad()``.
 
     Examples
     --------
@@ -297,8 +309,7 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     ([1.0, 10.0, 3.0], [2.0, 0.0, 6.0])
     """
     from ._util import as_tensor
-    from .elementwise import where
-    from .shape import astype, broadcast_to, reshape
+    from .shape import astype
 
     if x._node is None and x._rg and GRAD_ENABLED.get():
         raise RuntimeError(
@@ -314,9 +325,18 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
         v = astype(v, x.dtype)
     parts = key if isinstance(key, tuple) else (key,)
     if not any(_is_advanced(k) for k in parts):
-        _set_basic(x, _normalize_key(key, x.shape), v)
-        return
-    pos = flat_positions(x, key)
+        new = set_basic(x, _normalize_key(key, x.shape), v)
+    else:
+        new = set_positions(x, flat_positions(x, key), v)
+    _views.assign(x, new)
+
+
+def set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
+    """``x`` with ``v`` (broadcast) placed at the flat positions ``pos`` (a host integer
+    array), computed functionally; the last of repeated positions wins."""
+    from .elementwise import where
+    from .shape import broadcast_to, reshape_p
+
     try:
         vb = broadcast_to(v, tuple(pos.shape))
     except ValueError as err:
@@ -338,44 +358,42 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     def dev(a: Any) -> Tensor:
         return wrap(backend.asarray(a, device=x.device), backend)
 
-    picked = apply(take_p, (reshape(vb, (-1,)), dev(src)), {"axis": 0})
+    picked = apply(take_p, (apply1(reshape_p, vb, {"shape": (-1,)}), dev(src)), {"axis": 0})
     placed = apply(scatter_add_p, (picked, dev(uniq)), {"axis": 0, "size": x.size})
     if not keep.any():
         # every element is overwritten: the result does not depend on the old value, so
         # not even a zero gradient goes back to it (inf or NaN upstream would make that
         # NaN: scikit-learn's ``var[zeros] = new[zeros]`` after a 0 / 0)
-        new = reshape(placed, x.shape)
-    else:
-        new = reshape(where(dev(keep), reshape(old, (-1,)), placed), x.shape)
-    x.data = new.data
-    if GRAD_ENABLED.get():
-        x._rg, x._node, x._oi = new._rg, new._node, new._oi
+        return apply1(reshape_p, placed, {"shape": tuple(x.shape)})
+    flat = where(dev(keep), apply1(reshape_p, old, {"shape": (-1,)}), placed)
+    return apply1(reshape_p, flat, {"shape": tuple(x.shape)})
 
 
-def _set_basic(x: Tensor, key: Any, v: Tensor) -> None:
-    """``setitem`` for basic keys: ``scatter_into_zeros`` (no flat positions)."""
+def set_basic(x: Tensor, key: Any, v: Tensor) -> Tensor:
+    """``x`` with ``v`` (broadcast) placed at the normalized basic ``key``, computed
+    functionally: ``scatter_into_zeros`` and ``where`` (no flat positions)."""
     from .elementwise import where
     from .shape import broadcast_to
 
     backend = x._backend
-    sel_shape = tuple(x.data[key].shape)
+    # through the backend's getitem kernel: PyTorch has no negative-step slicing
+    selected = (backend.kernels.get(getitem_p) or getitem_p.forward)(backend.xp, x.data, key)
+    sel_shape = tuple(selected.shape)
     try:
         vb = broadcast_to(v, sel_shape)
     except ValueError as err:
         raise ValueError(
             f"cannot assign a value of shape {v.shape} to a selection of shape {sel_shape}."
         ) from err
-    ones = backend.xp.ones_like(x.data[key], dtype=backend.xp.bool)
+    ones = backend.xp.ones_like(selected, dtype=backend.xp.bool)
     scatter = backend.kernels.get(scatter_p) or scatter_p.forward
     hit = wrap(scatter(backend.xp, ones, key=key, shape=x.shape), backend)
     old = wrap(x.data, backend)
     old._rg, old._node, old._oi = x._rg, x._node, x._oi
     placed = apply1(scatter_p, vb, {"key": key, "shape": x.shape})
-    # every element overwritten: no dependence on the old value (see setitem)
-    new = placed if math.prod(sel_shape) == x.size else where(hit, placed, old)
-    x.data = new.data
-    if GRAD_ENABLED.get():
-        x._rg, x._node, x._oi = new._rg, new._node, new._oi
+    if math.prod(sel_shape) == x.size:
+        return placed  # every element is overwritten (see set_positions)
+    return where(hit, placed, old)
 
 
 def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .. import _views
 from ..engine import apply1, primitive
 from ..tensor import Tensor, wrap
 from ._util import as_tensor, normalize_axes, normalize_axis
@@ -65,8 +66,8 @@ def flip(x: Any, /, *, axis: Any = None) -> Tensor:
     [3.0, 2.0, 1.0]
     """
     x = as_tensor(x)
-    axes = normalize_axes(axis, x.ndim)
-    return apply1(flip_p, x, {"axis": axes})
+    params = {"axis": normalize_axes(axis, x.ndim)}
+    return _views.track(apply1(flip_p, x, params), x, flip_p, params)  # a view, as NumPy's
 
 
 def roll(x: Any, /, shift: int | tuple[int, ...], *, axis: Any = None) -> Tensor:

@@ -1,4 +1,9 @@
-"""Shape and layout primitives: forward and gradient rule side by side."""
+"""Shape and layout primitives: forward and gradient rule side by side.
+
+``reshape`` (where NumPy would not copy), ``broadcast_to`` (read-only), ``squeeze``,
+``expand_dims``, ``permute_dims`` and ``matrix_transpose`` return views: a write into
+one reaches its base (``autodiff._views``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .. import _dtypes
+from .. import _dtypes, _views
 from ..engine import _is_complex, apply, apply1, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axis
@@ -134,9 +139,16 @@ def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Ten
             f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) to {shape}."
         )
     params: dict[str, Any] = {"shape": shape}
-    if copy is not None:
+    if copy:
         params["copy"] = copy
-    return apply1(reshape_p, x, params)
+    # copy=False: a view or an error, decided by the layout (as NumPy's)
+    out = _views.track(apply1(reshape_p, x, params), x, reshape_p, params)
+    if copy is False and getattr(out, "_view", None) is None:
+        raise ValueError(
+            f"reshape(copy=False): a tensor of shape {x.shape} with this layout cannot be "
+            f"reshaped to {shape} without a copy; pass copy=None to allow one."
+        )
+    return out
 
 
 def broadcast_to(x: Any, /, shape: Sequence[int]) -> Tensor:
@@ -148,7 +160,9 @@ def broadcast_to(x: Any, /, shape: Sequence[int]) -> Tensor:
     >>> ad.broadcast_to(ad.tensor([1.0, 2.0]), (2, 2)).tolist()
     [[1.0, 2.0], [1.0, 2.0]]
     """
-    return apply1(broadcast_to_p, as_tensor(x), {"shape": tuple(int(s) for s in shape)})
+    x = as_tensor(x)
+    params = {"shape": tuple(int(s) for s in shape)}
+    return _views.track(apply1(broadcast_to_p, x, params), x, broadcast_to_p, params)
 
 
 def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
@@ -165,7 +179,8 @@ def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Tensor:
     for a in axes:
         if x.shape[normalize_axis(a, x.ndim)] != 1:
             raise ValueError(f"squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1.")
-    return apply1(squeeze_p, x, {"axis": axis})
+    params = {"axis": axis}
+    return _views.track(apply1(squeeze_p, x, params), x, squeeze_p, params)
 
 
 def expand_dims(x: Any, /, axis: int | tuple[int, ...] = 0) -> Tensor:
@@ -187,7 +202,8 @@ def expand_dims(x: Any, /, axis: int | tuple[int, ...] = 0) -> Tensor:
         dims = iter(x.shape)
         return reshape(x, tuple(1 if i in new else next(dims) for i in range(n)))
     normalize_axis(axis, x.ndim + 1)
-    return apply1(expand_dims_p, x, {"axis": axis})
+    params = {"axis": axis}
+    return _views.track(apply1(expand_dims_p, x, params), x, expand_dims_p, params)
 
 
 def permute_dims(x: Any, /, axes: Sequence[int]) -> Tensor:
@@ -205,7 +221,8 @@ def permute_dims(x: Any, /, axes: Sequence[int]) -> Tensor:
         raise ValueError(
             f"permute_dims: {axes} is not a permutation of the axes of shape {x.shape}."
         )
-    return apply1(permute_dims_p, x, {"axes": axes})
+    params = {"axes": axes}
+    return _views.track(apply1(permute_dims_p, x, params), x, permute_dims_p, params)
 
 
 def matrix_transpose(x: Any, /) -> Tensor:
@@ -220,7 +237,7 @@ def matrix_transpose(x: Any, /) -> Tensor:
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got shape {x.shape}.")
-    return apply1(matrix_transpose_p, x)
+    return _views.track(apply1(matrix_transpose_p, x), x, matrix_transpose_p)
 
 
 def _tensors(arrays: Sequence[Any], name: str) -> list[Tensor]:
