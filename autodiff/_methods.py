@@ -323,6 +323,8 @@ class TensorMethods:
         if self.ndim == 0:
             return ad.reshape(self, (1,))
         start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}.")
         merged = math.prod(self.shape[start : end + 1])
         return ad.reshape(self, (*self.shape[:start], merged, *self.shape[end + 1 :]))
 

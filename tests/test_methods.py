@@ -244,6 +244,8 @@ def test_spellings_that_would_change_the_answer_raise() -> None:
         x.view(ad.float32)
     with pytest.raises(ValueError, match="matmul"):
         x[None].dot(x)
+    with pytest.raises(ValueError, match="comes after"):
+        x.flatten(1, 0)
 
 
 def test_sort_returns_a_copy_and_leaves_the_tensor_alone() -> None:
