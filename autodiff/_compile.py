@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _tree
-from ._guards import collect, failing
+from ._guards import collect, compile_checks
 from ._trace import FUSED, INLINE, TraceError, _Tracer
 from .engine import current_tracer
 from .grad_mode import is_grad_enabled
@@ -82,6 +82,7 @@ class _Program:
         "fn",
         "fused",
         "guards",
+        "guards_hold",
         "host",
         "literals",
         "n",
@@ -107,7 +108,8 @@ class _Program:
         self.external_specs = [(a.shape, a.dtype) for _, _, a in tracer.externals]
         self.literals = tracer.literals
         self.host = tracer.host
-        self.guards = tracer.guards
+        self.guards: list[Any] = []  # the checks a replay needs to hold (see _guards)
+        self.guards_hold: Callable[[], bool] = lambda: True
         self.unset_grads = tracer.unset_grads
         self.n = tracer.n
         self.structure = structure
@@ -241,7 +243,7 @@ class _Program:
             data = t.data
             if data.shape != shape or data.dtype != dtype:
                 return True
-        return failing(self.guards) >= 0
+        return not self.guards_hold()
 
     def host_inputs(self) -> list[Any]:
         """Run this replay's host work (``each_call``) and compute its ``host_value``s."""
@@ -489,7 +491,10 @@ class CompiledFunction:
                 "drawing from them while it was traced has the same effect); draw them "
                 "outside and pass them in as arguments"
             )
-        tracer.guards[:0] = guards.after_trace()
+        declared = [step[2] if step[0] == "input" else step[1] for step in tracer.host]
+        declared += [fn for fn, _ in tracer.guards]
+        checks = guards.after_trace(declared)
+        checks += [("call", fn, None, value, True) for fn, value in tracer.guards]
         writes = _writes(tracer, args)
         tracer.entry = {}
         leaves, structure = _tree.flatten(out)
@@ -505,7 +510,10 @@ class CompiledFunction:
                 refs.append(("slot", slot, leaf._backend))
             else:
                 refs.append(("const", leaf))
-        return out, _Program(tracer, structure, refs, writes, self.fuse, self.buffers)
+        program = _Program(tracer, structure, refs, writes, self.fuse, self.buffers)
+        program.guards = checks
+        program.guards_hold = compile_checks(checks)
+        return out, program
 
 
 def _writes(tracer: _Tracer, args: tuple[Any, ...]) -> list[Any]:

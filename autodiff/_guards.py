@@ -18,6 +18,7 @@ of installed packages and the standard library is walked through its closures on
 from __future__ import annotations
 
 import copy
+import dis
 import functools
 import sys
 import sysconfig
@@ -25,9 +26,10 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from . import _config as _cfg
 from .tensor import Tensor
 
-__all__ = ["Guards", "collect", "failing"]
+__all__ = ["Check", "Guards", "collect", "compile_checks", "holds"]
 
 _MISSING = object()
 #: plain Python data: compared by value
@@ -41,7 +43,7 @@ _LIBRARY_DIRS = tuple(
     if p
 )
 _USER_MODULE: dict[str, bool] = {}
-_GLOBAL_NAMES: dict[types.CodeType, tuple[str, ...]] = {}
+_GLOBAL_NAMES: dict[types.CodeType, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _user_module(name: str) -> bool:
@@ -61,17 +63,31 @@ def _user_module(name: str) -> bool:
     return found
 
 
-def _global_names(code: types.CodeType) -> tuple[str, ...]:
-    """The names ``code`` (and the functions, lambdas and comprehensions in it) may read
-    as globals."""
-    names = _GLOBAL_NAMES.get(code)
-    if names is None:
-        found = dict.fromkeys(code.co_names)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                found.update(dict.fromkeys(_global_names(const)))
-        names = _GLOBAL_NAMES[code] = tuple(found)
-    return names
+_LOADS = {"LOAD_GLOBAL": "g", "LOAD_NAME": "g", "LOAD_DEREF": "d", "LOAD_CLASSDEREF": "d"}
+
+
+def _reads(code: types.CodeType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The globals and the closure variables ``code`` itself reads (not nested code)."""
+    found = _GLOBAL_NAMES.get(code)
+    if found is None:
+        kinds: dict[str, dict[str, None]] = {"g": {}, "d": {}}
+        for ins in dis.get_instructions(code):
+            kind = _LOADS.get(ins.opname)
+            if kind is not None:
+                kinds[kind][ins.argval] = None
+        found = _GLOBAL_NAMES[code] = (tuple(kinds["g"]), tuple(kinds["d"]))
+    return found
+
+
+def _names(code: types.CodeType, skip: frozenset[types.CodeType] = frozenset()) -> set[str]:
+    """The globals and closure variables ``code`` and the functions, lambdas and
+    comprehensions in it read, except code in ``skip``."""
+    g, d = _reads(code)
+    out = {*g, *d}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and const not in skip:
+            out |= _names(const, skip)
+    return out
 
 
 def _plain(v: Any, depth: int = 0) -> bool:
@@ -89,25 +105,42 @@ def _plain(v: Any, depth: int = 0) -> bool:
     return False
 
 
+#: A check: ``(kind, a, b, expected, by_value)``. The value read is ``a.cell_contents``
+#: ("cell"), ``a.get(b)`` ("get"), ``a[b]`` ("item"), ``a`` itself ("const"), ``len(a)``
+#: ("len") or ``a()`` ("call"); it must be ``expected`` (``is``), or equal it when
+#: ``by_value``.
+Check = tuple[str, Any, Any, Any, bool]
+
+
 class _Walk:
     def __init__(self) -> None:
-        self.checks: list[tuple[Callable[[], Any], Any]] = []
-        self.plain: set[int] = set()  # indices of the checks of plain data
+        self.checks: list[Check] = []
+        # per check, the (code, name) reads it is there for: a read that only a function
+        # given to each_call, host_value or guard makes (which replays run or check
+        # themselves) needs no check (see Guards.after_trace)
+        self.tag: tuple[tuple[types.CodeType, str], ...] = ()
+        self.tags: list[tuple[tuple[types.CodeType, str], ...]] = []
         self.tensors: dict[int, Tensor] = {}
         self.seen: set[int] = set()
 
-    def value(self, v: Any, get: Callable[[], Any]) -> None:
-        """Check that ``get()`` still gives ``v`` (by value when plain data)."""
+    def _check(self, kind: str, a: Any, b: Any, expected: Any, by_value: bool) -> None:
+        self.checks.append((kind, a, b, expected, by_value))
+        self.tags.append(self.tag)
+
+    def value(self, v: Any, kind: str, a: Any, b: Any = None) -> None:
+        """Check that the place ``(kind, a, b)`` still holds ``v`` (an equal value when
+        plain data)."""
         if len(self.checks) >= _BUDGET:
             return
         if isinstance(v, Tensor):
             self.tensors[id(v)] = v
-            self.checks.append((_same(get, v), True))
+            self._check(kind, a, b, v, False)
         elif _plain(v):
-            self.plain.add(len(self.checks))
-            self.checks.append((get, copy.deepcopy(v)))
+            if kind != "const" or not isinstance(v, _SCALARS):  # a constant scalar holds
+                self._check(kind, a, b, copy.deepcopy(v), True)
         elif not isinstance(v, (types.ModuleType, type)):
-            self.checks.append((_same(get, v), True))
+            if kind != "const":
+                self._check(kind, a, b, v, False)
             self.inside(v)
 
     def inside(self, v: Any) -> None:
@@ -122,19 +155,19 @@ class _Walk:
         if t is types.FunctionType:
             self.function(v)
         elif t is types.MethodType:
-            self.value(v.__self__, functools.partial(_const, v.__self__))
+            self.value(v.__self__, "const", v.__self__)
             self.inside(v.__func__)
         elif t is functools.partial:
             self.inside(v.func)
             for a in (*v.args, *v.keywords.values()):
-                self.value(a, functools.partial(_const, a))
+                self.value(a, "const", a)
         elif t is tuple:
             for a in v:
-                self.value(a, functools.partial(_const, a))
+                self.value(a, "const", a)
         elif t is list:
-            self.checks.append((v.__len__, len(v)))
+            self._check("len", v, None, len(v), True)
             for i, a in enumerate(v):
-                self.value(a, functools.partial(_item, v, i))
+                self.value(a, "item", v, i)
         elif t is dict:
             self.dict(v)
         elif isinstance(v, Module):
@@ -147,23 +180,31 @@ class _Walk:
             self.reach(v, 0)
 
     def dict(self, d: dict[Any, Any], ignore: tuple[str, ...] = ()) -> None:
-        self.checks.append((functools.partial(_keys, d), _keys(d)))
+        # the same number of keys, each holding the same value: no key added or removed
+        self._check("len", d, None, len(d), True)
         for k, a in d.items():
             if k not in ignore:
-                self.value(a, functools.partial(d.get, k, _MISSING))
+                self.value(a, "get", d, k)
 
     def function(self, f: types.FunctionType) -> None:
-        for cell in f.__closure__ or ():
+        code = f.__code__
+        names = _names(code)
+        outer = self.tag
+        for name, cell in zip(code.co_freevars, f.__closure__ or ()):
             try:
                 v = cell.cell_contents
             except ValueError:  # a variable not yet assigned
                 continue
-            self.value(v, functools.partial(_cell, cell))
+            if name in names:
+                self.tag = (*outer, (code, name))
+                self.value(v, "cell", cell)
         if _user_module(f.__globals__.get("__name__", "")):
             g = f.__globals__
-            for name in _global_names(f.__code__):
+            for name in sorted(names):
                 if name in g:
-                    self.value(g[name], functools.partial(g.get, name, _MISSING))
+                    self.tag = (*outer, (code, name))
+                    self.value(g[name], "get", g, name)
+        self.tag = outer
 
     def reach(self, v: Any, depth: int) -> None:
         """Collect the tensors a library object holds (no checks): a tensor the function
@@ -189,55 +230,99 @@ class _Walk:
             self.reach(a, depth + 1)
 
 
-def _same(get: Callable[[], Any], v: Any) -> Callable[[], bool]:
-    return lambda: get() is v
+def _config() -> tuple[Any, str, Any]:
+    """The backend, device and default dtype that operations creating tensors use."""
+    sel = _cfg._CURRENT.get()
+    if sel is None:
+        sel = _cfg._process_default or _cfg.current()
+    return (sel.backend, sel.device.label, _cfg._default_float)
 
 
-def _const(v: Any) -> Any:
-    return v
+def _read(check: Check) -> Any:
+    kind, a, b = check[0], check[1], check[2]
+    if kind == "cell":
+        return a.cell_contents
+    if kind == "get":
+        return a.get(b, _MISSING)
+    if kind == "item":
+        return a[b] if b < len(a) else _MISSING
+    if kind == "len":
+        return len(a)
+    if kind == "call":
+        return a()
+    return a
 
 
-def _item(seq: list[Any], i: int) -> Any:
-    return seq[i] if i < len(seq) else _MISSING
-
-
-def _keys(d: dict[Any, Any]) -> tuple[Any, ...]:
-    return tuple(d)
-
-
-def _cell(cell: Any) -> Any:
+def holds(check: Check) -> bool:
+    """Whether one check still holds (a read that raises does not)."""
     try:
-        return cell.cell_contents
-    except ValueError:
-        return _MISSING
+        now = _read(check)
+    except Exception:
+        return False
+    expected = check[3]
+    return now is expected or (check[4] and now == expected)
 
 
-def _config() -> tuple[Any, Any, Any]:
-    from . import _config
+_READ = {
+    "cell": "{a}.cell_contents",
+    "get": "{a}.get({b}, M)",
+    "item": "({a}[{b}] if len({a}) > {b} else M)",
+    "len": "len({a})",
+    "call": "{a}()",
+    "const": "{a}",
+}
 
-    sel = _config.current()
-    return (sel.backend, sel.device, _config._default_float)
+
+def compile_checks(checks: list[Check]) -> Callable[[], bool]:
+    """One function that tells whether every check holds: straight-line Python, one
+    line per check (about 50 ns each), stopping at the first that fails."""
+    env: dict[str, Any] = {"M": _MISSING}
+    lines = ["def holds():", "    try:"]
+    for k, (kind, a, b, expected, by_value) in enumerate(checks):
+        env[f"a{k}"], env[f"b{k}"], env[f"e{k}"] = a, b, expected
+        read = _READ[kind].format(a=f"a{k}", b=f"b{k}")
+        if by_value:
+            lines.append(f"        v = {read}")
+            lines.append(f"        if v is not e{k} and v != e{k}: return False")
+        else:
+            lines.append(f"        if {read} is not e{k}: return False")
+    lines += ["    except Exception:", "        return False", "    return True"]
+    exec(compile("\n".join(lines), "<autodiff.compile guards>", "exec"), env)
+    return env["holds"]
 
 
 class Guards:
-    """What ``collect`` found: ``checks`` (``(fn, value)``: a replay needs ``fn()`` to
-    still equal ``value``), the indices of those on plain data, and the reachable
-    tensors (by id)."""
+    """What ``collect`` found: the checks, and the tensors the function can reach."""
 
     def __init__(self, walk: _Walk) -> None:
         self.checks = walk.checks
-        self.plain = walk.plain
+        self.tags = walk.tags
         self.tensors = walk.tensors
 
-    def after_trace(self) -> list[tuple[Callable[[], Any], Any]]:
-        """The checks to keep once the traced call returned: plain data the function
-        changed itself (a counter, a list it appends to) is its own side effect, which
-        replays do not repeat (``each_call`` declares one that they must) — no check; an
-        object it rebound makes every call trace again (a replay could not rebind it)."""
+    def after_trace(self, declared: list[Any]) -> list[Check]:
+        """The checks to keep once the traced call returned.
+
+        Plain data the function changed itself (a counter, a list it appends to) is its
+        own side effect, which replays do not repeat (``each_call`` declares one that
+        they must): no check. An object it rebound makes every call trace again (a
+        replay could not rebind it). A value read only by the functions in ``declared``
+        (given to ``each_call``, ``host_value`` or ``guard``, which every replay runs
+        again) needs no check either: a new learning rate must not trace again."""
+        skip = frozenset(c for c in (getattr(fn, "__code__", None) for fn in declared) if c)
+        used: dict[types.CodeType, set[str]] = {}
+
+        def needed(tag: tuple[tuple[types.CodeType, str], ...]) -> bool:
+            for code, name in tag:
+                if code not in used:
+                    used[code] = _names(code, skip)
+                if name not in used[code]:
+                    return False
+            return True
+
         return [
-            (fn, value)
-            for i, (fn, value) in enumerate(self.checks)
-            if i not in self.plain or failing([(fn, value)]) < 0
+            check
+            for check, tag in zip(self.checks, self.tags)
+            if (not skip or needed(tag)) and (not check[4] or holds(check))
         ]
 
 
@@ -245,21 +330,9 @@ def collect(fn: Callable[..., Any], args: tuple[Any, ...]) -> Guards:
     """The checks for what ``fn`` reads from Python (see the module documentation), and
     the tensors it can reach."""
     walk = _Walk()
-    walk.checks.append((_config, _config()))  # backend, device and default dtype
+    walk._check("call", _config, None, _config(), True)  # backend, device, default dtype
     walk.inside(fn)
     for a in args:
         if not isinstance(a, Tensor):
             walk.inside(a)
     return Guards(walk)
-
-
-def failing(checks: list[tuple[Callable[[], Any], Any]]) -> int:
-    """The index of the first check whose value changed, or -1 when none did."""
-    for i, (fn, value) in enumerate(checks):
-        try:
-            now = fn()
-        except Exception:
-            return i
-        if now is not value and now != value:
-            return i
-    return -1

@@ -311,7 +311,7 @@ def _boundary(outs: list[Tensor], start: int) -> list[Tensor]:
     return list(found.values())
 
 
-def _rng_states() -> list[tuple[Any, Any, Any]]:
+def _rng_states() -> list[tuple[Any, Any]]:
     """``(set_state, state)`` of every random generator a recomputation must replay: each
     backend's (those created so far) and NumPy's and Python's global ones."""
     import random

@@ -258,3 +258,14 @@ def test_compiled_grad_of_an_ignored_input_is_zeros_like_eager() -> None:
     assert cg.replays == 1
     _, tangent = ad.compile(lambda x: ad.jvp(lambda z: make([1.0]), (x,), (x,)))(x)
     np.testing.assert_allclose(_np(tangent), [0.0])
+
+
+def test_a_value_read_only_through_host_value_does_not_trace_again() -> None:
+    from autodiff._trace import host_value
+
+    rate = {"lr": 0.5}
+    step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)
+    step(make([1.0, 1.0]))
+    rate["lr"] = 0.25
+    np.testing.assert_allclose(_np(step(make([1.0, 1.0]))), [0.75, 0.75])
+    assert step.replays == 1  # replayed with the new rate, not traced again
