@@ -261,3 +261,16 @@ def test_complex_methods() -> None:
     np.testing.assert_allclose(z.real.numpy(), X, rtol=rtol(1e-6))
     np.testing.assert_allclose(z.imag.numpy(), 2 * X, rtol=rtol(1e-6))
     np.testing.assert_allclose(z.conj().numpy(), X - 2j * X, rtol=rtol(1e-6))
+
+
+def test_view_and_expand_are_reshape_and_broadcast_to_for_writes_too() -> None:
+    a, b = make(np.zeros((2, 3))), make(np.zeros((2, 3)))
+    va, vb = a.view(6), ad.reshape(b, (6,))
+    va[5] = 2.0
+    vb[5] = 2.0
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="read-only") as by_method:
+        a.expand(4, 2, 3)[0, 0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only") as by_function:
+        ad.broadcast_to(b, (4, 2, 3))[0, 0, 0] = 1.0
+    assert str(by_method.value) == str(by_function.value)
