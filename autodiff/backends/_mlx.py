@@ -380,6 +380,8 @@ class MLXLinalg:
 
     def solve(self, x1: Any, x2: Any, /) -> Any:
         mx = self._mx
+        self._real(x1, "solve")
+        self._real(x2, "solve")
         if x1.size == 0 or x2.size == 0:
             return self._empty("solve", x1, x2)
         if x2.ndim == 1:

@@ -76,15 +76,19 @@ def _pow_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 def _pow_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
-    # d(a**b)/db = a**b log(a); at a == 0 the limit 0 is used (PyTorch's convention)
+    # d(a**b)/db = a**b log(a); at a == 0 with b >= 0 the limit 0 is used (PyTorch's
+    # convention); with b < 0 it is -inf (a**b = inf, log a = -inf), as PyTorch.
+    # (b requires grad here, so it is an array; a may be a Python scalar)
+    nonneg = (xp.real(b) if xp.isdtype(b.dtype, "complex floating") else b) >= 0
     if isinstance(a, (int, float, complex)):
         if a == 0:
-            return g * 0
+            return xp.where(nonneg, 0.0, -(g * ans) * math.inf)
         if isinstance(a, complex):
             return g * ans * cmath.log(a)
         return g * ans * (math.log(a) if a > 0 else math.nan)
-    safe = xp.where(a == 0, 1.0, a)
-    return xp.where(a == 0, 0.0, g * ans * xp.log(safe))
+    limit = (a == 0) & nonneg
+    safe = xp.where(limit, 1.0, a)
+    return xp.where(limit, 0.0, g * ans * xp.log(safe))
 
 
 pow_p = primitive("pow", lambda xp, a, b: a**b, vjps=(_pow_da, _pow_db))
@@ -569,13 +573,17 @@ cosh_p = primitive("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * 
 asinh_p = primitive(
     "asinh", lambda xp, a: xp.asinh(a), lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),)
 )
-# acosh'(z) = 1 / (sqrt(z - 1) sqrt(z + 1)): inf at 1, as in PyTorch; the two roots
-# (not sqrt((z-1)(z+1))) follow acosh's branch cut for complex z with Re z < 0
-acosh_p = primitive(
-    "acosh",
-    lambda xp, a: xp.acosh(a),
-    lambda xp, g, ans, a: (g / (xp.sqrt(a - 1) * xp.sqrt(a + 1)),),
-)
+
+
+def _acosh_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    # acosh'(z) = 1 / (sqrt(z - 1) sqrt(z + 1)): inf at 1, as in PyTorch; for complex z the
+    # two roots (not sqrt((z-1)(z+1))) follow acosh's branch cut where Re z < 0
+    if xp.isdtype(a.dtype, "complex floating"):
+        return (g / (xp.sqrt(a - 1) * xp.sqrt(a + 1)),)
+    return (g / xp.sqrt((a - 1) * (a + 1)),)
+
+
+acosh_p = primitive("acosh", lambda xp, a: xp.acosh(a), _acosh_vjp)
 atanh_p = primitive("atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),))
 expm1_p = primitive("expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),))
 log1p_p = primitive("log1p", lambda xp, a: xp.log1p(a), lambda xp, g, ans, a: (g / (a + 1),))
@@ -644,12 +652,16 @@ atan2_p = primitive(
         lambda xp, g, ans, y, x: _atan2_side(xp, g, -y, y, x),
     ),
 )
-# copysign(a, b) = |a| sign(b): d/da = sign(a) sign(result) (0 at a = 0), d/db = 0
-copysign_p = primitive(
-    "copysign",
-    lambda xp, a, b: xp.copysign(a, b),
-    vjps=(lambda xp, g, ans, a, b: g * (xp.sign(a) * xp.sign(ans)), None),
-)
+
+
+def _copysign_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # copysign(a, b) = |a| sign(b): d/da = ±1 (+ where a and the result share a sign),
+    # 0 at a = 0, NaN at a = NaN on every backend (their sign(NaN) differ); d/db = 0
+    flip = xp.where(xp.signbit(a) == xp.signbit(ans), g, -g)
+    return xp.where(a == 0, 0.0, xp.where(xp.isnan(a), math.nan, flip))
+
+
+copysign_p = primitive("copysign", lambda xp, a, b: xp.copysign(a, b), vjps=(_copysign_da, None))
 # remainder(a, b) = a - q b: d/da = 1, d/db = -q, with the quotient q = (a - ans) / b the
 # forward used (floor(a / b) can differ by one near a jump: remainder(0.25, 0.001))
 remainder_p = primitive(
@@ -868,9 +880,12 @@ floor_divide_p, floor_divide = _flat(
     + _example("ad.floor_divide(ad.tensor(7.0), 2.0).item()", "3.0"),
     2,
 )
-# nextafter moves x1 by one ulp: d/dx1 = 1 (as PyTorch), x2 only picks a direction
+# nextafter moves x1 by one ulp: d/dx1 = 1 (as PyTorch), x2 only picks a direction; where
+# x1 == x2 the result is x2 itself (IEEE), and x1 gets 0, as PyTorch
 nextafter_p = primitive(
-    "nextafter", lambda xp, a, b: xp.nextafter(a, b), vjps=(lambda xp, g, ans, a, b: g, None)
+    "nextafter",
+    lambda xp, a, b: xp.nextafter(a, b),
+    vjps=(lambda xp, g, ans, a, b: xp.where(a == b, 0.0, g), None),
 )
 nextafter = _binary(
     nextafter_p,

@@ -15,7 +15,7 @@ from typing import Any
 from ..engine import apply1, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_axes, normalize_axis
-from .elementwise import conj, real, sqrt
+from .elementwise import conj, real, sqrt, where
 from .reduction import _count, _reduce, in_dtype, kept_shape, mean
 from .reduction import sum as _sum
 from .shape import _inverse, concat
@@ -246,7 +246,8 @@ def var(
 
 
 def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool = False) -> Tensor:
-    """Standard deviation over ``axis`` (``sqrt(var(...))``, same ``correction``).
+    """Standard deviation over ``axis`` (``sqrt(var(...))``, same ``correction``); where
+    the variance is 0 the gradient is 0 (as PyTorch's), not ``inf · 0``.
 
     Examples
     --------
@@ -254,7 +255,9 @@ def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
     >>> ad.std(ad.tensor([1.0, 3.0])).item()
     1.0
     """
-    return sqrt(var(x, axis=axis, correction=correction, keepdims=keepdims))
+    v = var(x, axis=axis, correction=correction, keepdims=keepdims)
+    flat = v == 0  # a constant slice: sqrt'(0) = inf would meet var's zero gradient
+    return where(flat, 0.0, sqrt(where(flat, 1.0, v)))
 
 
 # -- no gradient: arg-reductions and truth tests -----------------------------------------
