@@ -419,3 +419,36 @@ def test_convention_clip_nan_bound_takes_the_gradient() -> None:
     ad.clip(x, min=lo).sum().backward()
     assert x.grad.tolist() == [0.0, 1.0]
     assert lo.grad.tolist() == [1.0, 0.0]
+
+
+# -- found by the differential test (tests/test_torch_oracle.py) -------------------------------
+
+
+def test_pow_grad_in_the_exponent_at_a_zero_base() -> None:
+    # d(0**b)/db: 0 for b > 0 (the limit), -inf for b < 0 (0**b = inf, log 0 = -inf)
+    b = make([2.0, -1.5], requires_grad=True)
+    with np.errstate(all="ignore"):
+        (g,) = _grad(lambda t: (make([0.0, 0.0]) ** t).sum(), b)
+    assert g.tolist() == [0.0, -math.inf]
+
+
+def test_nextafter_of_equal_inputs_returns_x2() -> None:
+    x = make([1.0, 2.0], requires_grad=True)
+    (g,) = _grad(lambda t: ad.nextafter(t, make([1.0, 3.0])).sum(), x)
+    assert g.tolist() == [0.0, 1.0]  # nextafter(1, 1) is x2 itself
+
+
+def test_copysign_grad_is_the_same_on_every_backend() -> None:
+    x = make([math.nan, math.inf, -2.0, 0.0], requires_grad=True)
+    with np.errstate(all="ignore"):
+        (g,) = _grad(lambda t: ad.copysign(t, make([1.0, -1.0, -1.0, -1.0])).sum(), x)
+    assert math.isnan(g[0])
+    assert g[1:].tolist() == [-1.0, 1.0, 0.0]
+
+
+def test_std_of_a_constant_slice_has_zero_gradient() -> None:
+    x = make([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    (g,) = _grad(lambda t: ad.std(t, axis=1).sum(), x)
+    assert g[0].tolist() == [0.0, 0.0, 0.0]
+    d = np.array([1.0, 2.0, 4.0]) - 7 / 3
+    np.testing.assert_allclose(g[1], d / (3 * np.sqrt(np.mean(d * d))), rtol=10 * _tol())
