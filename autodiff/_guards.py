@@ -37,6 +37,8 @@ _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 _CONTAINERS = (tuple, list, frozenset, set)
 #: past this many checks the walk stops (a function reaching a huge object graph)
 _BUDGET = 4096
+#: a list, tuple or dict with more items is checked by identity and length only
+_ITEMS = 256
 _LIBRARY_DIRS = tuple(
     p
     for p in {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -161,6 +163,9 @@ class _Walk:
             self.inside(v.func)
             for a in (*v.args, *v.keywords.values()):
                 self.value(a, "const", a)
+        elif t in (tuple, list, dict) and len(v) > _ITEMS:
+            if t is not tuple:  # a large container: its length only
+                self._check("len", v, None, len(v), True)
         elif t is tuple:
             for a in v:
                 self.value(a, "const", a)
