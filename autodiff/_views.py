@@ -43,7 +43,7 @@ Layout = tuple[tuple[int, ...], int]
 class View:
     """How a view tensor derives from its root base (``Tensor._view``)."""
 
-    __slots__ = ("base", "base_shape", "offset", "readonly", "steps", "strides")
+    __slots__ = ("base", "base_shape", "offset", "part", "readonly", "steps", "strides")
 
     base: Tensor
     base_shape: tuple[int, ...]
@@ -51,6 +51,8 @@ class View:
     strides: tuple[int, ...]
     offset: int
     readonly: bool
+    #: "real" or "imag" for a view of one part of a complex base, else None
+    part: str | None
 
 
 def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -154,6 +156,10 @@ def _broadcast(shape: Any, strides: Any, offset: int, p: Any, out: Any) -> Layou
     return (0,) * lead + tuple(kept), offset
 
 
+def _same(shape: Any, strides: Any, offset: int, p: Any, out: Any) -> Layout:
+    return tuple(strides), offset
+
+
 def _flip(shape: Any, strides: Any, offset: int, p: Any, out: Any) -> Layout:
     axis = p["axis"]
     axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
@@ -174,6 +180,8 @@ _LAYOUTS: dict[str, Callable[..., Layout | None]] = {
     "squeeze": _squeeze,
     "broadcast_to": _broadcast,
     "flip": _flip,
+    "real": _same,
+    "imag": _same,
 }
 
 
@@ -184,10 +192,10 @@ def track(out: Tensor, x: Tensor, prim: Any, params: Any = None) -> Tensor:
     shape = tuple(x.data.shape)
     steps: tuple[tuple[Any, Any], ...]
     if info is None:
-        base, steps, strides, offset, readonly = x, (), _c_strides(shape), 0, False
+        base, steps, strides, offset, readonly, part = x, (), _c_strides(shape), 0, False, None
     else:
         base, steps, strides, offset = info.base, info.steps, info.strides, info.offset
-        readonly = info.readonly
+        readonly, part = info.readonly, info.part
     found = _LAYOUTS[prim.name](shape, strides, offset, params or {}, tuple(out.data.shape))
     if found is None:
         return out
@@ -197,6 +205,12 @@ def track(out: Tensor, x: Tensor, prim: Any, params: Any = None) -> Tensor:
     v.steps = (*steps, (prim, params))
     v.strides, v.offset = found
     v.readonly = readonly or prim.name == "broadcast_to"
+    if prim.name in ("real", "imag"):
+        if x.dtype.kind == "complex floating":
+            part = prim.name
+        elif prim.name == "imag":
+            v.readonly = True  # zeros, read-only in NumPy; real(x) is x itself
+    v.part = part
     out._view = v  # type: ignore[attr-defined]
     refs: list[Any] | None = getattr(base, "_views", None)
     if refs is None:
@@ -278,12 +292,33 @@ def write(view: Tensor, new: Tensor) -> None:
             "(e.g. y = x * 1)."
         )
     steps = info.steps
-    if len(steps) == 1 and steps[0][0].name == "getitem":
+    if info.part is not None:
+        new = _whole(info, new)
+        steps = tuple(s for s in steps if s[0].name not in ("real", "imag"))
+    if not steps:
+        placed = new  # real(z) or imag(z) itself: every element written
+    elif len(steps) == 1 and steps[0][0].name == "getitem":
         placed = indexing.set_basic(base, steps[0][1]["key"], new)
     else:
-        placed = indexing.set_positions(base, positions(info, tuple(view.data.shape)), new)
+        placed = indexing.set_positions(base, positions(info, tuple(new.data.shape)), new)
     rebind(base, placed)
     refresh(base)
+
+
+def _whole(info: View, new: Tensor) -> Tensor:
+    """The complex elements under a view of one part, with that part now ``new``."""
+    from .engine import apply1
+    from .ops import elementwise as ew
+    from .ops.shape import astype
+
+    current = info.base
+    for prim, params in info.steps:
+        if prim.name not in ("real", "imag"):  # elementwise: they commute with the rest
+            current = apply1(prim, current, params)
+    kept = apply1(ew.imag_p if info.part == "real" else ew.real_p, current)
+    dtype = info.base.dtype
+    re, im = (new, kept) if info.part == "real" else (kept, new)
+    return astype(re, dtype) + astype(im, dtype) * 1j
 
 
 def assign(t: Tensor, new: Tensor) -> None:

@@ -377,3 +377,61 @@ def test_views_that_die_are_forgotten() -> None:
     assert len(x._views) < 40  # type: ignore[attr-defined]
     x[0] = 1.0
     assert x.numpy()[0].tolist() == [1.0] * 4
+
+
+PARTS: dict[str, Callable[[Any, Any], Any]] = {
+    "real": lambda m, z: m.real(z),
+    "imag": lambda m, z: m.imag(z),
+    "real-row": lambda m, z: m.real(z)[1],
+    "imag-of-transpose": lambda m, z: m.imag(z.T)[:, 0],
+}
+
+
+def _parts_program(m: Any, x: Any, part: str) -> Any:
+    if m is np:
+        z = x * (1.0 + 0.5j)
+    elif m is ad:
+        wide = x.dtype == ad.float64 and ad.get_backend().supports(ad.complex128)
+        z = ad.astype(x, ad.complex128 if wide else ad.complex64) * (1.0 + 0.5j)
+    else:
+        z = x.to(m.complex128) * (1.0 + 0.5j)
+    v = PARTS[part](m, z)
+    factor = m.sin(x[0, 1])
+    if m is ad:
+        factor = ad.astype(factor, v.dtype)  # float32 parts where complex128 is missing
+    v *= factor  # a write into one part of z
+    return z, v
+
+
+@pytest.mark.parametrize("part", list(PARTS))
+def test_real_and_imag_of_a_complex_tensor_are_views(part: str) -> None:
+    z_np, v_np = _parts_program(np, X0.copy(), part)
+    z, v = _parts_program(ad, make(X0), part)
+    tol = rtol(1e-12)
+    np.testing.assert_allclose(z.numpy(), z_np, rtol=tol, atol=tol)
+    np.testing.assert_allclose(v.numpy(), v_np, rtol=tol, atol=tol)
+
+    def loss(m: Any, x: Any) -> Any:
+        z, v = _parts_program(m, x, part)
+        return m.sum(m.real(z * m.conj(z)) * m.imag(z)) + m.sum(v * v)
+
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(X0, requires_grad=True)
+    loss(torch, xt).backward()
+    x = make(X0, requires_grad=True)
+    loss(ad, x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=tol, atol=tol)
+    check_grads(lambda t: loss(ad, t), (make(X0),), order=2, modes=("rev",))
+
+
+def test_imag_of_a_real_tensor_is_read_only_and_real_is_the_tensor() -> None:
+    x = make(X0)
+    try:
+        zeros = ad.imag(x)
+    except (TypeError, ValueError):
+        pytest.skip("this backend has imag of complex tensors only, as the standard")
+    with pytest.raises(ValueError, match="read-only"):
+        zeros[0] = 1.0
+    r = ad.real(x)
+    r[0] = 5.0
+    assert x.numpy()[0].tolist() == [5.0] * 4

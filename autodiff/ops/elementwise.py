@@ -11,6 +11,7 @@ import cmath
 import math
 from typing import Any
 
+from .. import _views
 from ..engine import apply1, apply2, identity, primitive
 from ..tensor import Tensor
 from ._util import as_tensor, scalar_or_tensor
@@ -726,14 +727,27 @@ conj = _unary(
     "Elementwise complex conjugate (the identity on real tensors)."
     + _example("ad.conj(ad.tensor(1 + 2j)).item()", "(1-2j)"),
 )
-real = _unary(
+
+
+def _part(prim: Any, doc: str) -> Any:
+    # a view of the complex input, as NumPy's: a write into it reaches the input
+    def fn(x: Any, /) -> Tensor:
+        x = as_tensor(x)
+        return _views.track(apply1(prim, x), x, prim)
+
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__doc__ = doc
+    return fn
+
+
+real = _part(
     real_p,
-    "Real part of each element (a real tensor)."
+    "Real part of each element (a real tensor; a view of a complex ``x``)."
     + _example("ad.real(ad.tensor(1 + 2j)).item()", "1.0"),
 )
-imag = _unary(
+imag = _part(
     imag_p,
-    "Imaginary part of each element (a real tensor)."
+    "Imaginary part of each element (a real tensor; a view of a complex ``x``)."
     + _example("ad.imag(ad.tensor(1 + 2j)).item()", "2.0"),
 )
 logaddexp = _binary(
