@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .engine import Node
+from .engine import Node, as_used
 from .tensor import Tensor
 
 __all__ = ["render", "to_dot"]
@@ -89,6 +89,8 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
         else:
             hidden += 1
         for t in node.inputs or ():
+            if isinstance(t, Tensor):
+                t = as_used(t, node.seq)  # as the node used it, before any in-place write
             if isinstance(t, Tensor) and t._node is not None and id(t._node) not in seen:
                 seen.add(id(t._node))
                 queue.append(t._node)
@@ -112,6 +114,7 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
         for t in node.inputs or ():
             if not isinstance(t, Tensor):
                 continue
+            t = as_used(t, node.seq)
             if t._node is None:
                 key = id(t)
                 if key not in leaf_ids:

@@ -435,3 +435,20 @@ def test_imag_of_a_real_tensor_is_read_only_and_real_is_the_tensor() -> None:
     r = ad.real(x)
     r[0] = 5.0
     assert x.numpy()[0].tolist() == [5.0] * 4
+
+
+def test_the_drawn_graph_shows_what_each_operation_used() -> None:
+    x = make([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1.0
+    y -= ad.mean(y)
+    dot = ad.viz.to_dot(y)
+    ops = {
+        line.split(" [")[0].strip(): line.split('label="')[1].split("\\n")[0]
+        for line in dot.splitlines()
+        if "shape=box" in line and "label=" in line
+    }
+    edges = {
+        (ops.get(a.strip(), a.strip()), ops.get(b.strip(" ;"), b.strip(" ;")))
+        for a, b in (line.split("->") for line in dot.splitlines() if "->" in line)
+    }
+    assert ("multiply", "mean") in edges and ("subtract", "mean") not in edges
