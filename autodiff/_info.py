@@ -114,7 +114,12 @@ def _promote(a: DType, b: Any, backend: Any = None) -> DType:
     is float32), so ``result_type`` always names the dtype the operators and functions
     return. ``b`` is a dtype or a Python scalar type (``int``, ``float`` ...)."""
     out = _standard_promote(a, b) if isinstance(b, DType) else _standard_scalar(a, b)
-    if backend is not None and (out is None or not backend.supports(out)):
+    if (
+        backend is not None
+        and (out is None or not backend.supports(out))
+        and backend.supports(a)
+        and (not isinstance(b, DType) or backend.supports(b))
+    ):
         # silent standard, or a dtype the library lacks (MLX has no complex128)
         out = backend.promoted(a, b)
     if out is None:
