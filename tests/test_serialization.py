@@ -188,6 +188,10 @@ def test_optimizer_load_state_dict_is_all_or_nothing() -> None:
     with pytest.raises(ValueError, match="the state has 1 parameters, the optimizer 2"):
         dst.load_state_dict(_trained_adam((2,)).state_dict())
     bad = dst.state_dict()
+    bad["hyper"] = {**bad["hyper"], "lr": "fast"}
+    with pytest.raises(ValueError, match="learning rate must be a non-negative number"):
+        dst.load_state_dict(bad)
+    bad = dst.state_dict()
     bad["state"]["1"] = {**bad["state"]["1"], "exp_avg": ad.ones(4, dtype=ad.int32)}
     with pytest.raises(TypeError, match="'exp_avg' of parameter 1 is int32"):
         dst.load_state_dict(bad)

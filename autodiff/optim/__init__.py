@@ -221,6 +221,11 @@ class Optimizer:
             raise ValueError(
                 f"the state's hyper-parameters {got} are not {name}'s {sorted(self.hyper)}."
             )
+        lr = hyper.get("lr", 0.0)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr >= 0:
+            raise ValueError(
+                f"the state's learning rate must be a non-negative number, got {lr!r}."
+            )
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise TypeError(f"step_count must be a non-negative int, got {count!r}.")
         if not isinstance(per, dict) or set(per) != {str(i) for i in range(len(self.params))}:
