@@ -446,7 +446,7 @@ def test_crafted_files_raise_only_checkpoint_error_naming_the_problem(tmp_path: 
         err, seconds, _ = _measure(path)
         assert isinstance(err, CheckpointError), (name, err)
         assert str(path) in str(err), (name, err)
-        assert seconds < 1.0, name
+        assert seconds < 2.0, name
 
 
 # -- bfloat16 (item 16) -----------------------------------------------------------------
@@ -547,6 +547,6 @@ def test_fuzz_every_damaged_file_raises_checkpoint_error_in_bounded_time_and_mem
         assert isinstance(err, CheckpointError), (path, type(err), err)
         size = path.stat().st_size if path.is_file() else 0
         _, seconds, peak = _measure(path)
-        assert seconds < 1.0, (path, seconds)
+        assert seconds < 2.0, (path, seconds)
         assert peak < 8 * size + 4 * 2**20, (path, peak)
     assert loaded < len(cases) // 4
