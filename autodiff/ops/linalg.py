@@ -71,9 +71,12 @@ def _mT(xp: Any, a: Any) -> Any:
     return xp.matrix_transpose(a)
 
 
+# (Dask's arrays have no .device: they live on the default one, hence the getattr)
+
+
 def _eye_like(xp: Any, a: Any) -> Any:
     n = a.shape[-1]
-    return xp.eye(n, dtype=a.dtype, device=a.device)
+    return xp.eye(n, dtype=a.dtype, device=getattr(a, "device", None))
 
 
 def _unsq2(xp: Any, g: Any) -> Any:
@@ -140,10 +143,10 @@ slogdet_p = primitive("linalg.slogdet", _slogdet_fwd, _slogdet_vjp, nout=2)
 def _diag_embed_matrix(xp: Any, like: Any, n: int, m: int, offset: int) -> Any:
     # E[l, i*m + j] = 1 where (i, j) is the l-th element of the offset diagonal
     length = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
-    rows = xp.arange(length, device=like.device) + max(0, -offset)
+    rows = xp.arange(length, device=getattr(like, "device", None)) + max(0, -offset)
     cols = rows + offset
     flat = xp.reshape(rows * m + cols, (-1, 1))
-    return xp.astype(flat == xp.arange(n * m, device=like.device), like.dtype)
+    return xp.astype(flat == xp.arange(n * m, device=getattr(like, "device", None)), like.dtype)
 
 
 def _diagonal_vjp(xp: Any, g: Any, ans: Any, a: Any, offset: int = 0) -> tuple[Any]:

@@ -38,14 +38,14 @@ def _sym(xp: Any, a: Any) -> Any:
 def _diag(xp: Any, v: Any) -> Any:
     # (..., n) -> (..., n, n) with v on the diagonal
     n = v.shape[-1]
-    return xp.eye(n, dtype=v.dtype, device=v.device) * xp.expand_dims(v, axis=-2)
+    return xp.eye(n, dtype=v.dtype, device=getattr(v, "device", None)) * xp.expand_dims(v, axis=-2)
 
 
 def _tril_mask(xp: Any, like: Any, diag: float, strict: bool = False) -> Any:
     # lower-triangle mask of like's last two axes, ``diag`` on the diagonal
     n = like.shape[-1]
-    i = xp.reshape(xp.arange(n, device=like.device), (n, 1))
-    j = xp.reshape(xp.arange(n, device=like.device), (1, n))
+    i = xp.reshape(xp.arange(n, device=getattr(like, "device", None)), (n, 1))
+    j = xp.reshape(xp.arange(n, device=getattr(like, "device", None)), (1, n))
     below = xp.astype(i > j, like.dtype)
     return below + xp.astype(i == j, like.dtype) * diag
 

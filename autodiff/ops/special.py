@@ -30,7 +30,7 @@ def _log_sum(xp: Any, z: Any, axis: Any) -> Any:
 def _lse_fwd(xp: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     kept = kept_shape(tuple(a.shape), axis)
     if math.prod(a.shape) == 0:  # nothing to take a max of: the empty sum, -inf
-        out = xp.full(kept, -math.inf, dtype=a.dtype, device=a.device)
+        out = xp.full(kept, -math.inf, dtype=a.dtype, device=getattr(a, "device", None))
     else:
         z, m = _shifted(xp, a, axis)
         out = _log_sum(xp, z, axis) + m
