@@ -86,8 +86,17 @@ def record_rebind(t: Tensor, old: Tensor) -> None:
     if entry is None:
         ref = weakref.ref(t, lambda _, key=key: REBOUND.pop(key, None))  # type: ignore[misc]
         entry = REBOUND[key] = (ref, [], [])
+    olds = entry[2]
+    n = len(olds)
+    if n >= 8 and not n & (n - 1):
+        # a long-lived tensor written at every step: the states whose graph a backward
+        # has freed cannot be differentiated again, so their arrays need not be kept
+        for state in olds:
+            node = state._node
+            if node is not None and node.args is None:
+                state.data = None
     entry[1].append(-next(_seq))
-    entry[2].append(old)
+    olds.append(old)
 
 
 def as_used(t: Tensor, seq: int) -> Tensor:
@@ -826,6 +835,9 @@ def _prepare(
         xp, ans, args = NAMESPACE, _wrap_ans(node, node.ans, backend), node.inputs
         if REBOUND:  # each input as this node used it (see as_used)
             args = tuple(as_used(a, node.seq) if isinstance(a, Tensor) else a for a in args)
+            for a in args:
+                if isinstance(a, Tensor) and a.data is None:
+                    raise _freed(a._node)  # a state record_rebind let go
     multi = prim.nout != 1
     if multi:
         g = tuple(gi if gi is not None else xp.zeros_like(a) for gi, a in zip(g, ans))

@@ -452,3 +452,16 @@ def test_the_drawn_graph_shows_what_each_operation_used() -> None:
         for a, b in (line.split("->") for line in dot.splitlines() if "->" in line)
     }
     assert ("multiply", "mean") in edges and ("subtract", "mean") not in edges
+
+
+def test_a_long_lived_tensor_written_at_every_step_does_not_keep_every_state() -> None:
+    from autodiff.engine import REBOUND
+
+    w = make([0.5, -0.25], requires_grad=True)
+    state = ad.zeros_like(w)
+    for k in range(100):
+        state[...] = w * float(k)  # recorded, at every step, into the same tensor
+        ad.sum(state * state).backward()
+    kept = [old for old in REBOUND[id(state)][2] if old.data is not None]
+    assert len(kept) < 70  # the states whose graph backward freed are let go
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy() * sum(k * k for k in range(100)))
