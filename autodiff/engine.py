@@ -749,11 +749,9 @@ def _backward(
         i = -1
         for t in ins:
             i += 1
-            if not isinstance(t, Tensor):
-                continue
-            if versioned:
+            if versioned and isinstance(t, Tensor):
                 t = as_used(t, node.seq)
-            if not t._rg:
+            if not isinstance(t, Tensor) or not t._rg:
                 continue
             if vjps is None:
                 gi = res[i]
