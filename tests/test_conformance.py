@@ -242,3 +242,49 @@ def test_patched_forwards_keep_their_gradients(name: str) -> None:
         (ad.expm1(x) + ad.tanh(x)).sum().backward()
         want = np.exp([0.3, -1.2]) + 1 - np.tanh([0.3, -1.2]) ** 2
         np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+
+
+# -- MLX: the adapter is MLX's array API layer ----------------------------------------
+
+
+@pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
+def test_mlx_integer_reductions_widen_as_the_standard_says() -> None:
+    small = np.array([200, 100, 7], dtype=np.uint8)
+    signed = np.array([100, 100, -3], dtype=np.int8)
+    with ad.use_backend("mlx"):
+        s = ad.sum(ad.asarray(small))
+        p = ad.prod(ad.asarray(signed))
+        c = ad.cumulative_sum(ad.asarray(small))
+        kept = ad.sum(ad.asarray(small), dtype=ad.uint8)
+    assert s.dtype is ad.uint64 and s.item() == int(small.sum(dtype=np.uint64))
+    assert p.dtype is ad.int64 and p.item() == 100 * 100 * -3
+    assert c.dtype is ad.uint64 and c.tolist() == np.cumsum(small, dtype=np.uint64).tolist()
+    assert kept.dtype is ad.uint8 and kept.item() == int(small.sum()) % 256
+
+
+@pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
+def test_mlx_integer_matmul_is_exact() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(-(2**40), 2**40, size=(2, 3, 4))
+    b = rng.integers(-(2**10), 2**10, size=(4, 5))
+    v = rng.integers(-50, 50, size=4)
+    with ad.use_backend("mlx"):
+        ta, tb, tv = ad.asarray(a), ad.asarray(b), ad.asarray(v)
+        got = (ta @ tb).tolist(), (ta @ tv).tolist(), (tv @ tb).tolist(), (tv @ tv).item()
+        small = ad.asarray(np.ones((2, 2), np.int8)) @ ad.asarray(np.ones((2, 2), np.int8))
+    assert got == ((a @ b).tolist(), (a @ v).tolist(), (v @ b).tolist(), int(v @ v))
+    assert small.dtype is ad.int8 and small.tolist() == [[2, 2], [2, 2]]
+
+
+@pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
+def test_mlx_linspace_and_sign_follow_the_standard() -> None:
+    with ad.use_backend("mlx"):
+        lin = ad.linspace(0.0, 1.0, 6, endpoint=False).tolist()
+        empty = ad.linspace(0.0, 0.0, 0, endpoint=False)
+        sign = ad.sign(ad.asarray([nan, -2.0, 0.0, 3.0])).tolist()
+    assert (
+        lin
+        == np.linspace(0.0, 1.0, 6, endpoint=False, dtype=np.float64).astype(np.float32).tolist()
+    )
+    assert empty.shape == (0,)
+    assert math.isnan(sign[0]) and sign[1:] == [-1.0, 0.0, 1.0]

@@ -111,10 +111,13 @@ class MLXNamespace:
         endpoint: bool = True,
     ) -> Any:
         dtype = dtype or self._mx.float32
-        if endpoint:
-            return self._mx.linspace(start, stop, num, dtype=dtype)
-        step = (stop - start) / num
-        return (self._mx.arange(0, num, dtype=dtype) * step + start).astype(dtype)
+        if self._mx.issubdtype(dtype, self._mx.complexfloating) or dtype == self._mx.float64:
+            host = self._np.linspace(start, stop, num, endpoint=endpoint)
+            return self._mx.array(host, dtype=dtype)
+        # NumPy's values (computed in float64, rounded once): MLX's own linspace
+        # computes in float32 and is off by an ulp
+        host = self._np.linspace(start, stop, num, endpoint=endpoint, dtype=self._np.float64)
+        return self._mx.array(host.astype(self._np.float32), dtype=dtype)
 
     def eye(
         self,
@@ -227,12 +230,53 @@ class MLXNamespace:
     def count_nonzero(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         return self._mx.sum(x != 0, axis=axis, keepdims=keepdims).astype(self._mx.int64)
 
+    def sign(self, x: Any, /) -> Any:
+        # MLX's sign(NaN) is 0; the standard's is NaN
+        mx = self._mx
+        out = mx.sign(x)
+        return mx.where(mx.isnan(x), x, out) if mx.issubdtype(x.dtype, mx.floating) else out
+
+    def _widen(self, x: Any) -> Any:
+        # the standard: sums and products of integers default to the widest integer
+        # dtype of the same signedness (MLX keeps int8/uint8 ... as they are)
+        mx = self._mx
+        if x.dtype in (mx.int8, mx.int16, mx.int32, mx.bool_):
+            return x.astype(mx.int64)
+        if x.dtype in (mx.uint8, mx.uint16, mx.uint32):
+            return x.astype(mx.uint64)
+        return x
+
+    def sum(self, x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
+        x = self._widen(x) if dtype is None else x.astype(dtype)
+        return self._mx.sum(x, axis=axis, keepdims=keepdims)
+
+    def prod(
+        self, x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False
+    ) -> Any:
+        x = self._widen(x) if dtype is None else x.astype(dtype)
+        return self._mx.prod(x, axis=axis, keepdims=keepdims)
+
+    def matmul(self, x1: Any, x2: Any, /) -> Any:
+        mx = self._mx
+        if mx.issubdtype(x1.dtype, mx.inexact) or mx.issubdtype(x2.dtype, mx.inexact):
+            return mx.matmul(x1, x2)
+        # MLX multiplies matrices of floats only: integers exactly, as a broadcast
+        # product summed over k (never through a float, which would round int64)
+        a = x1[None, :] if x1.ndim == 1 else x1
+        b = x2[:, None] if x2.ndim == 1 else x2
+        terms = mx.expand_dims(a, -1) * mx.expand_dims(b, -3)
+        out = self.sum(terms, axis=-2).astype(terms.dtype)
+        if x2.ndim == 1:
+            out = out[..., 0]
+        if x1.ndim == 1:
+            out = out[..., 0] if x2.ndim == 1 else out[..., 0, :]
+        return out
+
     def _scan(
         self, fn: Any, x: Any, axis: int, dtype: Any, include_initial: bool, start: int
     ) -> Any:
         mx = self._mx
-        if dtype is not None:
-            x = x.astype(dtype)
+        x = self._widen(x) if dtype is None else x.astype(dtype)
         out = fn(x, axis=axis)
         if include_initial:
             shape = list(x.shape)
