@@ -1,5 +1,6 @@
-"""Every primitive's gradient against finite differences, first and second order,
-on broadcasting shapes drawn by hypothesis."""
+"""Every differentiable primitive's gradient against finite differences, first and second
+order: each sample of the table ``autodiff._samples`` on the backend under test, the
+elementwise ones also on broadcasting shapes drawn by hypothesis."""
 
 from __future__ import annotations
 
@@ -13,42 +14,76 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
+from autodiff._samples import SAMPLES, Sample, best_dtype, iter_samples
+from autodiff.engine import PRIMITIVES
 from autodiff.testing import check_grads
 
 from .conftest import make
 
-# name → (function, low, high): inputs are drawn from [low, high]
-UNARY: dict[str, tuple[Callable[[Any], Any], float, float]] = {
-    "negative": (ad.negative, -2, 2),
-    "positive": (ad.positive, -2, 2),
-    "exp": (ad.exp, -2, 2),
-    "log": (ad.log, 0.3, 3),
-    "sin": (ad.sin, -3, 3),
-    "cos": (ad.cos, -3, 3),
-    "sqrt": (ad.sqrt, 0.3, 3),
-    "tanh": (ad.tanh, -2, 2),
-    "sigmoid": (ad.sigmoid, -4, 4),
-    "relu": (ad.relu, -2, 2),
-    "abs": (ad.abs, -2, 2),
-    "pow_scalar": (lambda x: x**3, -2, 2),
-    "pow_fractional": (lambda x: x**1.5, 0.3, 2),
-    "rpow": (lambda x: 2.0**x, -2, 2),
-    "square_div": (lambda x: 1.0 / x, 0.5, 2),
-    "rsub": (lambda x: 1.0 - x, -2, 2),
-}
+ALL = list(iter_samples())
+SWEPT = [(tid, s) for tid, _, s in ALL if s.domain is not None]
+UNARY = {tid: s for tid, s in SWEPT if len(s.args) == 1}
+BINARY = {tid: s for tid, s in SWEPT if len(s.args) == 2}
 
-BINARY: dict[str, tuple[Callable[[Any, Any], Any], float, float]] = {
-    "add": (ad.add, -2, 2),
-    "subtract": (ad.subtract, -2, 2),
-    "multiply": (ad.multiply, -2, 2),
-    "divide": (ad.divide, 0.5, 2),
-    "pow": (ad.pow, 0.5, 2),
-    "maximum": (ad.maximum, -2, 2),
-    "minimum": (ad.minimum, -2, 2),
-}
 
-# kinks are avoided: inputs within this distance of a kink are moved away
-KINKS = {"relu": 0.0, "abs": 0.0}
+def _skip_without_extension(name: str) -> None:
+    ext = name.split(".", 1)[0] if "." in name else None
+    backend = ad.get_backend()
+    if ext is not None and ext not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend does not implement the {ext} extension")
+
+
+def _counting(fn: Callable[..., Any], calls: list[int]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return fn(*args, **kwargs)
+
+    return counted
+
+
+def _recorded(sample: Sample, dtype: ad.DType) -> set[str]:
+    # the primitives recorded in the graph of sample.fn (to_device records a node
+    # without calling its forward)
+    todo = [sample.fn(*(make(a, dtype=dtype, requires_grad=True) for a in sample.args))]
+    seen: set[str] = set()
+    while todo:
+        node = todo.pop()._node
+        if node is not None and node.prim.name not in seen:
+            seen.add(node.prim.name)
+            todo.extend(t for t in node.inputs or () if isinstance(t, ad.Tensor))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("name", "sample"), [(n, s) for _, n, s in ALL], ids=[t for t, _, _ in ALL]
+)
+def test_sample_grads(name: str, sample: Sample, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sample passes ``check_grads`` up to its order and reaches its primitive."""
+    _skip_without_extension(name)
+    backend = ad.get_backend()
+    prim = PRIMITIVES[name]
+    calls: list[int] = []
+    monkeypatch.setattr(prim, "forward", _counting(prim.forward, calls))
+    if prim in backend.kernels:
+        monkeypatch.setitem(backend.kernels, prim, _counting(backend.kernels[prim], calls))
+    dtype = best_dtype(sample, backend)
+    check_grads(sample.fn, tuple(make(a, dtype=dtype) for a in sample.args), order=sample.order)
+    reached = bool(calls) or name in _recorded(sample, dtype)
+    assert reached, f"the sample never runs the primitive {name!r} it is filed under"
+
+
+def test_every_differentiable_primitive_has_a_sample() -> None:
+    missing = sorted(n for n, p in PRIMITIVES.items() if p.differentiable and not SAMPLES.get(n))
+    assert not missing, (
+        f"differentiable primitives without a sample in autodiff._samples: {missing}"
+    )
+    unknown = sorted(set(SAMPLES) - set(PRIMITIVES))
+    assert not unknown, f"samples filed under names that are no primitive: {unknown}"
+
+
+def test_sample_ids_are_unique() -> None:
+    ids = [t for t, _, _ in ALL]
+    assert len(ids) == len(set(ids))
 
 
 def _floats(low: float, high: float) -> st.SearchStrategy[float]:
@@ -66,18 +101,20 @@ def _away_from(x: np.ndarray, kink: float) -> np.ndarray:
 @pytest.mark.parametrize("name", list(UNARY))
 @given(data=st.data())
 def test_unary_grads(name: str, data: st.DataObject) -> None:
-    fn, low, high = UNARY[name]
+    sample = UNARY[name]
+    low, high = sample.domain or (0, 0)
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3), label="shape")
     x = _array(data.draw, shape, low, high)
-    if name in KINKS:
-        x = _away_from(x, KINKS[name])
-    check_grads(fn, (make(x),), order=2)
+    if sample.kink is not None:
+        x = _away_from(x, sample.kink)
+    check_grads(sample.fn, (make(x),), order=sample.order)
 
 
 @pytest.mark.parametrize("name", list(BINARY))
 @given(data=st.data())
 def test_binary_grads_broadcasting(name: str, data: st.DataObject) -> None:
-    fn, low, high = BINARY[name]
+    sample = BINARY[name]
+    low, high = sample.domain or (0, 0)
     shapes = data.draw(
         hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
         label="shapes",
@@ -86,12 +123,12 @@ def test_binary_grads_broadcasting(name: str, data: st.DataObject) -> None:
     b = _array(data.draw, shapes.input_shapes[1], low, high)
     if name in ("maximum", "minimum"):
         b = np.where(np.abs(a - b) < 0.1, b + 0.5, b)  # no ties: the kink
-    check_grads(fn, (make(a), make(b)), order=2)
+    check_grads(sample.fn, (make(a), make(b)), order=sample.order)
 
 
 @pytest.mark.parametrize("name", ["add", "multiply", "divide", "pow", "maximum"])
 def test_binary_with_python_scalar(name: str) -> None:
-    fn = BINARY[name][0]
+    fn = SAMPLES[name][0].fn
     x = make([0.7, 1.3, 1.9])
     check_grads(lambda t: fn(t, 1.2), (x,), order=2)
     check_grads(lambda t: fn(1.2, t), (x,), order=2)
@@ -158,58 +195,6 @@ def test_maximum_tie_shares() -> None:
     ad.maximum(a, b).sum().backward()
     assert a.grad.tolist() == [0.5, 1.0]
     assert b.grad.tolist() == [0.5, 0.0]
-
-
-SHAPE_OPS: dict[str, tuple[Callable[[Any], Any], tuple[int, ...]]] = {
-    "reshape": (lambda x: ad.reshape(x, (3, 2)), (2, 3)),
-    "reshape_infer": (lambda x: x.reshape(-1), (2, 3)),
-    "broadcast_to": (lambda x: ad.broadcast_to(x, (2, 4, 3)), (4, 1)),
-    "squeeze": (lambda x: ad.squeeze(x, axis=1), (2, 1, 3)),
-    "expand_dims": (lambda x: ad.expand_dims(x, axis=-1), (2, 3)),
-    "permute_dims": (lambda x: ad.permute_dims(x, (2, 0, 1)), (2, 3, 4)),
-    "transpose_T": (lambda x: x.T, (2, 3)),
-    "mT": (lambda x: x.mT, (2, 3, 4)),
-    "transpose_method": (lambda x: x.transpose(1, 0, 2), (2, 3, 2)),
-    "getitem_slice": (lambda x: x[1:, ::2], (3, 4)),
-    "getitem_int": (lambda x: x[1], (3, 4)),
-    "getitem_none_ellipsis": (lambda x: x[None, ..., -1], (2, 3, 4)),
-    "getitem_negative_step": (lambda x: x[::-1, 1:3], (3, 4)),
-    "astype_float32": (lambda x: x.astype(ad.float32) * 1.0, (3,)),
-}
-
-
-@pytest.mark.parametrize("name", list(SHAPE_OPS))
-def test_shape_op_grads(name: str, rng: np.random.Generator) -> None:
-    fn, shape = SHAPE_OPS[name]
-    check_grads(fn, (make(rng.standard_normal(shape)),), order=2)
-
-
-@pytest.mark.parametrize("axis", [0, 1, -1, None])
-def test_concat_grads(axis: int | None, rng: np.random.Generator) -> None:
-    a = make(rng.standard_normal((2, 3)))
-    b = make(rng.standard_normal((2, 3)))
-    c = make(rng.standard_normal((2, 3)))
-    check_grads(lambda x, y, z: ad.concat([x, y, z], axis=axis), (a, b, c), order=2)
-
-
-def test_concat_uneven(rng: np.random.Generator) -> None:
-    a = make(rng.standard_normal((2, 1)))
-    b = make(rng.standard_normal((2, 3)))
-    check_grads(lambda x, y: ad.concat([x, y], axis=1), (a, b), order=2)
-
-
-@pytest.mark.parametrize("axis", [0, 1, 2, -1])
-def test_stack_grads(axis: int, rng: np.random.Generator) -> None:
-    a = make(rng.standard_normal((2, 3)))
-    b = make(rng.standard_normal((2, 3)))
-    check_grads(lambda x, y: ad.stack([x, y], axis=axis), (a, b), order=2)
-
-
-def test_where_grads(rng: np.random.Generator) -> None:
-    a = make(rng.standard_normal((2, 3)))
-    b = make(rng.standard_normal((3,)))
-    cond = make(rng.standard_normal((2, 3))) > 0
-    check_grads(lambda x, y: ad.where(cond, x, y), (a, b), order=2)
 
 
 def test_composite_mlp_second_order(rng: np.random.Generator) -> None:

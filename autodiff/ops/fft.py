@@ -40,7 +40,7 @@ def _fit(xp: Any, g: Any, axis: int, length: int) -> Any:
         return g[key]
     shape = list(g.shape)
     shape[axis] = length - have
-    pad = xp.zeros(tuple(shape), dtype=g.dtype, device=g.device)
+    pad = xp.zeros(tuple(shape), dtype=g.dtype, device=getattr(g, "device", None))
     return xp.concat([g, pad], axis=axis)
 
 
@@ -114,7 +114,7 @@ def _irfft_vjp(xp: Any, g: Any, ans: Any, a: Any, n: int, axis: int, norm: str) 
     m = gi.shape[axis]
     twice = n - m
     if twice > 0:
-        idx = xp.arange(m, device=g.device)
+        idx = xp.arange(m, device=getattr(g, "device", None))
         real_dt = xp.float32 if gi.dtype == xp.complex64 else xp.float64
         w = 1 + xp.astype(idx >= 1, real_dt) * xp.astype(idx <= twice, real_dt)
         w = xp.reshape(w, (m,) + (1,) * (g.ndim - 1 - axis))
