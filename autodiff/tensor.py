@@ -418,6 +418,12 @@ class Tensor(TensorMethods):
             ),
         )
 
+    def __format__(self, spec: str) -> str:
+        # f"{loss:.3f}" on a 0-d tensor formats its value, as NumPy's 0-d arrays do
+        if spec and self.ndim == 0:
+            return format(self.item(), spec)
+        return super().__format__(spec)
+
     def __repr__(self) -> str:
         body = repr(self.numpy())
         if body.startswith("array("):
@@ -589,10 +595,14 @@ class Tensor(TensorMethods):
                 f"would become {out.shape}; write x = x op y instead."
             )
         if out.dtype is not self.dtype:
-            raise TypeError(
-                f"an in-place operation cannot change the dtype of a tensor: {self.dtype.name} "
-                f"would become {out.dtype.name}; cast first or write x = x op y instead."
-            )
+            if not self._backend.inplace_casts(self.dtype, out.dtype):
+                raise TypeError(
+                    f"an in-place operation cannot change the dtype of a tensor: "
+                    f"{self.dtype.name} would become {out.dtype.name}; cast first or write "
+                    "x = x op y instead."
+                )
+            # as the backend does in place (NumPy: int32 += int64 stays int32)
+            out = _sh.astype(out, self.dtype)
         _vw.assign(self, out)
         return self
 

@@ -450,3 +450,32 @@ def test_full_takes_a_zero_d_tensor_as_fill_value() -> None:
     assert ad.full(2, ad.asarray(True)).dtype == ad.bool
     with pytest.raises(ValueError, match="0-d"):
         ad.full(2, ad.asarray([1.0, 2.0]))
+
+
+def test_in_place_operators_cast_back_where_the_backend_does(backend: ad.Backend) -> None:
+    # SciPy's nsum: ``nfev[i] += n`` with int32 counters and int64 counts
+    if not backend.supports(ad.int64):
+        pytest.skip("no int64 here")
+    counts = ad.asarray([1, 2], dtype=ad.int32)
+    if not backend.inplace_casts(ad.int32, ad.int64):
+        with pytest.raises(TypeError, match="cannot change the dtype"):
+            counts += ad.asarray([3, 4], dtype=ad.int64)
+        return
+    counts += ad.asarray([3, 4], dtype=ad.int64)
+    assert counts.dtype == ad.int32 and counts.tolist() == [4, 6]
+    x = ad.tensor([1.0, 2.0], dtype=ad.float64, requires_grad=True)
+    y = ad.ones(2, dtype=ad.float32) * 1.0
+    y += x * 3.0
+    assert y.dtype == ad.float32 and y.tolist() == [4.0, 7.0]
+    y.sum().backward()
+    assert x.grad.dtype == ad.float64 and x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(TypeError, match="cannot change the dtype"):
+        counts += 1.5
+
+
+def test_format_of_a_zero_d_tensor_formats_its_value() -> None:
+    loss = ad.sum(make([0.25, 0.5]))
+    assert f"{loss:.3f}" == "0.750"
+    assert f"{loss}" == str(loss)
+    with pytest.raises(TypeError):
+        f"{make([1.0, 2.0]):.2f}"

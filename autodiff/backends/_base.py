@@ -384,6 +384,23 @@ class Backend:
                 cache[key] = None
         return cache[key]
 
+    def inplace_casts(self, a: DType, b: DType) -> bool:
+        """Whether ``x op= y`` in this library keeps ``x``'s dtype ``a`` when ``x op y``
+        has dtype ``b`` (NumPy casts back within a kind: ``int32 += int64`` stays int32;
+        array-api-strict refuses; JAX rebinds to the new dtype). Probed once, cached."""
+        cache: dict[tuple[DType, DType], bool] = self.__dict__.setdefault("_inplace_casts", {})
+        key = (a, b)
+        if key not in cache:
+            xp = self.xp
+            try:
+                x = xp.zeros((1,), dtype=self.native_dtype(a))
+                y = xp.zeros((1,), dtype=self.native_dtype(b))
+                x += y
+                cache[key] = self.dtype_of(x) is a
+            except (TypeError, ValueError, RuntimeError):
+                cache[key] = False
+        return cache[key]
+
     # -- devices -------------------------------------------------------------
     def _device_table(self) -> dict[str, Any]:
         """Map device label → native device, for every device present."""
