@@ -13,13 +13,17 @@ call rebound on tensors that existed before it (parameters after an optimizer st
 ``.grad`` after ``backward()``) is written back by every replay.
 
 What invalidates a trace: a new signature traces again (kept side by side, up to
-``max_traces``), and so does a change in a value the trace ``guard``ed. What cannot be
-traced raises ``TraceError`` rather than replaying something wrong: reading a traced value
-on the host (``bool(x)``, ``x.item()``, ``float(x)``, indexing with a computed index array,
-data-dependent shapes such as ``nonzero``), drawing random numbers, using a ``.grad``
-computed before the call, and rebinding a tensor to an array autodiff did not compute.
-Closed-over tensors (model parameters) are read afresh on every call; one whose data
-changed shape or dtype since the trace invalidates it.
+``max_traces``), and so does a change in what the function read from Python: the checks
+``_guards.py`` makes before the trace (closure cells, globals, modules' submodules and
+parameters, plain values by value, the backend and default dtype) and the values it
+``guard``ed. What cannot be traced raises ``TraceError`` rather than replaying something
+wrong: reading a traced value on the host (``bool(x)``, ``x.item()``, ``float(x)``,
+indexing with a computed index array, data-dependent shapes such as ``nonzero``), drawing
+random numbers (a backend's generator, NumPy's global one, Python's ``random``), using a
+``.grad`` computed before the call, and rebinding a tensor to an array autodiff did not
+compute. Closed-over tensors (model parameters) are read afresh on every call; one whose
+data changed shape or dtype since the trace invalidates it. A trace records only the
+operations of its own thread and ``contextvars`` context.
 """
 
 from __future__ import annotations
