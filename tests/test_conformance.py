@@ -260,6 +260,12 @@ def test_mlx_integer_reductions_widen_as_the_standard_says() -> None:
     assert p.dtype is ad.int64 and p.item() == 100 * 100 * -3
     assert c.dtype is ad.uint64 and c.tolist() == np.cumsum(small, dtype=np.uint64).tolist()
     assert kept.dtype is ad.uint8 and kept.item() == int(small.sum()) % 256
+    empty = np.zeros((2, 0, 3), np.float32)
+    for axis, keepdims in ((None, False), (1, False), ((0, 1), True), (-1, False)):
+        with ad.use_backend("mlx"):
+            got = ad.prod(ad.asarray(empty), axis=axis, keepdims=keepdims).numpy()
+        want = np.prod(empty, axis=axis, keepdims=keepdims)
+        assert got.shape == want.shape and got.tolist() == want.tolist()
 
 
 @pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")

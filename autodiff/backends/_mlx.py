@@ -254,6 +254,15 @@ class MLXNamespace:
         self, x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False
     ) -> Any:
         x = self._widen(x) if dtype is None else x.astype(dtype)
+        if x.size == 0:
+            # the empty product is 1; MLX's CPU prod of an empty array can hang when
+            # evaluated (seen under array-api-tests), so it is not asked
+            axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+            axes = {a % x.ndim for a in axes}
+            shape = [1 if i in axes else n for i, n in enumerate(x.shape)]
+            if not keepdims:
+                shape = [n for i, n in enumerate(shape) if i not in axes]
+            return self._mx.ones(shape, dtype=x.dtype)
         return self._mx.prod(x, axis=axis, keepdims=keepdims)
 
     def matmul(self, x1: Any, x2: Any, /) -> Any:
