@@ -177,12 +177,22 @@ class _Walk:
             self.dict(v)
         elif isinstance(v, Module):
             self.dict(v.__dict__, ("_parameters", "_modules"))
+            self.methods(t, ("forward",))
         elif isinstance(v, CompiledFunction):
             self.inside(v.fn)
         elif hasattr(v, "__dict__") and _user_module(getattr(t, "__module__", "")):
             self.dict(v.__dict__)  # a user's object: its attributes
+            self.methods(t, ("__call__",))
         else:
             self.reach(v, 0)
+
+    def methods(self, cls: type, names: tuple[str, ...]) -> None:
+        """The globals and closures of a user class's methods (a ``forward`` reading a
+        global flag)."""
+        for name in names:
+            f = getattr(cls, name, None)
+            if type(f) is types.FunctionType and _user_module(f.__module__ or ""):
+                self.inside(f)
 
     def dict(self, d: dict[Any, Any], ignore: tuple[str, ...] = ()) -> None:
         # the same number of keys, each holding the same value: no key added or removed

@@ -130,6 +130,31 @@ def _reads_a_global(x: ad.Tensor) -> ad.Tensor:
     return x * SCALE
 
 
+USE_BIAS = True
+
+
+class _Affine(ad.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = ad.nn.Parameter(make([2.0]))
+
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
+        return x * self.w + 1.0 if USE_BIAS else x * self.w
+
+
+def test_a_global_read_by_a_modules_forward_traces_again() -> None:
+    global USE_BIAS
+    model = _Affine()
+    f = ad.compile(model)
+    x = make([1.0])
+    try:
+        np.testing.assert_allclose(_np(f(x)), [3.0])
+        USE_BIAS = False
+        np.testing.assert_allclose(_np(f(x)), [2.0])
+    finally:
+        USE_BIAS = True
+
+
 def test_a_global_that_changed_traces_again() -> None:
     global SCALE
     f = ad.compile(_reads_a_global)
