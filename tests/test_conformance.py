@@ -81,6 +81,11 @@ def test_default_dtype_on_a_device_without_float64() -> None:
     import array_api_strict as strict
 
     native = strict.__array_namespace_info__()
+    for dev in native.devices():
+        ours = ad.__array_namespace_info__().dtypes(
+            device=f"array_api_strict:{dev._device}".replace("CPU_DEVICE", "cpu")
+        )
+        assert set(ours) == set(native.dtypes(device=dev)), dev
     for label in ("no_float64", "no_x64"):
         dev = f"array_api_strict:{label}"
         theirs = native.default_dtypes(device=strict.Device(label))
