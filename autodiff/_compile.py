@@ -488,12 +488,12 @@ class CompiledFunction:
             out = call(*args)
         finally:
             tracer.stop(token)
-        if _host_rng_state() != host_rng:
+        if _host_rng_state() != host_rng or guards.drew():
             tracer.refuse(
-                "draws from NumPy's global random generator or Python's random module (a "
-                "replay would reuse the numbers drawn when it was traced; another thread "
-                "drawing from them while it was traced has the same effect); draw them "
-                "outside and pass them in as arguments"
+                "draws from NumPy's or Python's random generators (the global ones, or a "
+                "Generator it reaches; a replay would reuse the numbers drawn when it was "
+                "traced, and another thread drawing from them while it was traced has the "
+                "same effect); draw them outside and pass them in as arguments"
             )
         declared = [step[2] if step[0] == "input" else step[1] for step in tracer.host]
         declared += [fn for fn, _ in tracer.guards]

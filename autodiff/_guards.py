@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dis
 import functools
+import random
 import sys
 import sysconfig
 import types
@@ -124,6 +125,7 @@ class _Walk:
         self.tags: list[tuple[tuple[types.CodeType, str], ...]] = []
         self.tensors: dict[int, Tensor] = {}
         self.seen: set[int] = set()
+        self.rngs: list[tuple[Any, str | None]] = []  # random generators, with their states
 
     def _check(self, kind: str, a: Any, b: Any, expected: Any, by_value: bool) -> None:
         self.checks.append((kind, a, b, expected, by_value))
@@ -183,6 +185,8 @@ class _Walk:
         elif hasattr(v, "__dict__") and _user_module(getattr(t, "__module__", "")):
             self.dict(v.__dict__)  # a user's object: its attributes
             self.methods(t, ("__call__",))
+        elif _rng_state(v) is not None:
+            self.rngs.append((v, _rng_state(v)))  # a draw during the trace is refused
         else:
             self.reach(v, 0)
 
@@ -243,6 +247,21 @@ class _Walk:
         self.seen.add(id(v))
         for a in items:
             self.reach(a, depth + 1)
+
+
+def _rng_state(v: Any) -> str | None:
+    """The state of a host random generator the function can reach (a NumPy
+    ``Generator`` or ``RandomState``, a ``random.Random``), or None for anything else."""
+    module = getattr(type(v), "__module__", "") or ""
+    try:
+        if module.startswith("numpy.random"):
+            bits = getattr(v, "bit_generator", None) or getattr(v, "_bit_generator", None)
+            return None if bits is None else repr(bits.state)
+        if isinstance(v, random.Random):
+            return repr(v.getstate())
+    except Exception:
+        return None
+    return None
 
 
 def _config() -> tuple[Any, str, Any]:
@@ -313,6 +332,11 @@ class Guards:
         self.checks = walk.checks
         self.tags = walk.tags
         self.tensors = walk.tensors
+        self.rngs = walk.rngs
+
+    def drew(self) -> bool:
+        """Whether a random generator the function reaches has moved since ``collect``."""
+        return any(_rng_state(rng) != state for rng, state in self.rngs)
 
     def after_trace(self, declared: list[Any]) -> list[Check]:
         """The checks to keep once the traced call returned.

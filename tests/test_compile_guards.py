@@ -251,6 +251,15 @@ def test_host_random_draws_are_refused_at_trace_time() -> None:
     with pytest.raises(ad.TraceError, match="random"):
         noisy_py(make([1.0]))
 
+    gen = np.random.default_rng(0)
+
+    @ad.compile
+    def noisy_gen(x: ad.Tensor) -> ad.Tensor:
+        return x + gen.normal()  # a Generator in the closure
+
+    with pytest.raises(ad.TraceError, match="random"):
+        noisy_gen(make([1.0]))
+
 
 def test_the_functions_own_side_effects_do_not_block_replays() -> None:
     calls: list[int] = []
