@@ -25,6 +25,7 @@ of each view it takes.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,11 @@ __all__ = ["View", "assign", "rebind", "refresh", "track", "write"]
 
 _new = object.__new__
 _ref = weakref.ref
+
+#: held from reading a tensor's value to rebinding it (setitem, in-place operators):
+#: a write is read-compute-rebind, so two threads writing disjoint parts of one base
+#: (scikit-learn's threaded ``pairwise_kernels``) would otherwise lose one of the writes
+WRITE_LOCK = threading.RLock()
 Layout = tuple[tuple[int, ...], int]
 
 
@@ -298,9 +304,9 @@ def write(view: Tensor, new: Tensor) -> None:
     if not steps:
         placed = new  # real(z) or imag(z) itself: every element written
     elif len(steps) == 1 and steps[0][0].name == "getitem":
-        placed = indexing.set_basic(base, steps[0][1]["key"], new)
+        placed = indexing._set_basic(base, steps[0][1]["key"], new)
     else:
-        placed = indexing.set_positions(base, positions(info, tuple(new.data.shape)), new)
+        placed = indexing._set_positions(base, positions(info, tuple(new.data.shape)), new)
     rebind(base, placed)
     refresh(base)
 

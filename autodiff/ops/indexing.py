@@ -20,15 +20,7 @@ from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 
-__all__ = [
-    "getitem",
-    "scatter_add",
-    "set_basic",
-    "set_positions",
-    "setitem",
-    "take",
-    "take_along_axis",
-]
+__all__ = ["getitem", "scatter_add", "setitem", "take", "take_along_axis"]
 
 
 def _scatter_fwd(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> Any:
@@ -324,14 +316,15 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     if v.dtype != x.dtype:
         v = astype(v, x.dtype)
     parts = key if isinstance(key, tuple) else (key,)
-    if not any(_is_advanced(k) for k in parts):
-        new = set_basic(x, _normalize_key(key, x.shape), v)
-    else:
-        new = set_positions(x, flat_positions(x, key), v)
-    _views.assign(x, new)
+    with _views.WRITE_LOCK:  # read, compute and rebind as one step (threads)
+        if not any(_is_advanced(k) for k in parts):
+            new = _set_basic(x, _normalize_key(key, x.shape), v)
+        else:
+            new = _set_positions(x, flat_positions(x, key), v)
+        _views.assign(x, new)
 
 
-def set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
+def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
     """``x`` with ``v`` (broadcast) placed at the flat positions ``pos`` (a host integer
     array), computed functionally; the last of repeated positions wins."""
     from .elementwise import where
@@ -369,7 +362,7 @@ def set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
     return apply1(reshape_p, flat, {"shape": tuple(x.shape)})
 
 
-def set_basic(x: Tensor, key: Any, v: Tensor) -> Tensor:
+def _set_basic(x: Tensor, key: Any, v: Tensor) -> Tensor:
     """``x`` with ``v`` (broadcast) placed at the normalized basic ``key``, computed
     functionally: ``scatter_into_zeros`` and ``where`` (no flat positions)."""
     from .elementwise import where
@@ -392,7 +385,7 @@ def set_basic(x: Tensor, key: Any, v: Tensor) -> Tensor:
     old._rg, old._node, old._oi = x._rg, x._node, x._oi
     placed = apply1(scatter_p, vb, {"key": key, "shape": x.shape})
     if math.prod(sel_shape) == x.size:
-        return placed  # every element is overwritten (see set_positions)
+        return placed  # every element is overwritten (see _set_positions)
     return where(hit, placed, old)
 
 
