@@ -232,9 +232,11 @@ def slogdet(x: Any, /) -> SlogdetResult:
 
 
 def cholesky(x: Any, /, *, upper: bool = False) -> Tensor:
-    """Cholesky factor of a symmetric positive definite matrix (of ``(x + xᵀ)/2``).
+    """Cholesky factor of a Hermitian positive definite matrix (of ``(x + xᴴ)/2``, which
+    is ``(x + xᵀ)/2`` for real ``x``).
 
-    Lower triangular ``L`` with ``x = L Lᵀ`` (upper ``U = Lᵀ`` with ``upper=True``).
+    Lower triangular ``L`` with ``x = L Lᴴ`` (upper ``U = Lᴴ`` with ``upper=True``);
+    differentiable for real and complex input.
 
     Examples
     --------
@@ -246,7 +248,8 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Tensor:
 
 
 def eigh(x: Any, /) -> EighResult:
-    """Eigenvalues (ascending) and eigenvectors of the symmetric matrix ``(x + xᵀ)/2``.
+    """Eigenvalues (ascending) and eigenvectors of the Hermitian matrix ``(x + xᴴ)/2``
+    (``(x + xᵀ)/2`` for real ``x``); differentiable for real and complex input.
 
     Returns
     -------
@@ -264,7 +267,8 @@ def eigh(x: Any, /) -> EighResult:
 
 
 def eigvalsh(x: Any, /) -> Tensor:
-    """Eigenvalues (ascending) of the symmetric matrix ``(x + xᵀ)/2``.
+    """Eigenvalues (ascending) of the Hermitian matrix ``(x + xᴴ)/2``; the gradient is
+    ``V diag(g) Vᴴ``, also where eigenvalues repeat.
 
     Examples
     --------
@@ -332,7 +336,8 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
 
 
 def svdvals(x: Any, /) -> Tensor:
-    """Singular values, descending.
+    """Singular values, descending; the gradient is ``U diag(g) Vᵀ``, also where singular
+    values repeat or vanish.
 
     Examples
     --------
