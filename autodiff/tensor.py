@@ -586,6 +586,11 @@ class Tensor(TensorMethods):
                 "a leaf tensor that requires grad is being used in an in-place operation: "
                 "update it under `with ad.no_grad():`, or compute a new tensor (x = x + y)."
             )
+        with _vw.WRITE_LOCK:  # read, compute and rebind as one step (threads)
+            self._inplace_locked(prim, other)
+        return self
+
+    def _inplace_locked(self, prim: Any, other: Any) -> None:
         old = wrap(self.data, self._backend)
         old._rg, old._node, old._oi = self._rg, self._node, self._oi
         out = _la.matmul(old, other) if prim is None else _apply2(prim, old, other)
@@ -604,7 +609,6 @@ class Tensor(TensorMethods):
             # as the backend does in place (NumPy: int32 += int64 stays int32)
             out = _sh.astype(out, self.dtype)
         _vw.assign(self, out)
-        return self
 
     def __neg__(self) -> Tensor:
         return _apply1(_ew.neg_p, self)

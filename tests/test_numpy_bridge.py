@@ -479,3 +479,39 @@ def test_format_of_a_zero_d_tensor_formats_its_value() -> None:
     assert f"{loss}" == str(loss)
     with pytest.raises(TypeError):
         f"{make([1.0, 2.0]):.2f}"
+
+
+@pytest.mark.parametrize("how", ["setitem", "view_iadd"])
+def test_threads_writing_disjoint_parts_of_one_tensor_lose_no_write(how: str) -> None:
+    # scikit-learn's pairwise_kernels(n_jobs=2) writes slices of one result from threads;
+    # each write reads the tensor, computes and rebinds it, which must be one step
+    import threading
+
+    if NAME == "mlx":
+        pytest.skip("MLX computes on per-thread streams: its arrays stay in their thread")
+    n, size = 4, 100_000
+    for _ in range(5):
+        base = ad.zeros((n, size), dtype=ad.float32)
+        rows = [base[i] for i in range(n)]
+        barrier = threading.Barrier(n)
+
+        def work(
+            i: int,
+            base: ad.Tensor = base,
+            rows: list[ad.Tensor] = rows,
+            barrier: threading.Barrier = barrier,
+        ) -> None:
+            barrier.wait()
+            if how == "setitem":
+                base[i] = ad.full((size,), float(i + 1), dtype=ad.float32)
+            else:
+                rows[i] += float(i + 1)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        host = _host(base)
+        np.testing.assert_array_equal(host[:, 0], np.arange(1.0, n + 1.0))
+        np.testing.assert_array_equal(host[:, -1], np.arange(1.0, n + 1.0))
