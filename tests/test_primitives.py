@@ -4,6 +4,7 @@ elementwise ones also on broadcasting shapes drawn by hypothesis."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -206,3 +207,18 @@ def test_composite_mlp_second_order(rng: np.random.Generator) -> None:
         return ((ad.tanh(x @ a) @ b) ** 2).mean()
 
     check_grads(loss, (w1, w2), order=2)
+
+
+def test_holomorphic_is_declared_where_each_primitive_is_defined() -> None:
+    """``holomorphic=True`` is an argument of ``primitive(...)``, never set afterwards."""
+    import pathlib
+
+    import autodiff
+
+    root = pathlib.Path(autodiff.__file__).parent
+    late = [
+        str(p.relative_to(root))
+        for p in sorted(root.rglob("*.py"))
+        if re.search(r"\.holomorphic\s*=(?!=)", p.read_text()) and p.name != "engine.py"
+    ]
+    assert not late, f"holomorphic set after the primitive's definition in {late}"

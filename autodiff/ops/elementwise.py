@@ -56,12 +56,14 @@ mul_p = primitive(
     "multiply",
     lambda xp, a, b: a * b,
     vjps=(lambda xp, g, ans, a, b: g * b, lambda xp, g, ans, a, b: g * a),
+    holomorphic=True,
 )
 # d(a/b) = da / b - (a/b) db / b
 div_p = primitive(
     "divide",
     lambda xp, a, b: a / b,
     vjps=(lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -(g * ans) / b),
+    holomorphic=True,
 )
 neg_p = primitive("negative", lambda xp, a: -a, lambda xp, g, ans, a: (-g,))
 pos_p = primitive("positive", lambda xp, a: +a, vjps=(identity,))
@@ -92,7 +94,7 @@ def _pow_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     return xp.where(limit, 0.0, g * ans * xp.log(safe))
 
 
-pow_p = primitive("pow", lambda xp, a, b: a**b, vjps=(_pow_da, _pow_db))
+pow_p = primitive("pow", lambda xp, a, b: a**b, vjps=(_pow_da, _pow_db), holomorphic=True)
 
 
 def add(x1: Any, x2: Any, /) -> Tensor:
@@ -183,14 +185,24 @@ def pow(x1: Any, x2: Any, /) -> Tensor:  # noqa: A001 - the standard's name
 
 # -- transcendental ------------------------------------------------------------
 
-exp_p = primitive("exp", lambda xp, a: xp.exp(a), lambda xp, g, ans, a: (g * ans,))
-log_p = primitive("log", lambda xp, a: xp.log(a), lambda xp, g, ans, a: (g / a,))
-sin_p = primitive("sin", lambda xp, a: xp.sin(a), lambda xp, g, ans, a: (g * xp.cos(a),))
-cos_p = primitive("cos", lambda xp, a: xp.cos(a), lambda xp, g, ans, a: (-(g * xp.sin(a)),))
+exp_p = primitive(
+    "exp", lambda xp, a: xp.exp(a), lambda xp, g, ans, a: (g * ans,), holomorphic=True
+)
+log_p = primitive("log", lambda xp, a: xp.log(a), lambda xp, g, ans, a: (g / a,), holomorphic=True)
+sin_p = primitive(
+    "sin", lambda xp, a: xp.sin(a), lambda xp, g, ans, a: (g * xp.cos(a),), holomorphic=True
+)
+cos_p = primitive(
+    "cos", lambda xp, a: xp.cos(a), lambda xp, g, ans, a: (-(g * xp.sin(a)),), holomorphic=True
+)
 # sqrt'(x) = 1 / (2 sqrt x); inf at 0, as in PyTorch
-sqrt_p = primitive("sqrt", lambda xp, a: xp.sqrt(a), lambda xp, g, ans, a: (g / (ans * 2),))
+sqrt_p = primitive(
+    "sqrt", lambda xp, a: xp.sqrt(a), lambda xp, g, ans, a: (g / (ans * 2),), holomorphic=True
+)
 # tanh' = 1 - tanh²
-tanh_p = primitive("tanh", lambda xp, a: xp.tanh(a), lambda xp, g, ans, a: (g * (1 - ans * ans),))
+tanh_p = primitive(
+    "tanh", lambda xp, a: xp.tanh(a), lambda xp, g, ans, a: (g * (1 - ans * ans),), holomorphic=True
+)
 
 
 def _sigmoid_fwd(xp: Any, a: Any) -> Any:
@@ -202,7 +214,9 @@ def _sigmoid_fwd(xp: Any, a: Any) -> Any:
 
 
 # σ' = σ (1 - σ)
-sigmoid_p = primitive("sigmoid", _sigmoid_fwd, lambda xp, g, ans, a: (g * (ans * (1 - ans)),))
+sigmoid_p = primitive(
+    "sigmoid", _sigmoid_fwd, lambda xp, g, ans, a: (g * (ans * (1 - ans)),), holomorphic=True
+)
 # relu'(0) = 0; NaN passes g on, as in PyTorch (docs/conventions.md)
 relu_p = primitive(
     "relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, ans, a: (xp.where(a <= 0, 0.0, g),)
@@ -561,18 +575,35 @@ def _example(call: str, result: str) -> str:
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 
-tan_p = primitive("tan", lambda xp, a: xp.tan(a), lambda xp, g, ans, a: (g * (1 + ans * ans),))
+tan_p = primitive(
+    "tan", lambda xp, a: xp.tan(a), lambda xp, g, ans, a: (g * (1 + ans * ans),), holomorphic=True
+)
 asin_p = primitive(
-    "asin", lambda xp, a: xp.asin(a), lambda xp, g, ans, a: (g / xp.sqrt(1 - a * a),)
+    "asin",
+    lambda xp, a: xp.asin(a),
+    lambda xp, g, ans, a: (g / xp.sqrt(1 - a * a),),
+    holomorphic=True,
 )
 acos_p = primitive(
-    "acos", lambda xp, a: xp.acos(a), lambda xp, g, ans, a: (-g / xp.sqrt(1 - a * a),)
+    "acos",
+    lambda xp, a: xp.acos(a),
+    lambda xp, g, ans, a: (-g / xp.sqrt(1 - a * a),),
+    holomorphic=True,
 )
-atan_p = primitive("atan", lambda xp, a: xp.atan(a), lambda xp, g, ans, a: (g / (1 + a * a),))
-sinh_p = primitive("sinh", lambda xp, a: xp.sinh(a), lambda xp, g, ans, a: (g * xp.cosh(a),))
-cosh_p = primitive("cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * xp.sinh(a),))
+atan_p = primitive(
+    "atan", lambda xp, a: xp.atan(a), lambda xp, g, ans, a: (g / (1 + a * a),), holomorphic=True
+)
+sinh_p = primitive(
+    "sinh", lambda xp, a: xp.sinh(a), lambda xp, g, ans, a: (g * xp.cosh(a),), holomorphic=True
+)
+cosh_p = primitive(
+    "cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * xp.sinh(a),), holomorphic=True
+)
 asinh_p = primitive(
-    "asinh", lambda xp, a: xp.asinh(a), lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),)
+    "asinh",
+    lambda xp, a: xp.asinh(a),
+    lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),),
+    holomorphic=True,
 )
 
 
@@ -584,13 +615,25 @@ def _acosh_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (g / xp.sqrt((a - 1) * (a + 1)),)
 
 
-acosh_p = primitive("acosh", lambda xp, a: xp.acosh(a), _acosh_vjp)
-atanh_p = primitive("atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),))
-expm1_p = primitive("expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),))
-log1p_p = primitive("log1p", lambda xp, a: xp.log1p(a), lambda xp, g, ans, a: (g / (a + 1),))
-log2_p = primitive("log2", lambda xp, a: xp.log2(a), lambda xp, g, ans, a: (g / (a * _LN2),))
-log10_p = primitive("log10", lambda xp, a: xp.log10(a), lambda xp, g, ans, a: (g / (a * _LN10),))
-square_p = primitive("square", lambda xp, a: xp.square(a), lambda xp, g, ans, a: (g * (a * 2),))
+acosh_p = primitive("acosh", lambda xp, a: xp.acosh(a), _acosh_vjp, holomorphic=True)
+atanh_p = primitive(
+    "atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),), holomorphic=True
+)
+expm1_p = primitive(
+    "expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),), holomorphic=True
+)
+log1p_p = primitive(
+    "log1p", lambda xp, a: xp.log1p(a), lambda xp, g, ans, a: (g / (a + 1),), holomorphic=True
+)
+log2_p = primitive(
+    "log2", lambda xp, a: xp.log2(a), lambda xp, g, ans, a: (g / (a * _LN2),), holomorphic=True
+)
+log10_p = primitive(
+    "log10", lambda xp, a: xp.log10(a), lambda xp, g, ans, a: (g / (a * _LN10),), holomorphic=True
+)
+square_p = primitive(
+    "square", lambda xp, a: xp.square(a), lambda xp, g, ans, a: (g * (a * 2),), holomorphic=True
+)
 # the complex parts: PyTorch's convention, grad = dL/d(re) + i dL/d(im)
 conj_p = primitive("conj", lambda xp, a: xp.conj(a), lambda xp, g, ans, a: (xp.conj(g),))
 real_p = primitive("real", lambda xp, a: xp.real(a), lambda xp, g, ans, a: (g,))
@@ -1021,40 +1064,13 @@ __all__ += [
 
 # 1/x: d/dx = -1/x² = -ans²
 reciprocal_p = primitive(
-    "reciprocal", lambda xp, a: xp.reciprocal(a), lambda xp, g, ans, a: (-(g * ans * ans),)
+    "reciprocal",
+    lambda xp, a: xp.reciprocal(a),
+    lambda xp, g, ans, a: (-(g * ans * ans),),
+    holomorphic=True,
 )
 reciprocal = _unary(
     reciprocal_p,
     "Elementwise ``1 / x``." + _example("ad.reciprocal(ad.tensor(4.0)).item()", "0.25"),
 )
 __all__ += ["reciprocal"]
-
-# Rules written as g * f'(z): on complex data the engine conjugates (see Primitive).
-for _p in (
-    mul_p,
-    div_p,
-    pow_p,
-    exp_p,
-    log_p,
-    sin_p,
-    cos_p,
-    sqrt_p,
-    tanh_p,
-    sigmoid_p,
-    tan_p,
-    asin_p,
-    acos_p,
-    atan_p,
-    sinh_p,
-    cosh_p,
-    asinh_p,
-    acosh_p,
-    atanh_p,
-    expm1_p,
-    log1p_p,
-    log2_p,
-    log10_p,
-    square_p,
-    reciprocal_p,
-):
-    _p.holomorphic = True

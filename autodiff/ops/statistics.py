@@ -92,7 +92,7 @@ def _cumprod_vjp(
     return (xp.moveaxis(before * inner, -1, axis),)
 
 
-cumulative_prod_p = primitive("cumulative_prod", _cumprod_fwd, _cumprod_vjp)
+cumulative_prod_p = primitive("cumulative_prod", _cumprod_fwd, _cumprod_vjp, holomorphic=True)
 
 
 def _scan(prim: Any, x: Any, axis: Any, dtype: Any, include_initial: bool, name: str) -> Tensor:
@@ -172,7 +172,7 @@ def _prod_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: Any = None, keepdims: boo
     return (xp.reshape(g, kept_shape(shape, axis)) * others,)
 
 
-prod_p = primitive("prod", _prod_fwd, _prod_vjp)
+prod_p = primitive("prod", _prod_fwd, _prod_vjp, holomorphic=True)
 
 
 def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:
@@ -374,7 +374,3 @@ def diff(
             break  # already empty: n past the length stays empty (no slice of nothing)
         x = x[_along(axis, slice(1, None))] - x[_along(axis, slice(None, -1))]
     return x
-
-
-# rules written as g * f'(z): on complex data the engine conjugates (see Primitive)
-prod_p.holomorphic = cumulative_prod_p.holomorphic = True
