@@ -86,7 +86,14 @@ def _from_python(obj: Any, backend: Backend, dev: Device, copy: Any) -> Any:
     import numpy as np
 
     if all(backend.supports(dt, dev) for dt in _WIDE):
-        data = backend.asarray(obj, device=dev, copy=copy)
+        try:
+            data = backend.asarray(obj, device=dev, copy=copy)
+        except TypeError:
+            if not isinstance(obj, (list, tuple)):
+                raise
+            # nested lists of 0-d tensors (PyTorch's asarray calls len() on them):
+            # through the host, where each element converts itself
+            data = backend.asarray(np.asarray(obj), device=dev, copy=copy)
         found = backend.dtype_of(data)
         if not found.is_floating:
             return data

@@ -40,6 +40,12 @@ class TorchBackend(Backend):
         for name, kernel in (("getitem", _getitem), ("scatter_into_zeros", _scatter_into_zeros)):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
+        from ._special import STRICT_KERNELS
+
+        # the standard's floor_divide at infinities and complex expm1/tanh special cases
+        for name, kernel in STRICT_KERNELS.items():
+            if name in PRIMITIVES:
+                self.kernels[PRIMITIVES[name]] = kernel
         return xp
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
