@@ -360,7 +360,8 @@ def pinv(x: Any, /, *, rtol: float | None = None) -> Tensor:
     [[0.5, 0.0], [0.0, 0.0]]
     """
     x = _floating(x, "pinv")
-    params = {} if rtol is None else {"rtol": rtol}
+    # a tensor rtol (the standard allows an array) goes to the backend as its array
+    params = {} if rtol is None else {"rtol": getattr(rtol, "data", rtol)}
     return apply1(_dec.pinv_p, x, params)
 
 

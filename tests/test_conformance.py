@@ -300,3 +300,11 @@ def test_mlx_linspace_and_sign_follow_the_standard() -> None:
     )
     assert empty.shape == (0,)
     assert math.isnan(sign[0]) and sign[1:] == [-1.0, 0.0, 1.0]
+
+
+def test_pinv_takes_a_tensor_rtol(backend: ad.Backend) -> None:
+    if "linalg" not in backend.extensions or "linalg.pinv" in backend.unsupported:
+        pytest.skip("no linalg.pinv on this backend")
+    a = np.array([[2.0, 0.0], [0.0, 1e-4]], dtype=np.float32)
+    got = ad.linalg.pinv(ad.asarray(a), rtol=ad.asarray(1e-3, dtype=ad.float32)).numpy()
+    np.testing.assert_allclose(got, np.linalg.pinv(a, rtol=1e-3), rtol=1e-6)
