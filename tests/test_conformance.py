@@ -171,7 +171,7 @@ _TANH_CASES = [
     (complex(-inf, 3.0), complex(-1.0, 0.0)),
 ]
 
-_PATCHED = ["numpy", "array_api_strict", "torch", "jax"]
+_PATCHED = ["numpy", "array_api_strict", "torch", "jax", "dask"]
 
 
 def _on(name: str) -> ad.use_backend:
@@ -212,7 +212,7 @@ def test_floor_divide_finite_values_unchanged(name: str, rng: np.random.Generato
     assert got[0] == 1.0 // 0.1 and got_int == [3, -4]
 
 
-@pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch"])
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict", "torch", "dask"])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_complex_expm1_and_tanh_special_cases_are_the_standards(name: str) -> None:
     # (JAX's own complex exp is NaN at -inf+infj, so expm1 built on it is too)

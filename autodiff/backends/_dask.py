@@ -42,6 +42,13 @@ class DaskBackend(Backend):
         ):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
+        from ._special import STRICT_KERNELS
+
+        # NumPy computes each chunk: the standard's floor_divide at infinities and complex
+        # expm1/tanh special cases, through the array API (lazily)
+        for name, kernel in STRICT_KERNELS.items():
+            if name in PRIMITIVES:
+                self.kernels[PRIMITIVES[name]] = kernel
         return xp
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:

@@ -91,10 +91,12 @@ def strict_floor_divide(xp: Any, a: Any, b: Any) -> Any:
     out = xp.floor_divide(a, b)
     if not xp.isdtype(out.dtype, "real floating"):
         return out
+    # on the result's device (arrays without .device, as Dask's, have only one)
+    dev = getattr(out, "device", None)
     if not hasattr(a, "dtype"):
-        a = xp.asarray(a, dtype=out.dtype, device=out.device)
+        a = xp.asarray(a, dtype=out.dtype, device=dev)
     if not hasattr(b, "dtype"):
-        b = xp.asarray(b, dtype=out.dtype, device=out.device)
+        b = xp.asarray(b, dtype=out.dtype, device=dev)
     return xp.where(xp.isinf(a) != xp.isinf(b), a / b, out)
 
 
