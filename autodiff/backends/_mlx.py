@@ -641,6 +641,11 @@ class MLXBackend(Backend):
 
         if "scatter_into_zeros" in PRIMITIVES:
             self.kernels[PRIMITIVES["scatter_into_zeros"]] = scatter_into_zeros_no_device
+        if "tanh" in PRIMITIVES:
+            from ._special import strict_tanh
+
+            # tanh(±inf + yj) is ±1 + 0j with the sign of y on the zero, as the standard says
+            self.kernels[PRIMITIVES["tanh"]] = strict_tanh
         return MLXNamespace()
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
