@@ -65,7 +65,15 @@ def _from_data(obj: Any, dtype: Any, device: Any, copy: Any) -> Tensor:
                 f"{target_dt.name} is not supported on {dev}; autodiff never narrows "
                 f"silently. Use one of: {', '.join(d.name for d in backend.dtypes(dev))}."
             )
-        data = backend.asarray(obj, dtype=target_dt, device=dev, copy=copy)
+        try:
+            data = backend.asarray(obj, dtype=target_dt, device=dev, copy=copy)
+        except TypeError:
+            if not isinstance(obj, (list, tuple)):
+                raise
+            # nested lists of 0-d tensors (PyTorch's asarray calls len() on them)
+            import numpy as np
+
+            data = backend.asarray(np.asarray(obj), dtype=target_dt, device=dev, copy=copy)
     return wrap(data, backend)
 
 
