@@ -94,6 +94,32 @@ class TorchBackend(Backend):
             return dt not in (_dtypes.float64, _dtypes.complex128)
         return True
 
+    def asarray(self, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
+        """``torch.asarray``, with two of its conversions taken through NumPy.
+
+        ``torch.asarray`` reads a JAX or MLX array through the buffer protocol: a 0-d
+        array comes back with shape (1,) and a ``dtype=`` reinterprets its bytes
+        (float32 1.0 as float16 gave [0.0, 1.875]), so foreign arrays are copied to
+        the host first. And for a 0-d NumPy array with a new dtype and ``copy=True`` it raises
+        "can't alias tensor ...", so such an array is converted as a 1-element one.
+        """
+        import numpy as np
+        import torch
+
+        if not isinstance(obj, (torch.Tensor, np.ndarray, np.generic)) and hasattr(
+            obj, "__array__"
+        ):
+            obj = np.array(obj)  # writable: PyTorch warns on a read-only buffer
+        if (
+            copy
+            and dtype is not None
+            and isinstance(obj, (np.ndarray, np.generic))
+            and obj.ndim == 0
+        ):
+            one = np.reshape(obj, (1,))
+            return torch.reshape(super().asarray(one, dtype, device, copy), ())
+        return super().asarray(obj, dtype, device, copy)
+
     def to_numpy(self, array: Any) -> Any:
         return array.detach().cpu().numpy()
 
