@@ -275,3 +275,28 @@ def test_a_ufunc_writes_over_an_operand_it_reads_last_matmul_and_kernels_never()
         for _, _, into, operands in kernels:  # an aliased output runs numba's scalar loop
             assert not set(into) & set(operands)
         assert _bits(f(x)) == _bits(p(x))
+
+
+def test_complex_tanh_and_expm1_keep_their_special_case_kernels_under_buffers() -> None:
+    """The NumPy backend's tanh and expm1 kernels equal the ufuncs on real arrays (so
+    buffers and fused loops stand in for them there) but patch complex special cases:
+    a complex result must still go through the kernel (tanh(inf + 1j) is 1 + 0j, and
+    expm1 at infinities follows exp)."""
+
+    def chain(z: ad.Tensor) -> tuple[ad.Tensor, ad.Tensor]:
+        w = -z  # negation keeps every sign: the comparison below is bit for bit
+        return -ad.tanh(w), -ad.expm1(w)
+
+    special = [complex(np.inf, 2.0), complex(-np.inf, -2.0), complex(-0.0, -0.0)]
+    special += [complex(np.inf, np.inf), complex(np.nan, 0.0)]
+    host = R.normal(size=(N, N)) + 1j * R.normal(size=(N, N))
+    host[0, : len(special)] = [-s for s in special]
+    z = ad.tensor(host)
+    with np.errstate(all="ignore"):
+        want = [np.ascontiguousarray(t.numpy()).tobytes() for t in chain(z)]
+        buffered, plain = _both(chain, z)
+        for f in (buffered, plain):
+            assert [_bits(t) for t in f(z)] == want
+        # the kernels' answers, not NumPy's ufuncs' (tanh(inf + 2j) is 1 + 0j, not 1 - 0j)
+        t = -buffered(z)[0].numpy()[0, 0]
+    assert t == 1.0 and not np.signbit(t.imag)

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from ._special import runs_plain
+
 __all__ = ["MIN_BYTES", "Allocator", "plan"]
 
 #: smaller results allocate as before (see the module docstring)
@@ -45,7 +47,9 @@ MIN_BYTES = 1 << 20
 _FRESH = frozenset(("sum", "mean", "max", "min", "where", "softmax_cross_entropy"))
 
 
-def _writer(ins: tuple[Any, ...], ufuncs: dict[str, Any]) -> tuple[str, Any] | None:
+def _writer(
+    ins: tuple[Any, ...], ufuncs: dict[str, Any], values: dict[int, Any]
+) -> tuple[str, Any] | None:
     """How an instruction can write its result into a buffer: ``("ufunc", f)`` for
     ``f(*operands, out=buffer)``, ``("relu", np.maximum)``, ``("fused", into)``; or None."""
     from .._trace import FUSED
@@ -54,7 +58,7 @@ def _writer(ins: tuple[Any, ...], ufuncs: dict[str, Any]) -> tuple[str, Any] | N
     if prim is FUSED:
         into = getattr(fwd, "into", None)
         return None if into is None else ("fused", into)
-    if params is not None or fwd is not prim.forward:
+    if params is not None or not runs_plain(fwd, prim, values.get(ins[4])):
         return None
     if prim.name in ufuncs:
         return "ufunc", ufuncs[prim.name]
@@ -96,7 +100,7 @@ def plan(
     empty: frozenset[int] = frozenset()
     for k, ins in enumerate(code):
         outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
-        writer = _writer(ins, ufuncs)
+        writer = _writer(ins, ufuncs, values)
         if writer is None and ins[5].name in _FRESH:
             for o in outs:
                 views[o] = empty

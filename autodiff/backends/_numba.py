@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ._special import runs_plain
+
 __all__ = ["available", "fuse"]
 
 #: primitive -> (scalar expression over its operands, transcendental?)
@@ -229,9 +231,11 @@ def _fusible(ins: tuple[Any, ...], values: dict[int, Any], literals: dict[int, A
     """``(shape, dtype)`` of an instruction that can join a run of that key, else None."""
     fwd, _, slots, params, outs, prim, _ = ins
     name = prim.name
-    if name not in _SCALAR or params is not None or fwd is not prim.forward:
+    if name not in _SCALAR or params is not None:
         return None
     if outs.__class__ is not int or outs not in values:
+        return None
+    if not runs_plain(fwd, prim, values[outs]):
         return None
     result = values[outs]
     shape = getattr(result, "shape", None)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NUMPY_KERNELS", "STRICT_KERNELS"]
+__all__ = ["NUMPY_KERNELS", "STRICT_KERNELS", "runs_plain"]
 
 vdot = np.vdot
 
@@ -119,6 +119,22 @@ def strict_tanh(xp: Any, a: Any) -> Any:
         return xp.signbit(x)
 
     return _tanh_inf(xp, a, out, signbit)
+
+
+# on real arrays these return the NumPy ufunc's result untouched: ``ad.compile``'s
+# buffers (``out=``) and fused loops may still stand in for them there
+np_expm1.plain_on_real = True  # type: ignore[attr-defined]
+np_tanh.plain_on_real = True  # type: ignore[attr-defined]
+
+
+def runs_plain(fwd: Any, prim: Any, result: Any) -> bool:
+    """Whether a traced instruction computed ``result`` as the primitive's own forward
+    would: its forward, or a kernel above that only patches complex special cases
+    (so an ``out=`` ufunc call or a fused loop may replace it)."""
+    if fwd is prim.forward:
+        return True
+    kind = getattr(getattr(result, "dtype", None), "kind", "c")
+    return bool(getattr(fwd, "plain_on_real", False)) and kind in "fiub"
 
 
 #: primitive name → kernel, for each backend's ``kernels``
