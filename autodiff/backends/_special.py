@@ -14,6 +14,7 @@ patch through the array API.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -138,8 +139,12 @@ def runs_plain(fwd: Any, prim: Any, result: Any) -> bool:
 
 
 #: primitive name → kernel, for each backend's ``kernels``
-NUMPY_KERNELS = {"floor_divide": np_floor_divide, "expm1": np_expm1, "tanh": np_tanh}
-STRICT_KERNELS = {
+NUMPY_KERNELS: dict[str, Callable[..., Any]] = {
+    "floor_divide": np_floor_divide,
+    "expm1": np_expm1,
+    "tanh": np_tanh,
+}
+STRICT_KERNELS: dict[str, Callable[..., Any]] = {
     "floor_divide": strict_floor_divide,
     "expm1": strict_expm1,
     "tanh": strict_tanh,
