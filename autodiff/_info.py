@@ -322,6 +322,38 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> T
     return wrap(data, backend)
 
 
+#: array-api-tests (2024.12, ``--max-examples 5 --derandomize``) through autodiff, per
+#: backend: (passed, known failures, skipped). Every known failure is listed with its
+#: cause in ``conformance/<backend>-xfails.txt``; ``nox -s conformance`` keeps these true
+#: and ``docs/conformance.md``, ``docs/capabilities.md`` and ``autodiff info`` show them.
+CONFORMANCE: dict[str, tuple[int, int, int]] = {
+    "numpy": (1366, 0, 14),
+    "array_api_strict": (1366, 0, 14),
+    "mlx": (1343, 21, 14),
+    "torch": (1344, 10, 14),
+    "jax": (1318, 48, 14),
+    "dask": (1350, 16, 14),
+}
+
+
+def conformance_markdown() -> list[str]:
+    """The ``CONFORMANCE`` figures as the Markdown section ``docs/capabilities.md`` ends
+    with (``python -m autodiff.checks --capabilities`` writes it)."""
+    lines = [
+        "## Array API conformance",
+        "",
+        "The standard's own test suite, array-api-tests (2024.12), through the `autodiff`",
+        "namespace on each backend; every known failure is listed with its cause in",
+        "`conformance/<backend>-xfails.txt` and explained in [Conformance](conformance.md).",
+        "",
+        "| backend | passed | known failures | skipped by the suite |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, (passed, failed, skipped) in CONFORMANCE.items():
+        lines.append(f"| {name} | {passed} | {failed} | {skipped} |")
+    return lines
+
+
 def default_dtypes_for(backend: Any, device: Any) -> dict[str, DType]:
     """The default dtypes on ``device`` of ``backend``: the backend's (or
     ``set_default_dtype``'s) where the device holds them, the 32-bit ones where it

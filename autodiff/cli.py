@@ -40,12 +40,26 @@ def cmd_info(args: argparse.Namespace) -> int:
                 dtypes = ", ".join(d.name for d in backend.dtypes())
                 _print(f"  {name:<18} available   devices: {devices}")
                 _print(f"  {'':<18}             dtypes: {dtypes}")
+                _print(f"  {'':<18}             {_conformance_line(name)}")
             except Exception as err:
                 _print(f"  {name:<18} broken      {err}")
         else:
             hint = backend.install_hint if backend is not None else ""
             _print(f"  {name:<18} missing     {why}. {hint}".rstrip())
     return 0
+
+
+def _conformance_line(name: str) -> str:
+    """What array-api-tests gives on backend ``name`` (docs/conformance.md)."""
+    from ._info import CONFORMANCE
+
+    if name not in CONFORMANCE:
+        return "array API: not measured (docs/conformance.md)"
+    passed, failed, _ = CONFORMANCE[name]
+    return (
+        f"array API: {passed} of {passed + failed} array-api-tests pass, {failed} known "
+        "failures listed with their causes (docs/conformance.md)"
+    )
 
 
 def quickstart(out: Any = _print) -> dict[str, Any]:

@@ -289,6 +289,14 @@ def test_mlx_integer_matmul_is_exact() -> None:
 
 
 @pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
+def test_mlx_complex_tanh_special_cases_are_the_standards() -> None:
+    with ad.use_backend("mlx"):
+        got = ad.tanh(ad.asarray([c[0] for c in _TANH_CASES], dtype=ad.complex64)).tolist()
+    for g, (z, want) in zip(got, _TANH_CASES, strict=True):
+        assert _same(g, want), (z, g, want)
+
+
+@pytest.mark.skipif(not _available("mlx"), reason="MLX cannot run here")
 def test_mlx_linspace_and_sign_follow_the_standard() -> None:
     with ad.use_backend("mlx"):
         lin = ad.linspace(0.0, 1.0, 6, endpoint=False).tolist()
@@ -308,3 +316,38 @@ def test_pinv_takes_a_tensor_rtol(backend: ad.Backend) -> None:
     a = np.array([[2.0, 0.0], [0.0, 1e-4]], dtype=np.float32)
     got = ad.linalg.pinv(ad.asarray(a), rtol=ad.asarray(1e-3, dtype=ad.float32)).numpy()
     np.testing.assert_allclose(got, np.linalg.pinv(a, rtol=1e-3), rtol=1e-6)
+
+
+# -- the published figures agree with the xfail files --------------------------------
+
+_ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def test_conformance_figures_agree_with_xfail_files_and_docs() -> None:
+    from autodiff._info import CONFORMANCE, conformance_markdown
+    from autodiff.cli import _conformance_line
+
+    assert set(CONFORMANCE) >= {"numpy", "array_api_strict", "mlx", "torch", "jax", "dask"}
+    page = (_ROOT / "docs" / "conformance.md").read_text()
+    capabilities = (_ROOT / "docs" / "capabilities.md").read_text()
+    assert "\n".join(conformance_markdown()) in capabilities
+    for name, (passed, failed, skipped) in CONFORMANCE.items():
+        lines = (_ROOT / "conformance" / f"{name}-xfails.txt").read_text().splitlines()
+        entries = [i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")]
+        assert len(entries) == failed, name
+        for i in entries:  # every entry sits in a group under a comment giving its cause
+            j = i
+            while j > 0 and not lines[j - 1].startswith("#"):
+                j -= 1
+                assert lines[j].strip(), f"{name}: entry {lines[i]!r} has no cause above it"
+            assert j > 0 and lines[j - 1].startswith("# ") and len(lines[j - 1]) > 20
+        assert f"| {name} | {passed} | {failed} | {skipped} |" in page, name
+        assert f"{passed} of {passed + failed}" in _conformance_line(name)
+    assert not (_ROOT / "conformance" / "array-api-tests-xfails.txt").exists()
+
+
+def test_nested_lists_of_0d_tensors(backend: ad.Backend, fdtype: ad.DType) -> None:
+    a = ad.asarray([1.5, 2.0], dtype=fdtype)
+    rows = [[a[0] * a[1], a[1]], [a[0], a[0]]]
+    assert ad.asarray(rows).tolist() == [[3.0, 2.0], [1.5, 1.5]]
+    assert ad.asarray(rows, dtype=fdtype).dtype is fdtype
