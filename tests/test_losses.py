@@ -334,3 +334,43 @@ def test_combinations_are_differentiable_twice() -> None:
             (logits,),
             order=2,
         )
+
+
+def test_everything_ignored_gives_zero_gradients_as_torch(torch: Any) -> None:
+    """The fused default path: loss NaN (0 / 0) but every gradient 0, as PyTorch."""
+    logits = np.random.default_rng(7).standard_normal((3, 4))
+    labels = np.array([-100, -100, -100])
+    x = make(logits, requires_grad=True)
+    with np.errstate(invalid="ignore"):  # (Dask computes, and warns, when read)
+        loss = F.cross_entropy(x, ad.tensor(labels))
+        loss.backward()
+        value, grad = loss.item(), np.asarray(x.grad.numpy())
+    xt = _t(torch, logits, grad=True)
+    torch.nn.functional.cross_entropy(xt, _t(torch, labels)).backward()
+    assert np.isnan(value)
+    np.testing.assert_array_equal(grad, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("ignore", [-100, 1])
+def test_default_cross_entropy_is_one_fused_node_plus_the_sum(ignore: int) -> None:
+    """ignore_index is handled inside softmax_cross_entropy: the default loss records two
+    nodes (it recorded a mask, a where, a cast and a division around it), and its
+    gradients, to second order, still agree with finite differences."""
+    from autodiff.testing import check_grads
+
+    rng = np.random.default_rng(8)
+    labels = ad.tensor(np.array([0, ignore, 2, 3, ignore]))
+    x = make(rng.standard_normal((5, 4)), requires_grad=True)
+    loss = F.cross_entropy(x, labels, ignore_index=ignore)
+    node, seen = loss._node, 0
+    while node is not None:
+        seen += 1
+        parents = [t for t in node.inputs if isinstance(t, ad.Tensor) and t._node is not None]
+        node = parents[0]._node if parents else None
+    assert seen == 2
+    for reduction in ("mean", "sum", "none"):
+        check_grads(
+            lambda a, r=reduction: F.cross_entropy(a, labels, ignore_index=ignore, reduction=r),
+            (x.detach(),),
+            order=2,
+        )

@@ -83,7 +83,18 @@ def _kernel_and_generic(name: str) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ["plain", "batched", "inf row", "bad label", "nan"])
-def test_softmax_cross_entropy_kernel_is_the_generic_forward(dtype: Any, case: str) -> None:
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"ignore_index": -100, "mean": True},
+        {"ignore_index": 3},
+        {"ignore_index": 3, "mean": True},
+    ],
+)
+def test_softmax_cross_entropy_kernel_is_the_generic_forward(
+    dtype: Any, case: str, params: dict[str, Any]
+) -> None:
     kernel, generic = _kernel_and_generic("softmax_cross_entropy")
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((2, 6, 5) if case == "batched" else (6, 5)) * 4).astype(dtype)
@@ -94,8 +105,12 @@ def test_softmax_cross_entropy_kernel_is_the_generic_forward(dtype: Any, case: s
         labels[..., 2] = 5
     elif case == "nan":
         x[0, 1] = np.nan
+    if params.get("ignore_index") == 3:
+        labels[..., :2] = 3  # ignored rows (a class index too)
+    else:
+        labels[..., 4] = -100  # not ignored without ignore_index: NaN
     with np.errstate(invalid="ignore"):
-        for got, want in zip(kernel(x, labels), generic(x, labels)):
+        for got, want in zip(kernel(x, labels, **params), generic(x, labels, **params)):
             assert _same_bits(got, want)
 
 

@@ -234,10 +234,16 @@ def _scatter_add(xp: Any, g: Any, indices: Any, axis: int, size: int) -> Any:
 # NumPy it is measured against makes few calls.
 
 
-def _softmax_cross_entropy(xp: Any, x: Any, labels: Any) -> Any:
+def _softmax_cross_entropy(
+    xp: Any, x: Any, labels: Any, ignore_index: int | None = None, mean: bool = False
+) -> Any:
     classes = x.shape[-1]
     m = np.maximum.reduce(x, axis=-1)
     flat = labels.reshape(-1)
+    kept = None
+    if ignore_index is not None and flat.size and (flat == ignore_index).any():
+        kept = flat != ignore_index
+        flat = np.where(kept, flat, 0)  # a valid class in their place; their loss is 0
     if not (
         np.logical_and.reduce(m > -np.inf, axis=None)
         and np.logical_and.reduce((flat >= 0) & (flat < classes), axis=None)
@@ -245,11 +251,17 @@ def _softmax_cross_entropy(xp: Any, x: Any, labels: Any) -> Any:
         # rows that are all -inf or NaN, labels out of range: the generic forward's care
         from ..engine import PRIMITIVES
 
-        return PRIMITIVES["softmax_cross_entropy"].forward(xp, x, labels)
+        fwd = PRIMITIVES["softmax_cross_entropy"].forward
+        return fwd(xp, x, labels, ignore_index=ignore_index, mean=mean)
     lse = np.log(np.add.reduce(np.exp(x - m[..., None]), axis=-1)) + m
     rows = x.reshape(-1, classes)
-    picked = rows[np.arange(rows.shape[0]), flat].reshape(labels.shape)
-    return lse - picked, lse
+    loss = lse - rows[np.arange(rows.shape[0]), flat].reshape(labels.shape)
+    if kept is not None:
+        loss = np.where(kept.reshape(labels.shape), loss, 0.0).astype(x.dtype, copy=False)
+    if mean:
+        n = flat.size if kept is None else np.count_nonzero(kept)
+        loss = loss / x.dtype.type(n)
+    return loss, lse
 
 
 _MEAN_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))

@@ -11,7 +11,7 @@ from typing import Any
 
 import autodiff as ad
 
-from ..ops.special import softmax_cross_entropy
+from ..ops.special import _cross_entropy, softmax_cross_entropy
 
 __all__ = [
     "binary_cross_entropy",
@@ -376,6 +376,11 @@ def cross_entropy(
         per_sample = -ad.sum(_weighted(target * log_p, w), axis=-1)
         return _reduce(per_sample, reduction)
     _check_reduction(reduction)
+    if label_smoothing == 0.0 and w is None:
+        # the fused primitive skips ignored samples itself (and divides by the kept count
+        # for the mean): one node, plus the sum
+        per_sample = _cross_entropy(input, target, ignore_index, reduction == "mean")
+        return per_sample if reduction == "none" else ad.sum(per_sample)
     ignored, safe = _ignore(target, ignore_index)
     if label_smoothing == 0.0:
         return _index_loss(softmax_cross_entropy(input, safe), ignored, safe, w, reduction)

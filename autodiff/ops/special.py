@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from ..engine import apply, apply1, primitive
@@ -145,24 +146,57 @@ def _one_axis(axis: int, x: Tensor) -> int:
     return normalize_axes(int(axis), x.ndim)[0]
 
 
-def _ce_fwd(xp: Any, x: Any, labels: Any) -> tuple[Any, Any]:
+def _ce_fwd(
+    xp: Any, x: Any, labels: Any, ignore_index: int | None = None, mean: bool = False
+) -> tuple[Any, Any]:
     # (-log softmax(x)[label], logsumexp(x)) per row, classes on the last axis; a label
-    # outside [0, C) gives NaN (no host read, so it also holds under ad.compile)
+    # outside [0, C) gives NaN (no host read, so it also holds under ad.compile). A row
+    # whose label is ignore_index gives 0; mean=True divides each row's loss by the
+    # number of rows kept (so their sum is the mean over them: 0/0, NaN, if none is)
     m = xp.max(x, axis=-1, keepdims=True)
     m = xp.where(m == -math.inf, 0.0, m)  # an all -inf row is not shifted by -inf
     s = xp.sum(xp.exp(x - m), axis=-1)
     lse = xp.where(s == 0, -math.inf, xp.log(xp.where(s == 0, 1.0, s))) + m[..., 0]
     picked = xp.sum(xp.where(_one_hot(xp, x, labels), x, 0.0), axis=-1)
     valid = (labels >= 0) & (labels < x.shape[-1])
-    return xp.where(valid, lse - picked, math.nan), lse
+    loss = xp.where(valid, lse - picked, math.nan)
+    if ignore_index is not None:
+        loss = xp.where(labels == ignore_index, 0.0, loss)
+    if mean:
+        loss = loss / _kept_count(xp, labels, ignore_index, x.dtype)
+    return loss, lse
 
 
-def _ce_vjp(xp: Any, g: Any, ans: Any, x: Any, labels: Any) -> tuple[Any, None]:
-    # d loss/dx = softmax(x) - onehot(label), d lse/dx = softmax(x); softmax from the saved lse
+def _kept_count(xp: Any, labels: Any, ignore_index: int | None, dtype: Any) -> Any:
+    # the number of rows not ignored, in the loss's dtype (a 0-d array)
+    kept = xp.ones_like(labels) if ignore_index is None else labels != ignore_index
+    return xp.sum(xp.astype(kept, dtype))
+
+
+def _ce_vjp(
+    xp: Any,
+    g: Any,
+    ans: Any,
+    x: Any,
+    labels: Any,
+    ignore_index: int | None = None,
+    mean: bool = False,
+) -> tuple[Any, None]:
+    # d loss/dx = softmax(x) - onehot(label), d lse/dx = softmax(x); softmax from the saved
+    # lse. Ignored rows get no gradient from the loss (PyTorch's zeros, even when all are)
     g_loss, g_lse = g
     loss, lse = ans
     p = xp.exp(x - lse[..., None])
     g_loss = xp.where(loss == loss, g_loss, math.nan)  # NaN rows (labels out of range) stay NaN
+    if ignore_index is None:
+        if mean:
+            g_loss = g_loss / max(math.prod(labels.shape), 1)
+    else:
+        kept = labels != ignore_index
+        if mean:  # (at least 1: when every row is ignored, every gradient is 0 below)
+            n = xp.sum(xp.astype(kept, x.dtype))
+            g_loss = g_loss / xp.where(n == 0, 1.0, n)
+        g_loss = xp.where(kept, g_loss, 0.0)
     d = p - xp.astype(_one_hot(xp, x, labels), x.dtype)
     return g_loss[..., None] * d + g_lse[..., None] * p, None
 
@@ -176,7 +210,9 @@ def _one_hot(xp: Any, x: Any, labels: Any) -> Any:
 softmax_cross_entropy_p = primitive("softmax_cross_entropy", _ce_fwd, _ce_vjp, nout=2)
 
 
-def softmax_cross_entropy(logits: Any, labels: Any, /) -> Tensor:
+def softmax_cross_entropy(
+    logits: Any, labels: Any, /, *, ignore_index: int | None = None
+) -> Tensor:
     """Per-sample ``-log softmax(logits)[label]``, classes on the last axis, in one primitive.
 
     One node instead of the dozen a ``log_softmax`` and a one-hot product record, and one
@@ -190,6 +226,8 @@ def softmax_cross_entropy(logits: Any, labels: Any, /) -> Tensor:
         Floating scores of shape ``(..., C)``.
     labels : Tensor
         Integer classes of shape ``(...)``.
+    ignore_index : int, optional
+        A label whose samples get loss 0 and no gradient (PyTorch's ``ignore_index``).
 
     Examples
     --------
@@ -200,7 +238,15 @@ def softmax_cross_entropy(logits: Any, labels: Any, /) -> Tensor:
     [0.1269, 0.1269]
     >>> softmax_cross_entropy(ad.tensor([[1.0, 1.0]]), ad.tensor([2])).tolist()
     [nan]
+    >>> softmax_cross_entropy(ad.tensor([[1.0, 1.0]]), ad.tensor([-100]), ignore_index=-100).tolist()
+    [0.0]
     """
+    return _cross_entropy(logits, labels, ignore_index, False)
+
+
+def _cross_entropy(logits: Any, labels: Any, ignore_index: int | None, mean: bool) -> Tensor:
+    # the per-sample losses; with mean=True each divided by the number of samples kept,
+    # so that their sum is the mean (ad.nn.cross_entropy's default: two operations)
     x = as_tensor(logits)
     t = as_tensor(labels, x)
     if t.dtype.kind not in ("signed integer", "unsigned integer"):
@@ -210,5 +256,11 @@ def softmax_cross_entropy(logits: Any, labels: Any, /) -> Tensor:
             f"labels must have the logits' shape without the class axis, {x.shape[:-1]}; "
             f"got {t.shape}."
         )
-    loss, _ = apply(softmax_cross_entropy_p, (x, t))
+    if ignore_index is None and not mean:
+        loss, _ = apply(softmax_cross_entropy_p, (x, t))
+    else:
+        if ignore_index is not None:
+            ignore_index = operator.index(ignore_index)
+        params = {"ignore_index": ignore_index, "mean": mean}
+        loss, _ = apply(softmax_cross_entropy_p, (x, t), params)
     return loss
