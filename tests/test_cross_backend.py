@@ -26,8 +26,6 @@ UNDECLARED = {
         "linalg.eigh",
         "linalg.qr",
         "linalg.pinv",
-        "fft.rfft",
-        "fft.conj",
     },
 }
 

@@ -39,6 +39,9 @@ class DaskBackend(Backend):
         for name, kernel in (
             ("scatter_into_zeros", scatter_into_zeros_no_device),
             ("linalg.cholesky", _cholesky_lower),
+            ("fft.c2c", _one_chunk_fft("fft.c2c")),
+            ("fft.rfft", _one_chunk_fft("fft.rfft")),
+            ("fft.irfft", _one_chunk_fft("fft.irfft")),
         ):
             if name in PRIMITIVES:
                 self.kernels[PRIMITIVES[name]] = kernel
@@ -81,6 +84,22 @@ class DaskBackend(Backend):
         import numpy as np
 
         return [np.asarray(a) for a in dask.compute(*arrays)]
+
+
+def _one_chunk_fft(name: str) -> Any:
+    """The generic forward of an fft primitive on an array whose transformed axis is one
+    chunk: Dask transforms only such an axis, and a gradient rule's zero-padding (a
+    concat) splits it in two."""
+    from ..engine import PRIMITIVES
+
+    forward = PRIMITIVES[name].forward
+
+    def kernel(xp: Any, a: Any, **params: Any) -> Any:
+        if hasattr(a, "rechunk"):
+            a = a.rechunk({params["axis"] % a.ndim: -1})
+        return forward(xp, a, **params)
+
+    return kernel
 
 
 def _cholesky_lower(xp: Any, a: Any, upper: bool = False) -> Any:
