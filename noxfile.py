@@ -107,6 +107,10 @@ def conformance(session: nox.Session, backend: str) -> None:
     args = ["--max-examples", "5", "--derandomize", "--disable-deadline", "-o", "xfail_strict=True"]
     if xfails.exists():
         args += ["--xfails-file", str(xfails)]
+    # cases that fail or pass depending on what ran before them: skipped, with the reason
+    skips = ROOT / "conformance" / f"{backend}-skips.txt"
+    if skips.exists():
+        args += ["--skips-file", str(skips)]
     # the dtypes the backend lacks (MLX's complex128, PyTorch's uint16-64) are not drawn:
     # autodiff refuses them with a TypeError rather than narrowing
     missing = session.run(

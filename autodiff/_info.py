@@ -330,7 +330,7 @@ CONFORMANCE: dict[str, tuple[int, int, int]] = {
     "numpy": (1366, 0, 14),
     "array_api_strict": (1366, 0, 14),
     "mlx": (1343, 21, 14),
-    "torch": (1344, 10, 14),
+    "torch": (1344, 9, 15),
     "jax": (1318, 48, 14),
     "dask": (1350, 16, 14),
 }
