@@ -511,7 +511,12 @@ def test_fuzz_every_damaged_file_raises_checkpoint_error_in_bounded_time_and_mem
     for _ in range(20):  # random garbage with the zip signature
         case("junk", b"PK\x03\x04" + rng.bytes(int(rng.integers(0, 4000))))
     cases.append(_deflate_bomb(tmp_path / "bomb.npz", 32 * 2**20))
-    raw = '{"format": "autodiff-checkpoint", "version": 1, "tree": ' + '{"list": [' * 50_000 + "]}" * 50_000 + "}"
+    raw = (
+        '{"format": "autodiff-checkpoint", "version": 1, "tree": '
+        + '{"list": [' * 50_000
+        + "]}" * 50_000
+        + "}"
+    )
     case(
         "deep",
         _archive(
