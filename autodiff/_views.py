@@ -34,7 +34,7 @@ from .engine import record_rebind
 from .grad_mode import GRAD_ENABLED
 from .tensor import Tensor, wrap
 
-__all__ = ["View", "assign", "rebind", "refresh", "track", "write"]
+__all__ = ["View", "assign", "fresh", "rebind", "refresh", "track", "write"]
 
 _new = object.__new__
 _ref = weakref.ref
@@ -227,6 +227,21 @@ def track(out: Tensor, x: Tensor, prim: Any, params: Any = None) -> Tensor:
         # at each power of two, forget the views that died: amortized O(1) per view
         refs[:] = [r for r in refs if r() is not None]
     refs.append(_ref(out))
+    return out
+
+
+def fresh(out: Tensor) -> Tensor:
+    """``out`` as a new array, not a view: for functions that NumPy answers with a copy
+    (``tile``, ``repeat``, ``meshgrid``) but that autodiff builds from view operations.
+    A later write into their input must not reach ``out``, nor a write into ``out`` the
+    input. The backend array may stay shared: autodiff never writes into one."""
+    info: View | None = getattr(out, "_view", None)
+    if info is None:
+        return out
+    refs: list[Any] | None = getattr(info.base, "_views", None)
+    if refs:
+        refs[:] = [r for r in refs if r() is not out]
+    out._view = None  # type: ignore[attr-defined]
     return out
 
 

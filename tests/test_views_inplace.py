@@ -467,3 +467,30 @@ def test_a_long_lived_tensor_written_at_every_step_does_not_keep_every_state() -
     kept = [old for old in REBOUND[id(state)][2] if old.data is not None]
     assert len(kept) < 70  # the states whose graph backward freed are let go
     np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy() * sum(k * k for k in range(100)))
+
+
+# -- what NumPy answers with a new array stays one, though built from views ------------------
+
+
+@pytest.mark.parametrize("fn", ["tile", "repeat", "meshgrid"])
+def test_results_numpy_copies_are_not_views_of_their_input(fn: str) -> None:
+    # tile, repeat and meshgrid are built from reshape/broadcast_to; NumPy returns new,
+    # writable arrays: a write into the input must not reach them, nor theirs the input
+    def run(xp: Any, x: Any) -> tuple[Any, Any]:
+        if fn == "tile":
+            out = xp.tile(x, (1, 1))
+        elif fn == "repeat":
+            out = xp.repeat(xp.reshape(x, (-1,)), 1) if xp is ad else np.repeat(x.ravel(), 1)
+        else:
+            out = xp.meshgrid(x[0, :], x[1, :3])[0]
+        out_before = out * 1.0
+        x[0, 0] = 7.0
+        out[1, ...] = -1.0
+        return out, out_before
+
+    xn = np.array(X0)
+    xa = make(X0)
+    (on, bn), (oa, ba) = run(np, xn), run(ad, xa)
+    np.testing.assert_array_equal(np.asarray(xa.tolist()), xn)
+    np.testing.assert_array_equal(np.asarray(oa.tolist()), on)
+    np.testing.assert_array_equal(np.asarray(ba.tolist()), bn)

@@ -168,7 +168,8 @@ def tile(x: Any, repetitions: Sequence[int], /) -> Tensor:
     # (1, s0, 1, s1, ...) broadcast to (r0, s0, r1, s1, ...), then merged pairwise
     spread = reshape(x, tuple(v for s in shape for v in (1, s)))
     big = broadcast_to(spread, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
-    return reshape(big, tuple(r * s for r, s in zip(reps, shape)))
+    # a new array, as NumPy's tile: never a view of x, and writable
+    return _views.fresh(reshape(big, tuple(r * s for r, s in zip(reps, shape))))
 
 
 def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
@@ -195,7 +196,8 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
         shape = tuple(x.shape)
         spread = reshape(x, (*shape[: axis + 1], 1, *shape[axis + 1 :]))
         big = broadcast_to(spread, (*shape[: axis + 1], repeats, *shape[axis + 1 :]))
-        return reshape(big, (*shape[:axis], n * repeats, *shape[axis + 1 :]))
+        # a new array, as NumPy's repeat: never a view of x, and writable
+        return _views.fresh(reshape(big, (*shape[:axis], n * repeats, *shape[axis + 1 :])))
     from .._info import isdtype
     from ..creation import arange
     from .indexing import take
@@ -290,5 +292,6 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Tensor]:
         pos = (1 - i if i < 2 else i) if indexing == "xy" and len(ts) > 1 else i
         shape = [1] * len(ts)
         shape[pos] = t.shape[0]
-        out.append(broadcast_to(reshape(t, tuple(shape)), tuple(sizes)))
+        # new arrays, as NumPy's meshgrid (copy=True): never views of t, and writable
+        out.append(_views.fresh(broadcast_to(reshape(t, tuple(shape)), tuple(sizes))))
     return out
