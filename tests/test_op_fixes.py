@@ -474,3 +474,15 @@ def test_cholesky_is_the_lower_factor() -> None:
     np.testing.assert_allclose(ad.linalg.cholesky(make(a)).numpy(), low, rtol=10 * _tol())
     up = ad.linalg.cholesky(make(a), upper=True).numpy()
     np.testing.assert_allclose(up, low.T, rtol=10 * _tol())
+
+
+def test_argmax_of_an_empty_tensor_along_a_nonempty_axis() -> None:
+    # (0, 4) along the last axis: four candidates for each of no rows, as NumPy answers
+    x = ad.zeros((0, 4))
+    for f in (ad.argmax, ad.argmin):
+        assert f(x, axis=-1).shape == (0,)
+        assert f(x, axis=1, keepdims=True).shape == (0, 1)
+        with pytest.raises(ValueError, match="empty axis"):
+            f(x, axis=0)
+        with pytest.raises(ValueError, match="empty axis"):
+            f(x)

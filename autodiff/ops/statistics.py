@@ -284,8 +284,19 @@ def _arg(prim: Any, x: Any, axis: int | None, keepdims: bool) -> Tensor:
     x = as_tensor(x)
     if axis is not None:
         axis = normalize_axis(axis, x.ndim)
-    if x.size == 0:
-        raise ValueError(f"{prim.name} of an empty tensor (shape {x.shape}) is undefined.")
+    if x.size == 0 and (axis is None or x.shape[axis] == 0):
+        # an empty reduced axis has no first extremum (a (0, 4) tensor along axis 1 has: ())
+        raise ValueError(
+            f"{prim.name} over an empty axis (shape {x.shape}, axis {axis}) is undefined."
+        )
+    if x.size == 0:  # nothing to compare: answered here (MLX refuses any empty argmax)
+        from .._info import __array_namespace_info__
+        from ..creation import zeros
+
+        kept = 1 if keepdims else None
+        shape = tuple(kept if i == axis else n for i, n in enumerate(x.shape))
+        index = __array_namespace_info__().default_dtypes(device=x.device)["indexing"]
+        return zeros(tuple(n for n in shape if n is not None), dtype=index, device=x.device)
     return apply1(prim, x, {"axis": axis, "keepdims": bool(keepdims)})
 
 
