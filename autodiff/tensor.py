@@ -374,10 +374,9 @@ class Tensor(TensorMethods):
                 f"np.asarray(t, copy=False): the {backend.name} backend can give its data to "
                 "NumPy only as a copy; pass copy=None or copy=True."
             )
-        import numpy as np
-
-        host = backend.to_numpy(self.data)
-        return np.array(host, dtype=dtype, copy=None if backend.host_copies else copy)
+        host = backend.to_numpy(self.data)  # a NumPy array: its namespace is NumPy's
+        hx = host.__array_namespace__()
+        return hx.asarray(host, dtype=dtype, copy=None if backend.host_copies else copy)
 
     # -- copy and pickle: data, dtype, backend, device, requires_grad and a leaf's .grad;
     # never the graph or hooks. A non-leaf becomes a detached leaf (as ``.detach()``).
