@@ -152,7 +152,6 @@ class _Walk:
         if id(v) in self.seen or len(self.checks) >= _BUDGET:
             return
         self.seen.add(id(v))
-        from ._compile import CompiledFunction
         from .nn.module import Module
 
         t = type(v)
@@ -180,8 +179,8 @@ class _Walk:
         elif isinstance(v, Module):
             self.dict(v.__dict__, ("_parameters", "_modules"))
             self.methods(t, ("forward",))
-        elif isinstance(v, CompiledFunction):
-            self.inside(v.fn)
+        elif callable(getattr(v, "__wrapped__", None)):
+            self.inside(v.__wrapped__)  # a wrapper (an ad.compile'd function): what it calls
         elif hasattr(v, "__dict__") and _user_module(getattr(t, "__module__", "")):
             self.dict(v.__dict__)  # a user's object: its attributes
             self.methods(t, ("__call__",))
