@@ -134,6 +134,13 @@ class Primitive:
         (its outputs never require grad).
     nout : int
         Number of outputs.
+    jvp : callable, optional
+        Forward-mode rule ``jvp(xp, tangents, ans, *inputs, **params) -> tangent``:
+        ``tangents`` has one entry per input (``None`` for a zero tangent or a
+        non-tensor input); returns the output's tangent (a tuple when ``nout > 1``).
+    batch : callable, optional
+        Batching rule for ``vmap``: ``batch(xp, dims, *inputs, **params) -> (out,
+        out_dims)`` where ``dims`` gives each input's batch axis (``None``: unbatched).
     holomorphic : bool
         The rule is written as ``g * f'(z)`` for a complex-differentiable ``f``. On
         complex outputs the engine then returns ``g * conj(f'(z))`` (PyTorch's
@@ -144,6 +151,7 @@ class Primitive:
 
     __slots__ = (
         "__dict__",
+        "batch",
         "differentiable",
         "forward",
         "holomorphic",
@@ -162,6 +170,7 @@ class Primitive:
         *,
         vjps: Sequence[Callable[..., Any] | None] | None = None,
         jvp: Callable[..., Any] | None = None,
+        batch: Callable[..., Any] | None = None,
         nout: int = 1,
         holomorphic: bool = False,
     ) -> None:
@@ -172,6 +181,7 @@ class Primitive:
         self.vjp = vjp
         self.vjps = tuple(vjps) if vjps is not None else None
         self.jvp = jvp
+        self.batch = batch
         self.nout = nout
         self.holomorphic = holomorphic and nout == 1
         self.differentiable = vjp is not None or vjps is not None
