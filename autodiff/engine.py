@@ -37,6 +37,7 @@ __all__ = [
     "apply",
     "apply1",
     "apply2",
+    "apply_plain",
     "backward",
     "call",
     "identity",
@@ -60,6 +61,9 @@ _TRACING = TRACING
 #: the ``ad.compile`` tracer of this thread and context (new threads start without one)
 CURRENT_TRACER: ContextVar[Any] = ContextVar("autodiff_tracer", default=None)
 _CURRENT_TRACER = CURRENT_TRACER.get
+#: the transform levels (``vmap``, ``jvp``) active in this thread and context, innermost
+#: last; each one also counts in ``TRACING`` while it runs (see ``autodiff._interpose``)
+LEVELS: ContextVar[tuple[Any, ...]] = ContextVar("autodiff_levels", default=())
 
 
 def current_tracer() -> Any:
@@ -319,6 +323,8 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
     This and ``apply2`` are the hot path of every operation: the result tensor and its
     node are built inline (no ``wrap`` or ``Node.__init__`` call).
     """
+    if _TRACING[0]:  # a trace or a transform runs: the slow path decides
+        return INTERPOSE[0](prim, (x,), params)
     backend = x._backend
     xd = x.data
     fwd = backend.kernels.get(prim) or prim.forward
@@ -326,8 +332,6 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
         out = fwd(backend.xp, xd, **params) if params else fwd(backend.xp, xd)
     except Exception as err:
         raise _forward_error(prim, (x,), err) from err
-    if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
-        out = tracer.record(prim, fwd, backend, (x,), params, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -356,6 +360,8 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
 
 def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
     """Call a two-input primitive; at least one of ``a``, ``b`` is a tensor."""
+    if _TRACING[0]:  # a trace or a transform runs: the slow path decides
+        return INTERPOSE[0](prim, _operands(a, b), None)
     if isinstance(a, Tensor):
         backend = a._backend
         if isinstance(b, Tensor):
@@ -385,8 +391,6 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
         out = fwd(backend.xp, ad_, bd)
     except Exception as err:
         raise _forward_error(prim, (a, b), err) from err
-    if _TRACING[0] and (tracer := _CURRENT_TRACER()) is not None:
-        out = tracer.record(prim, fwd, backend, (a, b), None, out)
     t = _new(Tensor)
     t.data = out
     t._backend = backend
@@ -413,11 +417,31 @@ def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
     return t
 
 
+def _operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """``apply2``'s operands with a non-tensor, non-scalar operand made a constant tensor."""
+    if isinstance(a, Tensor):
+        if not isinstance(b, Tensor) and b.__class__ not in _SCALARS:
+            b = _coerce(b, a)
+    elif a.__class__ not in _SCALARS:
+        a = _coerce(a, b)
+    return a, b
+
+
 def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None = None) -> Any:
     """Call any primitive. ``args`` holds tensors and Python scalars (at least one tensor).
 
     Returns a tensor, or a tuple of tensors when ``prim.nout > 1``.
     """
+    if _TRACING[0]:  # a trace or a transform runs: the slow path decides
+        return INTERPOSE[0](prim, tuple(args), params)
+    return apply_plain(prim, args, params)
+
+
+def apply_plain(
+    prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None = None
+) -> Any:
+    """``apply`` below every transform level: run the forward, let an ``ad.compile``
+    trace record the call, and record a node when a gradient may be needed."""
     first: Tensor | None = None
     rg = False
     datas = []
@@ -459,6 +483,13 @@ def apply(prim: Primitive, args: Sequence[Any], params: Mapping[str, Any] | None
             t._node = node
             t._oi = i
     return outs
+
+
+#: What ``apply1``/``apply2``/``apply`` hand a call to while ``TRACING[0]`` is set (a
+#: trace or a transform level runs): ``apply_plain`` until ``autodiff._interpose``
+#: installs its dispatcher, which gives the call to the innermost transform level that
+#: owns one of the arguments, or to ``apply_plain``. A one-element list: cheap to read.
+INTERPOSE: list[Callable[..., Any]] = [apply_plain]
 
 
 def call(xp: Any, prim: Primitive, *args: Any, **params: Any) -> Any:
@@ -597,8 +628,9 @@ def backward(
     recomputation) nothing is propagated past ``inputs`` and no leaf hook runs:
     the enclosing backward pass does both.
     """
-    if _TRACING[0] and _CURRENT_TRACER() is not None:
-        # under ad.compile the backward pass runs on tensors, so its primitives are traced
+    if _TRACING[0] and (_CURRENT_TRACER() is not None or LEVELS.get()):
+        # under ad.compile, vmap or jvp the backward pass runs on tensors, so its
+        # primitives are traced, batched or carry tangents
         create_graph = True
         # raw cotangents become tensors over the same (traced) arrays
         root_grads = [
