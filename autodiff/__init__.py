@@ -26,7 +26,6 @@ from .tensor import Tensor
 
 # isort: on
 from . import backends, engine, fft, linalg
-from ._compile import CompiledFunction, TraceError, compile
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -52,7 +51,6 @@ from ._dtypes import (
     uint32,
     uint64,
 )
-from ._graph import Graph, Placeholder, placeholder
 from ._info import (
     __array_namespace_info__,
     can_cast,
@@ -62,6 +60,8 @@ from ._info import (
     isdtype,
     result_type,
 )
+from ._jit.compile import CompiledFunction, TraceError, compile
+from ._jit.graph import Graph, Placeholder, placeholder
 from .backends import Backend, BackendUnavailableError, Device
 from .creation import (
     arange,

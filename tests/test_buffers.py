@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from autodiff.backends import _buffers, _numba
+from autodiff._jit import buffers as _buffers
+from autodiff._jit import numba as _numba
 
 pytestmark = pytest.mark.skipif(
     ad.get_backend().name != "numpy", reason="preallocated buffers are the NumPy backend's"

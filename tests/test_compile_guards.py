@@ -266,7 +266,7 @@ def test_the_functions_own_side_effects_do_not_block_replays() -> None:
 
     @ad.compile
     def f(x: ad.Tensor) -> ad.Tensor:
-        ad._trace.each_call(lambda: calls.append(1))
+        ad._jit.trace.each_call(lambda: calls.append(1))
         return x * 2.0
 
     for _ in range(3):
@@ -295,7 +295,7 @@ def test_compiled_grad_of_an_ignored_input_is_zeros_like_eager() -> None:
 
 
 def test_a_value_read_only_through_host_value_does_not_trace_again() -> None:
-    from autodiff._trace import host_value
+    from autodiff._jit.trace import host_value
 
     rate = {"lr": 0.5}
     step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from autodiff.backends import _cupy_fuse
+from autodiff._jit import cupy_fuse as _cupy_fuse
 from autodiff.engine import PRIMITIVES
 
 NUMPY = ad.backends.get("numpy")

@@ -47,9 +47,9 @@ MODULES = (
     "autodiff._config",
     "autodiff._compute",
     "autodiff._move",
-    "autodiff._compile",
-    "autodiff._trace",
-    "autodiff._graph",
+    "autodiff._jit.compile",
+    "autodiff._jit.trace",
+    "autodiff._jit.graph",
 )
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from autodiff.backends import _numba
+from autodiff._jit import numba as _numba
 
 pytestmark = [
     pytest.mark.skipif(not _numba.available(), reason="numba is not installed"),

@@ -202,8 +202,8 @@ class NumpyBackend(Backend):
     ) -> list[Any]:
         """``ad.compile``: chains of elementwise instructions as numba kernels when numba is
         installed (``autodiff[numba]``), scalar ones as inline NumPy-scalar expressions
-        (see ``backends/_numba.py``)."""
-        from . import _numba
+        (see ``_jit/numba.py``)."""
+        from .._jit import numba as _numba
 
         return _numba.fuse(code, values, literals, keep)
 
@@ -211,8 +211,8 @@ class NumpyBackend(Backend):
         self, code: list[Any], values: dict[int, Any], keep: set[int]
     ) -> tuple[list[Any], Any]:
         """``ad.compile``: large intermediates written into buffers that every replay
-        reuses, with the allocator of one set of them (see ``backends/_buffers.py``)."""
-        from . import _buffers
+        reuses, with the allocator of one set of them (see ``_jit/buffers.py``)."""
+        from .._jit import buffers as _buffers
 
         return _buffers.plan(code, values, keep, self.ufuncs)
 

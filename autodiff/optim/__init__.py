@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import autodiff as ad
 
-from .._trace import each_call, guard, host_value
+from .._jit.trace import each_call, guard, host_value
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 from .lr_scheduler import CosineAnnealingLR, StepLR

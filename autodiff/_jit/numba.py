@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ._special import runs_plain
+from ..backends._special import runs_plain
 
 __all__ = ["available", "fuse"]
 
@@ -146,7 +146,7 @@ def _inline(ins: tuple[Any, ...], dtype: Any, literals: dict[int, Any]) -> tuple
     Arithmetic on a Python-number operand follows NumPy's weak-scalar rules by itself;
     the forms that may return an operand as it is (where, maximum, minimum) get their
     literals cast to the run's dtype."""
-    from .._trace import INLINE
+    from .trace import INLINE
 
     _, xp, slots, _, outs, prim, backend = ins
     cast = "_f32" if dtype == np.float32 else "_f64"
@@ -314,7 +314,7 @@ def _instruction(
     fwd = _runner(
         _compiled(kernel["source"]), kernel["inputs"], values, kernel["shape"], out_dtypes
     )
-    from .._trace import FUSED
+    from .trace import FUSED
 
     outs: Any = outputs[0] if len(outputs) == 1 else tuple(outputs)
     return (fwd, run[0][1], tuple(kernel["inputs"]), None, outs, FUSED, run[0][6])
@@ -354,7 +354,7 @@ def _source(
         lines.append("    return (" + "".join(f"{names[o]}, " for o in outputs) + ")")
     else:
         # arrays: the outputs are arguments too (flat, contiguous), allocated by the
-        # runner or preallocated buffers of the program (``_buffers.py``)
+        # runner or preallocated buffers of the program (``buffers.py``)
         arrays = [j for j, s in enumerate(inputs) if getattr(values[s], "shape", ()) != ()]
         params = [f"i{j}" for j in range(len(inputs))] + [f"o{m}" for m in range(len(outputs))]
         lines = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._compile import CompiledFunction
-from .tensor import Tensor
+from ..tensor import Tensor
+from .compile import CompiledFunction
 
 __all__ = ["Graph", "Placeholder", "placeholder"]
 
@@ -25,8 +25,8 @@ class Placeholder:
     __slots__ = ("device", "dtype", "name", "shape")
 
     def __init__(self, shape: Any, dtype: Any = None, device: Any = None, name: str | None = None):
-        from . import _dtypes
-        from ._config import current, get_default_dtype
+        from .. import _dtypes
+        from .._config import current, get_default_dtype
 
         sel = current()
         self.shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
@@ -84,13 +84,13 @@ class Graph:
             raise ValueError(f"placeholder names must be unique, got {self.names}.")
         self._forward = CompiledFunction(fn, max_traces=1)
         self._backward: CompiledFunction | None = None
-        from .creation import zeros
+        from ..creation import zeros
 
         with _no_grad():
             self._forward(*(zeros(p.shape, dtype=p.dtype, device=p.device) for p in placeholders))
 
     def _inputs(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Tensor]:
-        from .creation import asarray
+        from ..creation import asarray
 
         if args and kwargs:
             raise TypeError("pass the inputs by position or by name, not both.")
@@ -125,8 +125,8 @@ class Graph:
         """Gradients of the sum of the output with respect to every input, by name."""
         inputs = self._inputs(args, kwargs)
         if self._backward is None:
-            from .ops.reduction import sum as _sum
-            from .transforms import grad
+            from ..ops.reduction import sum as _sum
+            from ..transforms import grad
 
             n = len(inputs)
             self._backward = CompiledFunction(
@@ -138,6 +138,6 @@ class Graph:
 
 
 def _no_grad() -> Any:
-    from .grad_mode import no_grad
+    from ..grad_mode import no_grad
 
     return no_grad()

@@ -2,7 +2,7 @@
 
 The first call of a compiled function for a given signature (the shapes, dtypes and
 devices of its tensor arguments, the values of its other arguments, and grad mode) runs
-it eagerly while a tracer (``_trace.py``) records every primitive it calls — the forward
+it eagerly while a tracer (``trace.py``) records every primitive it calls — the forward
 and, when the function differentiates (``ad.grad``, ``ad.value_and_grad``, ``ad.vjp`` …,
 or ``loss.backward()``), the backward pass, which runs on tensors under tracing so that
 its rules are primitive calls too. The record becomes a flat program over array slots;
@@ -14,7 +14,7 @@ call rebound on tensors that existed before it (parameters after an optimizer st
 
 What invalidates a trace: a new signature traces again (kept side by side, up to
 ``max_traces``), and so does a change in what the function read from Python: the checks
-``_guards.py`` makes before the trace (closure cells, globals, modules' submodules and
+``guards.py`` makes before the trace (closure cells, globals, modules' submodules and
 parameters, plain values by value, the backend and default dtype) and the values it
 ``guard``ed. What cannot be traced raises ``TraceError`` rather than replaying something
 wrong: reading a traced value on the host (``bool(x)``, ``x.item()``, ``float(x)``,
@@ -36,12 +36,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import _tree
-from ._guards import collect, compile_checks
-from ._trace import FUSED, INLINE, TraceError, _Tracer
-from .engine import current_tracer
-from .grad_mode import is_grad_enabled
-from .tensor import Tensor, wrap
+from .. import _tree
+from ..engine import current_tracer
+from ..grad_mode import is_grad_enabled
+from ..tensor import Tensor, wrap
+from .guards import collect, compile_checks
+from .trace import FUSED, INLINE, TraceError, _Tracer
 
 __all__ = ["CompiledFunction", "TraceError", "compile"]
 
@@ -112,7 +112,7 @@ class _Program:
         self.external_specs = [(a.shape, a.dtype) for _, _, a in tracer.externals]
         self.literals = tracer.literals
         self.host = tracer.host
-        self.guards: list[Any] = []  # the checks a replay needs to hold (see _guards)
+        self.guards: list[Any] = []  # the checks a replay needs to hold (see guards.py)
         self.guards_hold: Callable[[], bool] = lambda: True
         self.unset_grads = tracer.unset_grads
         self.n = tracer.n

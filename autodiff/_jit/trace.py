@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .engine import CURRENT_TRACER, TRACING, Primitive, current_tracer
-from .tensor import Tensor, wrap
+from ..engine import CURRENT_TRACER, TRACING, Primitive, current_tracer
+from ..tensor import Tensor, wrap
 
 __all__ = ["TraceError", "each_call", "guard", "host_value"]
 
@@ -207,7 +207,7 @@ def guard(fn: Callable[[], Any]) -> None:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._trace import guard
+    >>> from autodiff._jit.trace import guard
     >>> settings = {"scale": 2.0}
     >>> @ad.compile
     ... def f(x):
@@ -233,7 +233,7 @@ def host_value(fn: Callable[[], Any], like: Tensor) -> Any:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._trace import host_value
+    >>> from autodiff._jit.trace import host_value
     >>> rate = {"lr": 0.5}
     >>> step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)
     >>> _ = step(ad.ones(2)); rate["lr"] = 0.25
@@ -259,7 +259,7 @@ def each_call(fn: Callable[[], Any]) -> None:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._trace import each_call
+    >>> from autodiff._jit.trace import each_call
     >>> calls = []
     >>> f = ad.compile(lambda x: (each_call(lambda: calls.append(1)), x * 2)[1])
     >>> _ = f(ad.ones(1)); _ = f(ad.ones(1)); _ = f(ad.ones(1))

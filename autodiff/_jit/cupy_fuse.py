@@ -7,7 +7,7 @@ pass over memory, with every intermediate in a register, instead of one launch a
 temporary array per operation.
 
 The primitives and what fuses are those of the NumPy backend's numba fusion
-(``_numba.py``), but not its cost model: on a GPU every launch costs ~5-10 µs whatever
+(``numba.py``), but not its cost model: on a GPU every launch costs ~5-10 µs whatever
 the size and a transcendental costs a few cycles, so every run of two or more operations
 fuses, ``tanh`` and ``exp`` included. Operands may broadcast (a bias row against a
 batch, a 0-d scale): ``ElementwiseKernel`` broadcasts its inputs to the run's shape.
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._numba import _BOOL, _FLOATS, _SCALAR, _runs
+from .numba import _BOOL, _FLOATS, _SCALAR, _runs
 
 __all__ = ["fuse", "kernel_parts"]
 
@@ -211,7 +211,7 @@ def _fused(
                 )
         return unfused(xp, args)
 
-    from .._trace import FUSED
+    from .trace import FUSED
 
     outs: Any = outputs[0] if len(outputs) == 1 else tuple(outputs)
     return (run_kernel, run[0][1], tuple(inputs), None, outs, FUSED, run[0][6])

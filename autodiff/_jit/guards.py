@@ -27,8 +27,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from . import _config as _cfg
-from .tensor import Tensor
+from .. import _config as _cfg
+from ..tensor import Tensor
 
 __all__ = ["Check", "Guards", "collect", "compile_checks", "holds"]
 
@@ -152,7 +152,7 @@ class _Walk:
         if id(v) in self.seen or len(self.checks) >= _BUDGET:
             return
         self.seen.add(id(v))
-        from .nn.module import Module
+        from ..nn.module import Module
 
         t = type(v)
         if t is types.FunctionType:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._special import runs_plain
+from ..backends._special import runs_plain
 
 __all__ = ["MIN_BYTES", "Allocator", "plan"]
 
@@ -52,7 +52,7 @@ def _writer(
 ) -> tuple[str, Any] | None:
     """How an instruction can write its result into a buffer: ``("ufunc", f)`` for
     ``f(*operands, out=buffer)``, ``("relu", np.maximum)``, ``("fused", into)``; or None."""
-    from .._trace import FUSED
+    from .trace import FUSED
 
     fwd, _, _, params, _, prim, _ = ins
     if prim is FUSED:
@@ -91,7 +91,7 @@ def plan(
     instruction is an ``INLINE`` one whose expression writes into ``B[j]``: the program's
     local list of buffers.
     """
-    from .._trace import INLINE
+    from .trace import INLINE
 
     # 1. the results an out= could write, and which slots may view which of them
     candidates: dict[int, tuple[Any, ...]] = {}  # slot -> its buffer's spec
