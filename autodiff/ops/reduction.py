@@ -8,6 +8,7 @@ from typing import Any
 
 from ..engine import apply1, primitive
 from ..tensor import Tensor
+from ._rules import dense_jvp, linear, shift_axes
 from ._util import as_tensor, normalize_axes
 
 __all__ = ["in_dtype", "kept_shape", "max", "mean", "min", "sum"]
@@ -44,6 +45,8 @@ sum_p = primitive(
     "sum",
     lambda xp, a, axis=None, keepdims=False: xp.sum(a, axis=axis, keepdims=keepdims),
     lambda xp, g, ans, a, axis=None, keepdims=False: (_spread(xp, g, a, axis),),
+    jvp=linear("sum"),
+    batch=shift_axes("sum"),
 )
 mean_p = primitive(
     "mean",
@@ -52,6 +55,8 @@ mean_p = primitive(
     lambda xp, g, ans, a, axis=None, keepdims=False: (
         _spread(xp, g / builtins.max(_count(tuple(a.shape), axis), 1), a, axis),
     ),
+    jvp=linear("mean"),
+    batch=shift_axes("mean"),
 )
 
 
@@ -69,11 +74,15 @@ max_p = primitive(
     "max",
     lambda xp, a, axis=None, keepdims=False: xp.max(a, axis=axis, keepdims=keepdims),
     _extreme_vjp,
+    jvp=dense_jvp("max"),
+    batch=shift_axes("max"),
 )
 min_p = primitive(
     "min",
     lambda xp, a, axis=None, keepdims=False: xp.min(a, axis=axis, keepdims=keepdims),
     _extreme_vjp,
+    jvp=dense_jvp("min"),
+    batch=shift_axes("min"),
 )
 
 
