@@ -663,27 +663,27 @@ class Tensor(TensorMethods):
 
     def exp(self) -> Tensor:
         """Elementwise e**x."""
-        return _apply1(_ew.exp_p, self)
+        return _apply1(_tr.exp_p, self)
 
     def log(self) -> Tensor:
         """Elementwise natural logarithm."""
-        return _apply1(_ew.log_p, self)
+        return _apply1(_tr.log_p, self)
 
     def sin(self) -> Tensor:
         """Elementwise sine."""
-        return _apply1(_ew.sin_p, self)
+        return _apply1(_tr.sin_p, self)
 
     def cos(self) -> Tensor:
         """Elementwise cosine."""
-        return _apply1(_ew.cos_p, self)
+        return _apply1(_tr.cos_p, self)
 
     def tanh(self) -> Tensor:
         """Elementwise hyperbolic tangent."""
-        return _apply1(_ew.tanh_p, self)
+        return _apply1(_tr.tanh_p, self)
 
     def sqrt(self) -> Tensor:
         """Elementwise square root."""
-        return _apply1(_ew.sqrt_p, self)
+        return _apply1(_tr.sqrt_p, self)
 
     def relu(self) -> Tensor:
         """Elementwise max(x, 0); the gradient at 0 is 0."""
@@ -691,7 +691,7 @@ class Tensor(TensorMethods):
 
     def sigmoid(self) -> Tensor:
         """Elementwise logistic function 1 / (1 + exp(-x))."""
-        return _apply1(_ew.sigmoid_p, self)
+        return _apply1(_tr.sigmoid_p, self)
 
     def abs(self) -> Tensor:
         """Elementwise absolute value; the gradient at 0 is 0."""
@@ -802,3 +802,4 @@ from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
+from .ops import transcendental as _tr  # noqa: E402

@@ -17,6 +17,8 @@ import pytest
 MODULES = (
     "autodiff",
     "autodiff.ops.elementwise",
+    "autodiff.ops.transcendental",
+    "autodiff.ops.rounding",
     "autodiff.ops.reduction",
     "autodiff.ops.statistics",
     "autodiff.ops.shape",

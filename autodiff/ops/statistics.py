@@ -14,11 +14,13 @@ from typing import Any
 
 from ..engine import apply1, primitive
 from ..tensor import Tensor
+from ._rules import dense_jvp, linear, shift_axes
 from ._util import as_tensor, normalize_axes, normalize_axis
-from .elementwise import conj, real, sqrt, where
+from .elementwise import conj, real, where
 from .reduction import _count, _reduce, in_dtype, kept_shape, mean
 from .reduction import sum as _sum
 from .shape import _inverse, concat
+from .transcendental import sqrt
 
 __all__ = [
     "all",
@@ -60,7 +62,13 @@ def _cumsum_vjp(
     return (_rcumsum(xp, g, axis),)
 
 
-cumulative_sum_p = primitive("cumulative_sum", _cumsum_fwd, _cumsum_vjp)
+cumulative_sum_p = primitive(
+    "cumulative_sum",
+    _cumsum_fwd,
+    _cumsum_vjp,
+    jvp=linear("cumulative_sum"),
+    batch=shift_axes("cumulative_sum"),
+)
 
 
 def _cumprod_fwd(xp: Any, a: Any, axis: int, include_initial: bool = False) -> Any:
@@ -92,7 +100,40 @@ def _cumprod_vjp(
     return (xp.moveaxis(before * inner, -1, axis),)
 
 
-cumulative_prod_p = primitive("cumulative_prod", _cumprod_fwd, _cumprod_vjp, holomorphic=True)
+def _cumprod_jvp(
+    xp: Any, tangents: Any, ans: Any, a: Any, axis: int, include_initial: bool = False
+) -> Any:
+    # dy_i = sum_{k<=i} t_k prod_{j<=i, j!=k} x_j
+    t = tangents[0]
+    if t is None:
+        return None
+    if not bool(xp.any(a == 0)):
+        y = ans[_along(axis, slice(1, None))] if include_initial else ans
+        out = y * xp.cumulative_sum(t / a, axis=axis)
+    else:
+        # with zeros, no division: row k of an (n, n) table is the running product with
+        # x_k replaced by t_k, kept from position k on; exact to any order
+        x = xp.moveaxis(a, axis, -1)
+        tl = xp.moveaxis(t, axis, -1)
+        row = xp.expand_dims(x, axis=-2)  # [..., k, j] = x_j
+        grid = xp.ones_like(row * xp.expand_dims(tl, axis=-1))
+        from_k = xp.triu(grid) == 1  # j >= k
+        at_k = xp.logical_and(from_k, xp.logical_not(xp.triu(grid, k=1) == 1))  # j == k
+        table = xp.cumulative_prod(xp.where(at_k, xp.expand_dims(tl, axis=-1), row), axis=-1)
+        out = xp.moveaxis(xp.sum(xp.where(from_k, table, 0.0), axis=-2), -1, axis)
+    if include_initial:
+        out = xp.concat([xp.zeros_like(out[_along(axis, slice(0, 1))]), out], axis=axis)
+    return out
+
+
+cumulative_prod_p = primitive(
+    "cumulative_prod",
+    _cumprod_fwd,
+    _cumprod_vjp,
+    holomorphic=True,
+    jvp=_cumprod_jvp,
+    batch=shift_axes("cumulative_prod"),
+)
 
 
 def _scan(prim: Any, x: Any, axis: Any, dtype: Any, include_initial: bool, name: str) -> Tensor:
@@ -172,7 +213,14 @@ def _prod_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: Any = None, keepdims: boo
     return (xp.reshape(g, kept_shape(shape, axis)) * others,)
 
 
-prod_p = primitive("prod", _prod_fwd, _prod_vjp, holomorphic=True)
+prod_p = primitive(
+    "prod",
+    _prod_fwd,
+    _prod_vjp,
+    holomorphic=True,
+    jvp=dense_jvp("prod"),
+    batch=shift_axes("prod"),
+)
 
 
 def prod(x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Tensor:
@@ -263,20 +311,29 @@ def std(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
 # -- no gradient: arg-reductions and truth tests -----------------------------------------
 
 argmax_p = primitive(
-    "argmax", lambda xp, a, axis=None, keepdims=False: xp.argmax(a, axis=axis, keepdims=keepdims)
+    "argmax",
+    lambda xp, a, axis=None, keepdims=False: xp.argmax(a, axis=axis, keepdims=keepdims),
+    batch=shift_axes("argmax", none="flat"),
 )
 argmin_p = primitive(
-    "argmin", lambda xp, a, axis=None, keepdims=False: xp.argmin(a, axis=axis, keepdims=keepdims)
+    "argmin",
+    lambda xp, a, axis=None, keepdims=False: xp.argmin(a, axis=axis, keepdims=keepdims),
+    batch=shift_axes("argmin", none="flat"),
 )
 all_p = primitive(
-    "all", lambda xp, a, axis=None, keepdims=False: xp.all(a, axis=axis, keepdims=keepdims)
+    "all",
+    lambda xp, a, axis=None, keepdims=False: xp.all(a, axis=axis, keepdims=keepdims),
+    batch=shift_axes("all"),
 )
 any_p = primitive(
-    "any", lambda xp, a, axis=None, keepdims=False: xp.any(a, axis=axis, keepdims=keepdims)
+    "any",
+    lambda xp, a, axis=None, keepdims=False: xp.any(a, axis=axis, keepdims=keepdims),
+    batch=shift_axes("any"),
 )
 count_nonzero_p = primitive(
     "count_nonzero",
     lambda xp, a, axis=None, keepdims=False: xp.count_nonzero(a, axis=axis, keepdims=keepdims),
+    batch=shift_axes("count_nonzero"),
 )
 
 
