@@ -17,6 +17,7 @@ from ..engine import PRIMITIVES, call, identity
 
 __all__ = [
     "along_axis",
+    "batch_size",
     "dense_jvp",
     "diagonal_jvp",
     "elementwise",
@@ -144,7 +145,8 @@ def front(xp: Any, x: Any, d: int | None) -> Any:
     return xp.moveaxis(x, d, 0)
 
 
-def _size(inputs: Any, dims: Any) -> int:
+def batch_size(inputs: Any, dims: Any) -> int:
+    """The batch size: the length of the first batched input's batch axis."""
     return next(int(x.shape[d]) for x, d in zip(inputs, dims) if d is not None)
 
 
@@ -202,18 +204,18 @@ def _shift(axis: Any, ndim: int, none: str) -> Any:
     return (int(axis) % ndim if ndim else 0) + 1
 
 
-def shift_axes(name: str, param: str = "axis", none: str = "all") -> Rule:
+def shift_axes(name: str, param: str = "axis", none: str = "all", default: Any = None) -> Rule:
     """Batching rule of a one-input primitive whose ``param`` names axes of the example
     (reductions, scans, ``flip``, ``roll``, ``softmax``...): the batch axis goes first and
     the axes shift by one. ``none`` says what ``param=None`` means: ``"all"`` axes (a
     reduction), ``"flat"`` (``argmax``: the flattened example) or ``"keep"`` (a
-    parameter whose None is not an axis)."""
+    parameter whose None is not an axis); ``default`` is the forward's default."""
 
     def rule(xp: Any, dims: Any, a: Any, *rest: Any, **params: Any) -> Any:
         prim = PRIMITIVES[name]
         x = front(xp, a, dims[0])
         nd = x.ndim - 1
-        axis = params.get(param)
+        axis = params.get(param, default)
         p = dict(params)
         if axis is None and none == "flat":
             flat = xp.reshape(x, (int(x.shape[0]), -1))

@@ -6,8 +6,9 @@ import math
 import operator
 from typing import Any
 
-from ..engine import apply, apply1, primitive
+from ..engine import apply, apply1, call, primitive
 from ..tensor import Tensor
+from ._rules import batch_size, dense_jvp, per_example, self_adjoint, shift_axes
 from ._util import as_tensor, normalize_axes
 from .reduction import kept_shape
 
@@ -61,7 +62,13 @@ def _softmax_fwd_axes(xp: Any, a: Any, axis: Any) -> Any:
     return e / xp.where(s == 0, 1.0, s)
 
 
-logsumexp_p = primitive("logsumexp", _lse_fwd, _lse_vjp)
+logsumexp_p = primitive(
+    "logsumexp",
+    _lse_fwd,
+    _lse_vjp,
+    jvp=dense_jvp("logsumexp"),
+    batch=shift_axes("logsumexp"),
+)
 
 
 def logsumexp(x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -107,8 +114,30 @@ def _softmax_vjp(xp: Any, g: Any, ans: Any, a: Any, axis: int = -1) -> tuple[Any
     return (ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)),)
 
 
-log_softmax_p = primitive("log_softmax", _log_softmax_fwd, _log_softmax_vjp)
-softmax_p = primitive("softmax", _softmax_fwd, _softmax_vjp)
+def _log_softmax_jvp(xp: Any, tangents: Any, ans: Any, a: Any, axis: int = -1) -> Any:
+    # d log_softmax = t - Σ softmax(a) t
+    t = tangents[0]
+    if t is None:
+        return None
+    p = xp.where(ans == -math.inf, 0.0, xp.exp(ans))
+    return t - xp.sum(p * t, axis=axis, keepdims=True)
+
+
+log_softmax_p = primitive(
+    "log_softmax",
+    _log_softmax_fwd,
+    _log_softmax_vjp,
+    jvp=_log_softmax_jvp,
+    batch=shift_axes("log_softmax", default=-1),
+)
+# softmax's Jacobian diag(p) - p pᵀ is symmetric: the VJP rule is the JVP rule
+softmax_p = primitive(
+    "softmax",
+    _softmax_fwd,
+    _softmax_vjp,
+    jvp=self_adjoint("softmax"),
+    batch=shift_axes("softmax", default=-1),
+)
 
 
 def log_softmax(x: Any, /, *, axis: int = -1) -> Tensor:
@@ -207,7 +236,52 @@ def _one_hot(xp: Any, x: Any, labels: Any) -> Any:
     return labels[..., None] == classes
 
 
-softmax_cross_entropy_p = primitive("softmax_cross_entropy", _ce_fwd, _ce_vjp, nout=2)
+def _ce_jvp(
+    xp: Any,
+    tangents: Any,
+    ans: Any,
+    x: Any,
+    labels: Any,
+    ignore_index: int | None = None,
+    mean: bool = False,
+) -> tuple[Any, Any]:
+    # d lse = Σ softmax(x) t, d loss = d lse - t[label], masked and scaled as the forward
+    t = tangents[0]
+    if t is None:
+        return None, None
+    loss, lse = ans
+    p = xp.exp(x - lse[..., None])
+    d_lse = xp.sum(p * t, axis=-1)
+    d_loss = d_lse - xp.sum(xp.where(_one_hot(xp, x, labels), t, 0.0), axis=-1)
+    d_loss = xp.where(loss == loss, d_loss, math.nan)
+    if ignore_index is not None:
+        d_loss = xp.where(labels == ignore_index, 0.0, d_loss)
+    if mean:
+        d_loss = d_loss / _kept_count(xp, labels, ignore_index, x.dtype)
+    return d_loss, d_lse
+
+
+def _ce_batch(
+    xp: Any, dims: Any, x: Any, labels: Any, ignore_index: int | None = None, mean: bool = False
+) -> tuple[Any, Any]:
+    # rows are independent: batch them as more rows; mean=True divides by each example's
+    # own count of kept rows
+    size = batch_size((x, labels), dims)
+    xb = per_example(xp, x, dims[0], size)
+    lb = per_example(xp, labels, dims[1], size)
+    loss, lse = call(xp, softmax_cross_entropy_p, xb, lb, ignore_index=ignore_index, mean=False)
+    if mean:
+        kept = xp.ones_like(lb) if ignore_index is None else lb != ignore_index
+        n = xp.astype(kept, loss.dtype)
+        if lb.ndim > 1:
+            n = xp.sum(n, axis=tuple(range(1, lb.ndim)), keepdims=True)
+        loss = loss / n
+    return (loss, lse), (0, 0)
+
+
+softmax_cross_entropy_p = primitive(
+    "softmax_cross_entropy", _ce_fwd, _ce_vjp, nout=2, jvp=_ce_jvp, batch=_ce_batch
+)
 
 
 def softmax_cross_entropy(
