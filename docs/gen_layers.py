@@ -280,6 +280,18 @@ def _edge_text(imports: list[Import]) -> str:
     )
 
 
+def _label(layer: Layer, layer_of: Mapping[str, str]) -> str:
+    """The layer's modules, a package by its name alone when the whole of it is here."""
+    shown = set()
+    for module, name in layer_of.items():
+        if name != layer.name:
+            continue
+        top = module.split(".")[0]
+        whole = all(n == name for m, n in layer_of.items() if m.split(".")[0] == top)
+        shown.add(top if whole else module)
+    return ", ".join(sorted(shown))
+
+
 def render(package: Path = PACKAGE) -> str:
     """Return the generated part of ``docs/architecture.md`` for the code as it is now."""
     known = find_modules(package)
@@ -297,9 +309,7 @@ def render(package: Path = PACKAGE) -> str:
 
     lines = ["```mermaid", "flowchart TB"]
     for layer in reversed(LAYERS):
-        members = sorted(m for m, name in layer_of.items() if name == layer.name)
-        tops = sorted({m.split(".")[0] for m in members})
-        lines.append(f'    {layer.name}["<b>{layer.name}</b><br/>{", ".join(tops)}"]')
+        lines.append(f'    {layer.name}["<b>{layer.name}</b><br/>{_label(layer, layer_of)}"]')
     styles = []
     order = [layer.name for layer in LAYERS]
     for index, ((src, dst), group) in enumerate(
