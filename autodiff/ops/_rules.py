@@ -18,10 +18,12 @@ from ..engine import PRIMITIVES, call, identity
 __all__ = [
     "along_axis",
     "batch_size",
+    "bilinear",
     "dense_jvp",
     "diagonal_jvp",
     "elementwise",
     "front",
+    "lift",
     "linear",
     "on_stacks",
     "per_example",
@@ -94,6 +96,25 @@ def diagonal_jvp(name: str) -> Rule:
     return rule
 
 
+def bilinear(name: str) -> Rule:
+    """The JVP of a primitive linear in each of its two inputs (``matmul``, ``cross``):
+    ``f(ta, b) + f(a, tb)``, broadcast to the output's shape."""
+
+    def rule(xp: Any, tangents: Any, ans: Any, a: Any, b: Any, **params: Any) -> Any:
+        prim = PRIMITIVES[name]
+        ta, tb = tangents
+        out = None if ta is None else call(xp, prim, ta, b, **params)
+        if tb is not None:
+            term = call(xp, prim, a, tb, **params)
+            out = term if out is None else out + term
+        if out is not None and tuple(out.shape) != tuple(ans.shape):
+            out = xp.broadcast_to(out, tuple(ans.shape))
+        return out
+
+    rule.__name__ = f"{name}_jvp"
+    return rule
+
+
 def self_adjoint(name: str) -> Rule:
     """The JVP of a one-input primitive whose Jacobian is symmetric (``softmax``): its
     VJP rule applied to the tangent."""
@@ -157,23 +178,27 @@ def per_example(xp: Any, x: Any, d: int | None, size: int) -> Any:
     return xp.broadcast_to(xp.expand_dims(x, axis=0), (size, *tuple(x.shape)))
 
 
-def _lift(xp: Any, x: Any, rank: int) -> Any:
-    # (B, *s) -> (B, 1, ..., 1, *s) with len(s) raised to rank: per-example broadcasting
+def lift(xp: Any, x: Any, rank: int) -> Any:
+    """``(B, *s)`` as ``(B, 1, ..., 1, *s)`` with ``len(s)`` raised to ``rank``: batched
+    examples that broadcast against each other (or against unbatched inputs) as the
+    examples do."""
     shape = tuple(x.shape)
     k = rank - (len(shape) - 1)
     return xp.reshape(x, (shape[0], *(1,) * k, *shape[1:])) if k > 0 else x
 
 
-def elementwise(name: str) -> Rule:
+def elementwise(name: str, in_place: bool = True) -> Rule:
     """Batching rule of an elementwise primitive (any number of inputs broadcasting
-    together): batch axes moved to the front, ranks aligned after them."""
+    together): batch axes moved to the front, ranks aligned after them. With ``in_place``
+    a lone batched input keeps its batch axis where no other input broadcasts against it
+    (not for a primitive with a negative ``axis`` parameter: ``cross``)."""
 
     def rule(xp: Any, dims: Any, *inputs: Any, **params: Any) -> Any:
         prim = PRIMITIVES[name]
         batched = [i for i, d in enumerate(dims) if d is not None]
         if not batched:
             return call(xp, prim, *inputs, **params), None
-        if len(batched) == 1:
+        if in_place and len(batched) == 1:
             # one batched input, the others scalars or no wider than the axes after its
             # batch axis: the batch axis stays where it is
             i = batched[0]
@@ -186,7 +211,7 @@ def elementwise(name: str) -> Rule:
                 return out, (tuple(d for _ in out) if prim.nout > 1 else d)
         rank = max(x.ndim - (d is not None) for x, d in zip(inputs, dims) if _is_array(x))
         args = [
-            _lift(xp, front(xp, x, d), rank) if d is not None else x for x, d in zip(inputs, dims)
+            lift(xp, front(xp, x, d), rank) if d is not None else x for x, d in zip(inputs, dims)
         ]
         out = call(xp, prim, *args, **params)
         return out, (tuple(0 for _ in out) if prim.nout > 1 else 0)

@@ -7,7 +7,9 @@ from typing import Any
 
 from ..engine import apply2, primitive
 from ..tensor import Tensor
+from ._rules import bilinear, dense_jvp, elementwise, front, lift, linear, on_stacks, shift_axes
 from ._util import scalar_or_tensor
+from .reduction import kept_shape
 
 __all__ = ["matmul"]
 
@@ -32,8 +34,41 @@ def _matmul_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     return xp.matmul(xp.matrix_transpose(a), g)
 
 
+def _matmul_batch(xp: Any, dims: Any, a: Any, b: Any) -> tuple[Any, int]:
+    # batch axes first; a batched 1-d operand becomes a row (column) matrix and its axis is
+    # squeezed from the result; batched operands get the rank of the widest example, so
+    # they broadcast against each other and unbatched stacks as the examples do
+    da, db = dims
+    ra = a.ndim - (da is not None)
+    rb = b.ndim - (db is not None)
+    a = front(xp, a, da)
+    b = front(xp, b, db)
+    vec_a = da is not None and ra == 1
+    vec_b = db is not None and rb == 1
+    if vec_a:
+        a = xp.expand_dims(a, axis=1)
+    if vec_b:
+        b = xp.expand_dims(b, axis=-1)
+    rank = max(2 if vec_a else ra, 2 if vec_b else rb)
+    if da is not None:
+        a = lift(xp, a, rank)
+    if db is not None:
+        b = lift(xp, b, rank)
+    out = xp.matmul(a, b)
+    if vec_b:
+        out = xp.squeeze(out, axis=-1)
+    if vec_a:
+        out = xp.squeeze(out, axis=-1 if rb == 1 else -2)
+    return out, 0
+
+
 matmul_p = primitive(
-    "matmul", lambda xp, a, b: xp.matmul(a, b), vjps=(_matmul_da, _matmul_db), holomorphic=True
+    "matmul",
+    lambda xp, a, b: xp.matmul(a, b),
+    vjps=(_matmul_da, _matmul_db),
+    holomorphic=True,
+    jvp=bilinear("matmul"),
+    batch=_matmul_batch,
 )
 
 
@@ -93,7 +128,15 @@ def _inv_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (-xp.matmul(at, xp.matmul(g, at)),)
 
 
-inv_p = primitive("linalg.inv", lambda xp, a: xp.linalg.inv(a), _inv_vjp, holomorphic=True)
+inv_p = primitive(
+    "linalg.inv",
+    lambda xp, a: xp.linalg.inv(a),
+    _inv_vjp,
+    holomorphic=True,
+    # d(A⁻¹) = -A⁻¹ dA A⁻¹
+    jvp=lambda xp, t, ans, a: None if t[0] is None else -xp.matmul(ans, xp.matmul(t[0], ans)),
+    batch=on_stacks("linalg.inv"),
+)
 
 
 def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -109,8 +152,49 @@ def _solve_vjp(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return ga, gb
 
 
+def _solve_jvp(xp: Any, tangents: Any, ans: Any, a: Any, b: Any) -> Any:
+    # dX = A⁻¹ (dB - dA X); a 1-d b is one vector for every matrix: solved as a column
+    ta, tb = tangents
+    if ta is None and tb is None:
+        return None
+    col = b.ndim == 1
+    x = xp.expand_dims(ans, axis=-1) if col else ans
+    rhs = None if ta is None else -xp.matmul(ta, x)
+    if tb is not None:
+        tb = xp.expand_dims(tb, axis=-1) if col else tb
+        rhs = tb if rhs is None else rhs + tb
+    if tuple(rhs.shape) != tuple(x.shape):
+        rhs = xp.broadcast_to(rhs, tuple(x.shape))
+    out = xp.linalg.solve(a, rhs)
+    return xp.squeeze(out, axis=-1) if col else out
+
+
+def _solve_batch(xp: Any, dims: Any, a: Any, b: Any) -> tuple[Any, int]:
+    # batch axes first and ranks aligned; a batched 1-d b becomes a column
+    da, db = dims
+    ra = a.ndim - (da is not None)
+    rb = b.ndim - (db is not None)
+    a = front(xp, a, da)
+    b = front(xp, b, db)
+    col = db is not None and rb == 1
+    if col:
+        b = xp.expand_dims(b, axis=-1)
+    rank = max(ra, 2 if col else rb)
+    if da is not None:
+        a = lift(xp, a, rank)
+    if db is not None:
+        b = lift(xp, b, rank)
+    out = xp.linalg.solve(a, b)
+    return (xp.squeeze(out, axis=-1) if col else out), 0
+
+
 solve_p = primitive(
-    "linalg.solve", lambda xp, a, b: xp.linalg.solve(a, b), _solve_vjp, holomorphic=True
+    "linalg.solve",
+    lambda xp, a, b: xp.linalg.solve(a, b),
+    _solve_vjp,
+    holomorphic=True,
+    jvp=_solve_jvp,
+    batch=_solve_batch,
 )
 
 
@@ -121,7 +205,29 @@ def _det_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (_unsq2(xp, g * ans) * _mT(xp, xp.linalg.inv(a)),)
 
 
-det_p = primitive("linalg.det", lambda xp, a: xp.linalg.det(a), _det_vjp, holomorphic=True)
+def _trace_inv(xp: Any, a: Any, t: Any) -> Any:
+    # tr(A⁻¹ dA)
+    return xp.sum(_mT(xp, xp.linalg.inv(a)) * t, axis=(-2, -1))
+
+
+def _det_jvp(xp: Any, tangents: Any, ans: Any, a: Any) -> Any:
+    # d det A = det A · tr(A⁻¹ dA)
+    t = tangents[0]
+    if t is None:
+        return None
+    if a.shape[-1] == 0:
+        return xp.zeros_like(ans)
+    return ans * _trace_inv(xp, a, t)
+
+
+det_p = primitive(
+    "linalg.det",
+    lambda xp, a: xp.linalg.det(a),
+    _det_vjp,
+    holomorphic=True,
+    jvp=_det_jvp,
+    batch=on_stacks("linalg.det"),
+)
 
 
 def _slogdet_fwd(xp: Any, a: Any) -> tuple[Any, Any]:
@@ -134,7 +240,26 @@ def _slogdet_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (_unsq2(xp, g[1]) * _mT(xp, xp.linalg.inv(a)),)
 
 
-slogdet_p = primitive("linalg.slogdet", _slogdet_fwd, _slogdet_vjp, nout=2)
+def _slogdet_jvp(xp: Any, tangents: Any, ans: Any, a: Any) -> tuple[Any, Any]:
+    # d log|det A| = Re tr(A⁻¹ dA); the sign is constant for real A and turns by
+    # i Im tr(A⁻¹ dA) for complex A
+    t = tangents[0]
+    if t is None:
+        return None, None
+    tr = _trace_inv(xp, a, t)
+    if not xp.isdtype(tr.dtype, "complex floating"):
+        return None, tr
+    return ans[0] * (xp.imag(tr) * 1j), xp.real(tr)
+
+
+slogdet_p = primitive(
+    "linalg.slogdet",
+    _slogdet_fwd,
+    _slogdet_vjp,
+    nout=2,
+    jvp=_slogdet_jvp,
+    batch=on_stacks("linalg.slogdet"),
+)
 
 
 # -- diagonal, cross, vector_norm, matrix_rank --------------------------------------
@@ -160,6 +285,8 @@ diagonal_p = primitive(
     "linalg.diagonal",
     lambda xp, a, offset=0: xp.linalg.diagonal(a, offset=offset),
     _diagonal_vjp,
+    jvp=linear("linalg.diagonal"),
+    batch=on_stacks("linalg.diagonal"),
 )
 
 
@@ -176,6 +303,8 @@ cross_p = primitive(
         lambda xp, g, ans, a, b, axis=-1: xp.linalg.cross(g, a, axis=axis),
     ),
     holomorphic=True,
+    jvp=bilinear("linalg.cross"),
+    batch=elementwise("linalg.cross", in_place=False),  # (axis counts from the end)
 )
 
 
@@ -192,8 +321,6 @@ def _vnorm_vjp(
     keepdims: bool = False,
     ord: Any = 2,  # noqa: A002
 ) -> tuple[Any]:
-    from .reduction import kept_shape
-
     kept = kept_shape(tuple(a.shape), axis)
     g = xp.reshape(g, kept)
     n = xp.reshape(ans, kept)
@@ -219,7 +346,15 @@ def _vnorm_vjp(
     return (xp.where(zero, xp.zeros_like(part), g * part),)
 
 
-vector_norm_p = primitive("linalg.vector_norm", _vnorm_fwd, _vnorm_vjp)
+vector_norm_p = primitive(
+    "linalg.vector_norm",
+    _vnorm_fwd,
+    _vnorm_vjp,
+    jvp=dense_jvp("linalg.vector_norm"),
+    batch=shift_axes("linalg.vector_norm"),
+)
 matrix_rank_p = primitive(
-    "linalg.matrix_rank", lambda xp, a, rtol=None: xp.linalg.matrix_rank(a, rtol=rtol)
+    "linalg.matrix_rank",
+    lambda xp, a, rtol=None: xp.linalg.matrix_rank(a, rtol=rtol),
+    batch=on_stacks("linalg.matrix_rank"),
 )
