@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .creation import _dtype_or_default, _target
 from .engine import apply1
 from .ops._util import as_tensor, normalize_axes, normalize_axis
 from .ops.fft import c2c_p, conj_p, irfft_p, rfft_p, shift_p
@@ -312,8 +313,6 @@ def ifftshift(x: Any, /, *, axes: int | Sequence[int] | None = None) -> Tensor:
 
 
 def _freq(n: int, d: float, dtype: Any, device: Any, real: bool) -> Tensor:
-    from .creation import _dtype_or_default, _target
-
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}.")
     backend, dev = _target(device)

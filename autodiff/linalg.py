@@ -16,10 +16,14 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from ._info import __array_namespace_info__
+from .creation import eye, zeros
 from .engine import apply, apply1
 from .grad_mode import is_grad_enabled
 from .ops import linalg_decomp as _dec
 from .ops._util import as_tensor, normalize_axes, normalize_axis
+from .ops.elementwise import abs as _abs
+from .ops.elementwise import conj
 from .ops.linalg import (
     cross_p,
     det_p,
@@ -31,8 +35,12 @@ from .ops.linalg import (
     solve_p,
     vector_norm_p,
 )
-from .ops.shape import matrix_transpose
-from .tensor import Tensor
+from .ops.reduction import in_dtype
+from .ops.reduction import max as _max
+from .ops.reduction import min as _min
+from .ops.reduction import sum as _sum
+from .ops.shape import astype, broadcast_to, expand_dims, matrix_transpose, permute_dims, reshape
+from .tensor import Tensor, wrap
 
 __all__ = [
     "EighResult",
@@ -329,7 +337,6 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
                 "implemented; use full_matrices=False."
             )
         u, s, vh = x._backend.xp.linalg.svd(x.data, full_matrices=True)
-        from .tensor import wrap
 
         return SVDResult(wrap(u, x._backend), wrap(s, x._backend), wrap(vh, x._backend))
     return SVDResult(*apply(_dec.svd_p, (x,)))
@@ -376,15 +383,12 @@ def matrix_rank(x: Any, /, *, rtol: float | None = None) -> Tensor:
     """
     x = _floating(x, "matrix_rank")
     if x.size == 0:  # no singular values: rank 0 (not every library reduces an empty axis)
-        from .creation import zeros
-
         return zeros(x.shape[:-2], dtype=_rank_dtype(x), device=x.device)
     return apply1(matrix_rank_p, x, {"rtol": rtol})
 
 
 def _rank_dtype(x: Tensor) -> Any:
     # the integer dtype the backend's matrix_rank returns (its default integer dtype)
-    from ._info import __array_namespace_info__
 
     return __array_namespace_info__().default_dtypes(device=x.device)["integral"]
 
@@ -414,12 +418,8 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Tensor:
     >>> float(ad.linalg.trace(ad.tensor([[1.0, 2.0], [3.0, 4.0]])))
     5.0
     """
-    from .ops.reduction import sum as _sum
-
     d = diagonal(x, offset=offset)
     if dtype is not None and dtype != d.dtype:
-        from .ops.shape import astype
-
         d = astype(d, dtype)
     return _sum(d, axis=-1)
 
@@ -453,8 +453,6 @@ def outer(x1: Any, x2: Any, /) -> Tensor:
     >>> ad.linalg.outer(ad.tensor([1.0, 2.0]), ad.tensor([3.0, 4.0, 5.0])).tolist()
     [[3.0, 4.0, 5.0], [6.0, 8.0, 10.0]]
     """
-    from .ops.shape import expand_dims
-
     a = as_tensor(x1)
     b = as_tensor(x2, like=a)
     if a.ndim != 1 or b.ndim != 1:
@@ -507,12 +505,6 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Tenso
     >>> float(ad.linalg.matrix_norm(a, ord=1))
     4.0
     """
-    from .ops.elementwise import abs as _abs
-    from .ops.reduction import max as _max
-    from .ops.reduction import min as _min
-    from .ops.reduction import sum as _sum
-    from .ops.shape import expand_dims
-
     x = _floating(x, "matrix_norm")
     if ord == "fro":
         out = vector_norm(x, axis=(-2, -1))
@@ -546,9 +538,6 @@ def matrix_power(x: Any, n: int, /) -> Tensor:
     >>> ad.linalg.matrix_power(a, -1).tolist()
     [[1.0, -1.0], [0.0, 1.0]]
     """
-    from .creation import eye
-    from .ops.shape import broadcast_to
-
     x = _square(x, "matrix_power")
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"linalg.matrix_power: n must be an int, got {n!r}.")
@@ -588,8 +577,6 @@ def tensordot(x1: Any, x2: Any, /, *, axes: int | Sequence[Sequence[int]] = 2) -
     >>> ad.tensordot(a, a, axes=1).tolist()
     [[7.0, 10.0], [15.0, 22.0]]
     """
-    from .ops.shape import permute_dims, reshape
-
     a = as_tensor(x1)
     b = as_tensor(x2, like=a)
     if isinstance(axes, int):
@@ -630,10 +617,6 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Tensor:
     >>> ad.vecdot(ad.tensor([[1.0, 2.0], [3.0, 4.0]]), ad.tensor([1.0, 1.0])).tolist()
     [3.0, 7.0]
     """
-    from .ops.elementwise import conj
-    from .ops.reduction import in_dtype
-    from .ops.reduction import sum as _sum
-
     a = as_tensor(x1)
     b = as_tensor(x2, like=a)
     nd = builtins.max(a.ndim, b.ndim)

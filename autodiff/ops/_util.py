@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..creation import asarray
 from ..tensor import Tensor, wrap
 
 __all__ = ["as_tensor", "normalize_axes", "normalize_axis", "scalar_or_tensor"]
@@ -22,7 +23,6 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if like is not None:
         backend = like._backend
         return wrap(backend.asarray(x, device=like.device), backend)
-    from ..creation import asarray
 
     return asarray(x)
 

@@ -19,6 +19,9 @@ from .. import _views
 from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
+from ._util import as_tensor, normalize_axis
+from .elementwise import where
+from .shape import astype, broadcast_to, reshape, reshape_p
 
 __all__ = ["getitem", "scatter_add", "setitem", "take", "take_along_axis"]
 
@@ -178,8 +181,6 @@ def flat_positions(x: Tensor, key: Any) -> Any:
 
 
 def _gather_flat(x: Tensor, pos: Any) -> Tensor:
-    from .shape import reshape
-
     flat = reshape(x, (-1,))
     idx = wrap(x._backend.asarray(pos.reshape(-1), device=x.device), x._backend)
     return reshape(apply(take_p, (flat, idx), {"axis": 0}), tuple(pos.shape))
@@ -212,8 +213,6 @@ def getitem(x: Tensor, key: Any) -> Tensor:
 def _one_array_along_axis(x: Tensor, parts: tuple[Any, ...]) -> Tensor | None:
     """``x[..., idx, ...]`` with one integer array and only slices / ``...`` around it:
     a ``take`` along that axis (no flat positions of the whole tensor). None otherwise."""
-    from .shape import reshape
-
     arrays = [i for i, k in enumerate(parts) if _is_advanced(k)]
     if len(arrays) != 1 or any(
         not (isinstance(k, slice) or k is Ellipsis) for i, k in enumerate(parts) if i != arrays[0]
@@ -252,8 +251,6 @@ def scatter_add(values: Any, indices: Any, /, *, axis: int, size: int) -> Tensor
     ...                             axis=0, size=3).tolist()
     [4.0, 0.0, 2.0]
     """
-    from ._util import as_tensor, normalize_axis
-
     v = as_tensor(values)
     idx = as_tensor(indices, like=v)
     if idx.dtype.kind not in ("signed integer", "unsigned integer") or idx.ndim != 1:
@@ -300,9 +297,6 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
     >>> x.tolist(), w.grad.tolist()
     ([1.0, 10.0, 3.0], [2.0, 0.0, 6.0])
     """
-    from ._util import as_tensor
-    from .shape import astype
-
     if x._node is None and x._rg and GRAD_ENABLED.get():
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation: "
@@ -327,9 +321,6 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
 def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
     """``x`` with ``v`` (broadcast) placed at the flat positions ``pos`` (a host integer
     array), computed functionally; the last of repeated positions wins."""
-    from .elementwise import where
-    from .shape import broadcast_to, reshape_p
-
     try:
         vb = broadcast_to(v, tuple(pos.shape))
     except ValueError as err:
@@ -365,9 +356,6 @@ def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
 def _set_basic(x: Tensor, key: Any, v: Tensor) -> Tensor:
     """``x`` with ``v`` (broadcast) placed at the normalized basic ``key``, computed
     functionally: ``scatter_into_zeros`` and ``where`` (no flat positions)."""
-    from .elementwise import where
-    from .shape import broadcast_to
-
     backend = x._backend
     # through the backend's getitem kernel: PyTorch has no negative-step slicing
     selected = (backend.kernels.get(getitem_p) or getitem_p.forward)(backend.xp, x.data, key)
@@ -402,8 +390,6 @@ def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
     >>> w.grad.tolist()
     [[1.0, 1.0], [2.0, 2.0]]
     """
-    from ._util import as_tensor, normalize_axis
-
     x = as_tensor(x)
     idx = as_tensor(indices, like=x)
     if idx.dtype.kind not in ("signed integer", "unsigned integer") or idx.ndim != 1:
@@ -436,8 +422,6 @@ def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
     >>> ad.take_along_axis(x, ad.tensor([[1], [0]]), axis=1).tolist()
     [[5.0], [7.0]]
     """
-    from ._util import as_tensor, normalize_axis
-
     x = as_tensor(x)
     idx = as_tensor(indices, like=x)
     if idx.dtype.kind not in ("signed integer", "unsigned integer"):

@@ -13,9 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _views
+from .._info import isdtype
+from ..creation import arange
 from ..engine import apply1, primitive
 from ..tensor import Tensor, wrap
 from ._util import as_tensor, normalize_axes, normalize_axis
+from .indexing import take
 from .shape import _tensors, broadcast_to, permute_dims, reshape
 
 __all__ = [
@@ -198,9 +201,6 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
         big = broadcast_to(spread, (*shape[: axis + 1], repeats, *shape[axis + 1 :]))
         # a new array, as NumPy's repeat: never a view of x, and writable
         return _views.fresh(reshape(big, (*shape[:axis], n * repeats, *shape[axis + 1 :])))
-    from .._info import isdtype
-    from ..creation import arange
-    from .indexing import take
 
     counts = as_tensor(repeats, x)
     if counts.ndim != 1 or counts.shape[0] not in (1, n) or not isdtype(counts.dtype, "integral"):

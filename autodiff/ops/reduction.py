@@ -6,6 +6,7 @@ import builtins
 import math
 from typing import Any
 
+from .._dtypes import to_dtype
 from ..engine import apply1, primitive
 from ..tensor import Tensor
 from ._rules import dense_jvp, linear, shift_axes
@@ -120,8 +121,6 @@ def in_dtype(out: Tensor, dtype: Any) -> Tensor:
     >>> in_dtype(ad.tensor(300), ad.uint8).item()
     44
     """
-    from .._dtypes import to_dtype
-
     target = to_dtype(dtype)
     return out if out.dtype is target else out.astype(target)
 

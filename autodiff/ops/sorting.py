@@ -15,6 +15,7 @@ from ..engine import apply, apply1, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 from ._util import as_tensor, normalize_axis
+from .indexing import take, take_along_axis
 
 __all__ = [
     "UniqueAllResult",
@@ -77,8 +78,6 @@ def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = 
     >>> x.grad.tolist()
     [1.0, 100.0, 10.0]
     """
-    from .indexing import take_along_axis
-
     x = as_tensor(x)
     if not (x._rg and GRAD_ENABLED.get()):
         # no graph to build: the library's own sort is one pass
@@ -108,8 +107,6 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
     if side not in ("left", "right"):
         raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}.")
     if sorter is not None:
-        from .indexing import take
-
         x1 = take(x1, sorter)
     return apply(searchsorted_p, (x1, x2), {"side": side})
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._info import __array_namespace_info__
+from ..creation import var as named_leaf
+from ..creation import zeros
 from ..engine import apply1, primitive
 from ..tensor import Tensor
 from ._rules import dense_jvp, linear, shift_axes
@@ -274,8 +277,6 @@ def var(
     'w'
     """
     if isinstance(x, str):
-        from ..creation import var as named_leaf
-
         if value is _NO_VALUE:
             raise TypeError(f"ad.var({x!r}, value) needs a value for the named leaf.")
         return named_leaf(x, value, dtype=dtype, device=device)
@@ -347,9 +348,6 @@ def _arg(prim: Any, x: Any, axis: int | None, keepdims: bool) -> Tensor:
             f"{prim.name} over an empty axis (shape {x.shape}, axis {axis}) is undefined."
         )
     if x.size == 0:  # nothing to compare: answered here (MLX refuses any empty argmax)
-        from .._info import __array_namespace_info__
-        from ..creation import zeros
-
         kept = 1 if keepdims else None
         shape = tuple(kept if i == axis else n for i, n in enumerate(x.shape))
         index = __array_namespace_info__().default_dtypes(device=x.device)["indexing"]
