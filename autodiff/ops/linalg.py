@@ -159,7 +159,7 @@ def _solve_jvp(xp: Any, tangents: Any, ans: Any, a: Any, b: Any) -> Any:
         return None
     col = b.ndim == 1
     x = xp.expand_dims(ans, axis=-1) if col else ans
-    rhs = None if ta is None else -xp.matmul(ta, x)
+    rhs: Any = None if ta is None else -xp.matmul(ta, x)
     if tb is not None:
         tb = xp.expand_dims(tb, axis=-1) if col else tb
         rhs = tb if rhs is None else rhs + tb
