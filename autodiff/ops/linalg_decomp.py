@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import primitive
+from ._rules import on_stacks
 from .linalg import _eye_like, _mT
 
 __all__ = ["cholesky_p", "eigh_p", "pinv_p", "qr_p", "svd_p"]
@@ -87,7 +88,25 @@ def _cholesky_vjp(xp: Any, g: Any, ans: Any, a: Any, upper: bool = False) -> tup
     return (_sym(xp, s),)
 
 
-cholesky_p = primitive("linalg.cholesky", _cholesky_fwd, _cholesky_vjp)
+def _cholesky_jvp(xp: Any, tangents: Any, ans: Any, a: Any, upper: bool = False) -> Any:
+    # dL = L Φ(L⁻¹ herm(dA) L⁻ᴴ), Φ = lower triangle with half the diagonal
+    t = tangents[0]
+    if t is None:
+        return None
+    low = _mH(xp, ans) if upper else ans
+    linv = xp.linalg.inv(low)
+    m = xp.matmul(linv, xp.matmul(_sym(xp, t), _mH(xp, linv)))
+    dl = xp.matmul(low, m * _tril_mask(xp, m, 0.5))
+    return _mH(xp, dl) if upper else dl
+
+
+cholesky_p = primitive(
+    "linalg.cholesky",
+    _cholesky_fwd,
+    _cholesky_vjp,
+    jvp=_cholesky_jvp,
+    batch=on_stacks("linalg.cholesky"),
+)
 
 
 # -- eigh ------------------------------------------------------------------------------
@@ -109,7 +128,27 @@ def _eigh_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (_sym(xp, xp.matmul(v, xp.matmul(inner, _mH(xp, v)))),)
 
 
-eigh_p = primitive("linalg.eigh", _eigh_fwd, _eigh_vjp, nout=2)
+def _eigh_jvp(xp: Any, tangents: Any, ans: Any, a: Any) -> tuple[Any, Any]:
+    # M = Vᴴ herm(dA) V: dw = diag(M), dV = V (F ∘ M), F[i, j] = 1/(w_j - w_i) (0 at a gap 0)
+    t = tangents[0]
+    if t is None:
+        return None, None
+    w, v = ans
+    m = xp.matmul(_mH(xp, v), xp.matmul(_sym(xp, t), v))
+    dw = xp.linalg.diagonal(m)
+    if xp.isdtype(dw.dtype, "complex floating"):
+        dw = xp.real(dw)
+    return dw, xp.matmul(v, _gap_div(xp, m, w))
+
+
+eigh_p = primitive(
+    "linalg.eigh",
+    _eigh_fwd,
+    _eigh_vjp,
+    nout=2,
+    jvp=_eigh_jvp,
+    batch=on_stacks("linalg.eigh"),
+)
 
 
 # -- qr ---------------------------------------------------------------------------------
@@ -138,7 +177,27 @@ def _qr_vjp(xp: Any, g: Any, ans: Any, a: Any, mode: str = "reduced") -> tuple[A
     return (grad_a + grad_b,)
 
 
-qr_p = primitive("linalg.qr", _qr_fwd, _qr_vjp, nout=2)
+def _qr_jvp(xp: Any, tangents: Any, ans: Any, a: Any, mode: str = "reduced") -> tuple[Any, Any]:
+    # with C = Qᵀ dA R⁻¹ and Ω = tril(C, -1) - tril(C, -1)ᵀ (skew):
+    # dQ = Q (Ω - C) + dA R⁻¹, dR = (C - Ω) R   (real input, rows >= columns)
+    m, n = a.shape[-2], a.shape[-1]
+    if m < n or (mode == "complete" and m != n):
+        raise NotImplementedError(
+            f"the derivative of qr is implemented for mode='reduced' with rows >= columns "
+            f"(or square input); got shape {tuple(a.shape)} with mode={mode!r}."
+        )
+    t = tangents[0]
+    if t is None:
+        return None, None
+    q, r = ans
+    dx_rinv = _mT(xp, xp.linalg.solve(_mT(xp, r), _mT(xp, t)))  # dA R⁻¹
+    c = xp.matmul(_mT(xp, q), dx_rinv)
+    low = c * _tril_mask(xp, c, 0.0)
+    omega = low - _mT(xp, low)
+    return xp.matmul(q, omega - c) + dx_rinv, xp.matmul(c - omega, r)
+
+
+qr_p = primitive("linalg.qr", _qr_fwd, _qr_vjp, nout=2, jvp=_qr_jvp, batch=on_stacks("linalg.qr"))
 
 
 # -- svd --------------------------------------------------------------------------------
@@ -175,7 +234,37 @@ def _svd_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (out,)
 
 
-svd_p = primitive("linalg.svd", _svd_fwd, _svd_vjp, nout=3)
+def _svd_jvp(xp: Any, tangents: Any, ans: Any, a: Any) -> tuple[Any, Any, Any]:
+    # thin SVD, real input: with dS = Uᵀ dA V and F[i, j] = 1/(s_j² - s_i²) (0 at a gap 0),
+    # ds = diag(dS), dU = U (F ∘ (dS S + S dSᵀ)) (+ the part outside U's span),
+    # dV = V (F ∘ (S dS + dSᵀ S)) (+ the part outside V's span)
+    t = tangents[0]
+    if t is None:
+        return None, None, None
+    u, s, vh = ans
+    v = _mT(xp, vh)
+    ds_mat = xp.matmul(_mT(xp, u), xp.matmul(t, v))
+    s_row = xp.expand_dims(s, axis=-2)
+    s_col = xp.expand_dims(s, axis=-1)
+    s2 = s * s
+    dss = ds_mat * s_row
+    sds = s_col * ds_mat
+    du = xp.matmul(u, _gap_div(xp, dss + _mT(xp, dss), s2))
+    dv = xp.matmul(v, _gap_div(xp, sds + _mT(xp, sds), s2))
+    m, n = a.shape[-2], a.shape[-1]
+    kk = s.shape[-1]
+    if m > kk:
+        dav = xp.matmul(t, v)
+        du = du + _over(xp, dav - xp.matmul(u, xp.matmul(_mT(xp, u), dav)), s_row)
+    if n > kk:
+        dau = xp.matmul(_mT(xp, t), u)
+        dv = dv + _over(xp, dau - xp.matmul(v, xp.matmul(vh, dau)), s_row)
+    return du, xp.linalg.diagonal(ds_mat), _mT(xp, dv)
+
+
+svd_p = primitive(
+    "linalg.svd", _svd_fwd, _svd_vjp, nout=3, jvp=_svd_jvp, batch=on_stacks("linalg.svd")
+)
 
 
 # -- pinv -------------------------------------------------------------------------------
@@ -194,4 +283,24 @@ def _pinv_vjp(xp: Any, g: Any, ans: Any, a: Any, rtol: Any = None) -> tuple[Any]
     return (term1 + term2 + term3,)
 
 
-pinv_p = primitive("linalg.pinv", lambda xp, a, rtol=None: xp.linalg.pinv(a, rtol=rtol), _pinv_vjp)
+def _pinv_jvp(xp: Any, tangents: Any, ans: Any, a: Any, rtol: Any = None) -> Any:
+    # dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P   (constant rank)
+    t = tangents[0]
+    if t is None:
+        return None
+    p = ans
+    pt = _mT(xp, p)
+    tt = _mT(xp, t)
+    term1 = -xp.matmul(p, xp.matmul(t, p))
+    term2 = xp.matmul(xp.matmul(p, pt), xp.matmul(tt, _eye_like(xp, p) - xp.matmul(a, p)))
+    term3 = xp.matmul(_eye_like(xp, a) - xp.matmul(p, a), xp.matmul(tt, xp.matmul(pt, p)))
+    return term1 + term2 + term3
+
+
+pinv_p = primitive(
+    "linalg.pinv",
+    lambda xp, a, rtol=None: xp.linalg.pinv(a, rtol=rtol),
+    _pinv_vjp,
+    jvp=_pinv_jvp,
+    batch=on_stacks("linalg.pinv"),
+)
