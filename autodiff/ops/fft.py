@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import call, primitive
+from ._rules import along_axis, elementwise, linear
 
 __all__ = ["c2c_p", "complex_p", "conj_p", "irfft_p", "real_p", "rfft_p", "shift_p"]
 
@@ -56,15 +57,34 @@ def _complex_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (call(xp, real_p, g),)
 
 
-real_p = primitive("fft.real", lambda xp, a: xp.real(a), _real_vjp)
-complex_p = primitive("fft.complex", _to_complex, _complex_vjp)
+# every transform here is (real-)linear: its JVP is the transform of the tangent
+real_p = primitive(
+    "fft.real",
+    lambda xp, a: xp.real(a),
+    _real_vjp,
+    jvp=linear("fft.real"),
+    batch=elementwise("fft.real"),
+)
+complex_p = primitive(
+    "fft.complex",
+    _to_complex,
+    _complex_vjp,
+    jvp=linear("fft.complex"),
+    batch=elementwise("fft.complex"),
+)
 
 
 def _conj_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (call(xp, conj_p, g),)
 
 
-conj_p = primitive("fft.conj", lambda xp, a: xp.conj(a), _conj_vjp)
+conj_p = primitive(
+    "fft.conj",
+    lambda xp, a: xp.conj(a),
+    _conj_vjp,
+    jvp=linear("fft.conj"),
+    batch=elementwise("fft.conj"),
+)
 
 
 # -- complex to complex (one axis) ---------------------------------------------------
@@ -82,7 +102,7 @@ def _c2c_vjp(
     return (_real_if_real(xp, _fit(xp, gx, axis, a.shape[axis]), a),)
 
 
-c2c_p = primitive("fft.c2c", _c2c_fwd, _c2c_vjp)
+c2c_p = primitive("fft.c2c", _c2c_fwd, _c2c_vjp, jvp=linear("fft.c2c"), batch=along_axis("fft.c2c"))
 
 
 # -- real to half-spectrum and back -----------------------------------------------------
@@ -100,6 +120,8 @@ rfft_p = primitive(
     "fft.rfft",
     lambda xp, a, n, axis, norm: xp.fft.rfft(a, n=n, axis=axis, norm=norm),
     _rfft_vjp,
+    jvp=linear("fft.rfft"),
+    batch=along_axis("fft.rfft"),
 )
 
 
@@ -122,7 +144,9 @@ def _irfft_vjp(xp: Any, g: Any, ans: Any, a: Any, n: int, axis: int, norm: str) 
     return (_real_if_real(xp, _fit(xp, gi, axis, a.shape[axis]), a),)
 
 
-irfft_p = primitive("fft.irfft", _irfft_fwd, _irfft_vjp)
+irfft_p = primitive(
+    "fft.irfft", _irfft_fwd, _irfft_vjp, jvp=linear("fft.irfft"), batch=along_axis("fft.irfft")
+)
 
 
 # -- shifts -------------------------------------------------------------------------------
@@ -138,4 +162,10 @@ def _shift_vjp(
     return (call(xp, shift_p, g, axes=axes, inverse=not inverse),)
 
 
-shift_p = primitive("fft.shift", _shift_fwd, _shift_vjp)
+shift_p = primitive(
+    "fft.shift",
+    _shift_fwd,
+    _shift_vjp,
+    jvp=linear("fft.shift"),
+    batch=along_axis("fft.shift", param="axes"),
+)
