@@ -10,10 +10,11 @@ same way on every backend:
   base tensor, the steps that derive the view from it, and the view's layout over the
   base's elements in C order (strides and offset in elements, as NumPy's). The base keeps
   weak references to its views.
-- A write into a view (``v[k] = x``, ``v += y``) computes the view's new value
-  functionally, places it into the base at the view's positions (a differentiable
-  scatter), rebinds the base, and rebinds every live view of the base to its steps
-  replayed on the new base. A write into a base rebinds its live views the same way.
+- A write into a view (``v[k] = x``, ``v += y``; ``ops.indexing.assign``, in the op
+  layer, as it writes with ops) computes the view's new value functionally, places it
+  into the base at the view's positions (a differentiable scatter), rebinds the base,
+  and rebinds every live view of the base to its steps replayed on the new base. A write
+  into a base rebinds its live views the same way.
 - ``rebind`` keeps the old state of a tensor for the nodes recorded before the write
   (``engine.REBOUND``): each rule sees, and each gradient goes to, the value the
   operation actually used.
@@ -34,7 +35,7 @@ from .engine import record_rebind
 from .grad_mode import GRAD_ENABLED
 from .tensor import Tensor, wrap
 
-__all__ = ["View", "assign", "fresh", "rebind", "refresh", "track", "write"]
+__all__ = ["View", "fresh", "positions", "rebind", "refresh", "track"]
 
 _new = object.__new__
 _ref = weakref.ref
@@ -287,69 +288,6 @@ def refresh(base: Tensor) -> None:
             t = apply1(prim, t, params)
         rebind(w, t)
     refs[:] = alive
-
-
-def write(view: Tensor, new: Tensor) -> None:
-    """Write ``new`` (the view's new value) through ``view`` into its base."""
-    from .ops import indexing
-
-    info: View = view._view  # type: ignore[attr-defined]
-    if info.readonly:
-        raise ValueError(
-            "assignment destination is read-only: this tensor is (a view of) the result of "
-            "broadcast_to, whose elements repeat those of its input; write into a copy "
-            "instead (e.g. ad.asarray(t, copy=True))."
-        )
-    base = info.base
-    if tuple(base.data.shape) != info.base_shape:
-        raise ValueError(
-            f"cannot write through this view: its base was given data of shape "
-            f"{tuple(base.data.shape)} (not {info.base_shape}) after the view was taken."
-        )
-    if base._node is None and base._rg and GRAD_ENABLED.get():
-        raise RuntimeError(
-            "a view of a leaf tensor that requires grad is being used in an in-place "
-            "operation: write under `with ad.no_grad():`, or take the view of a copy "
-            "(e.g. y = x * 1)."
-        )
-    steps = info.steps
-    if info.part is not None:
-        new = _whole(info, new)
-        steps = tuple(s for s in steps if s[0].name not in ("real", "imag"))
-    if not steps:
-        placed = new  # real(z) or imag(z) itself: every element written
-    elif len(steps) == 1 and steps[0][0].name == "getitem":
-        placed = indexing._set_basic(base, steps[0][1]["key"], new)
-    else:
-        placed = indexing._set_positions(base, positions(info, tuple(new.data.shape)), new)
-    rebind(base, placed)
-    refresh(base)
-
-
-def _whole(info: View, new: Tensor) -> Tensor:
-    """The complex elements under a view of one part, with that part now ``new``."""
-    from .engine import apply1
-    from .ops import elementwise as ew
-    from .ops.shape import astype
-
-    current = info.base
-    for prim, params in info.steps:
-        if prim.name not in ("real", "imag"):  # elementwise: they commute with the rest
-            current = apply1(prim, current, params)
-    kept = apply1(ew.imag_p if info.part == "real" else ew.real_p, current)
-    dtype = info.base.dtype
-    re, im = (new, kept) if info.part == "real" else (kept, new)
-    return astype(re, dtype) + astype(im, dtype) * 1j
-
-
-def assign(t: Tensor, new: Tensor) -> None:
-    """``t`` takes the value ``new`` in place: through its base if ``t`` is a view, and
-    every live view of the tensor written sees it."""
-    if getattr(t, "_view", None) is not None:
-        write(t, new)
-        return
-    rebind(t, new)
-    refresh(t)
 
 
 def positions(info: View, shape: tuple[int, ...]) -> Any:

@@ -607,7 +607,7 @@ class Tensor(TensorMethods):
                 )
             # as the backend does in place (NumPy: int32 += int64 stays int32)
             out = _sh.astype(out, self.dtype)
-        _vw.assign(self, out)
+        _ix.assign(self, out)
 
     def __neg__(self) -> Tensor:
         return _apply1(_ew.neg_p, self)

@@ -20,7 +20,7 @@ from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 from ._util import as_tensor, normalize_axis
-from .elementwise import where
+from .elementwise import imag_p, real_p, where
 from .shape import astype, broadcast_to, reshape, reshape_p
 
 __all__ = ["getitem", "scatter_add", "setitem", "take", "take_along_axis"]
@@ -315,7 +315,64 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
             new = _set_basic(x, _normalize_key(key, x.shape), v)
         else:
             new = _set_positions(x, flat_positions(x, key), v)
-        _views.assign(x, new)
+        assign(x, new)
+
+
+def _write(view: Tensor, new: Tensor) -> None:
+    """Write ``new`` (the view's new value) through ``view`` into its base."""
+    info: _views.View = view._view  # type: ignore[attr-defined]
+    if info.readonly:
+        raise ValueError(
+            "assignment destination is read-only: this tensor is (a view of) the result of "
+            "broadcast_to, whose elements repeat those of its input; write into a copy "
+            "instead (e.g. ad.asarray(t, copy=True))."
+        )
+    base = info.base
+    if tuple(base.data.shape) != info.base_shape:
+        raise ValueError(
+            f"cannot write through this view: its base was given data of shape "
+            f"{tuple(base.data.shape)} (not {info.base_shape}) after the view was taken."
+        )
+    if base._node is None and base._rg and GRAD_ENABLED.get():
+        raise RuntimeError(
+            "a view of a leaf tensor that requires grad is being used in an in-place "
+            "operation: write under `with ad.no_grad():`, or take the view of a copy "
+            "(e.g. y = x * 1)."
+        )
+    steps = info.steps
+    if info.part is not None:
+        new = _whole(info, new)
+        steps = tuple(s for s in steps if s[0].name not in ("real", "imag"))
+    if not steps:
+        placed = new  # real(z) or imag(z) itself: every element written
+    elif len(steps) == 1 and steps[0][0].name == "getitem":
+        placed = _set_basic(base, steps[0][1]["key"], new)
+    else:
+        placed = _set_positions(base, _views.positions(info, tuple(new.data.shape)), new)
+    _views.rebind(base, placed)
+    _views.refresh(base)
+
+
+def _whole(info: _views.View, new: Tensor) -> Tensor:
+    """The complex elements under a view of one part, with that part now ``new``."""
+    current = info.base
+    for prim, params in info.steps:
+        if prim.name not in ("real", "imag"):  # elementwise: they commute with the rest
+            current = apply1(prim, current, params)
+    kept = apply1(imag_p if info.part == "real" else real_p, current)
+    dtype = info.base.dtype
+    re, im = (new, kept) if info.part == "real" else (kept, new)
+    return astype(re, dtype) + astype(im, dtype) * 1j
+
+
+def assign(t: Tensor, new: Tensor) -> None:
+    """``t`` takes the value ``new`` in place: through its base if ``t`` is a view, and
+    every live view of the tensor written sees it."""
+    if getattr(t, "_view", None) is not None:
+        _write(t, new)
+        return
+    _views.rebind(t, new)
+    _views.refresh(t)
 
 
 def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
