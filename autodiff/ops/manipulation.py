@@ -15,8 +15,9 @@ from typing import Any
 from .. import _views
 from .._info import isdtype
 from ..creation import arange
-from ..engine import apply1, primitive
+from ..engine import apply1, call, primitive
 from ..tensor import Tensor, wrap
+from ._rules import front, linear, on_stacks, shift_axes
 from ._util import as_tensor, normalize_axes, normalize_axis
 from .indexing import take
 from .shape import _tensors, broadcast_to, permute_dims, reshape
@@ -39,6 +40,8 @@ flip_p = primitive(
     "flip",
     lambda xp, a, axis: xp.flip(a, axis=axis),
     lambda xp, g, ans, a, axis: (xp.flip(g, axis=axis),),
+    jvp=linear("flip"),
+    batch=shift_axes("flip"),
 )
 
 
@@ -46,16 +49,35 @@ def _neg(shift: Any) -> Any:
     return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
 
 
+def _roll_batch(xp: Any, dims: Any, a: Any, shift: Any, axis: Any) -> tuple[Any, int]:
+    # the batch axis first; axis=None rolls each flattened example
+    x = front(xp, a, dims[0])
+    if axis is None:
+        flat = xp.reshape(x, (int(x.shape[0]), -1))
+        return xp.reshape(call(xp, roll_p, flat, shift=shift, axis=1), tuple(x.shape)), 0
+    return shift_axes("roll")(xp, (0,), x, shift=shift, axis=axis)
+
+
 roll_p = primitive(
     "roll",
     lambda xp, a, shift, axis: xp.roll(a, shift, axis=axis),
     lambda xp, g, ans, a, shift, axis: (xp.roll(g, _neg(shift), axis=axis),),
+    jvp=linear("roll"),
+    batch=_roll_batch,
 )
 tril_p = primitive(
-    "tril", lambda xp, a, k: xp.tril(a, k=k), lambda xp, g, ans, a, k: (xp.tril(g, k=k),)
+    "tril",
+    lambda xp, a, k: xp.tril(a, k=k),
+    lambda xp, g, ans, a, k: (xp.tril(g, k=k),),
+    jvp=linear("tril"),
+    batch=on_stacks("tril"),
 )
 triu_p = primitive(
-    "triu", lambda xp, a, k: xp.triu(a, k=k), lambda xp, g, ans, a, k: (xp.triu(g, k=k),)
+    "triu",
+    lambda xp, a, k: xp.triu(a, k=k),
+    lambda xp, g, ans, a, k: (xp.triu(g, k=k),),
+    jvp=linear("triu"),
+    batch=on_stacks("triu"),
 )
 
 
