@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _dtypes, _views
-from ..engine import _is_complex, apply, apply1, primitive
+from ..engine import _is_complex, apply, apply1, call, primitive
 from ..tensor import Tensor
+from ._rules import batch_size, elementwise, front, lift, linear, on_stacks, per_example, shift_axes
 from ._util import as_tensor, normalize_axis
 
 __all__ = [
@@ -33,22 +34,63 @@ def _back_to_input_shape(xp: Any, g: Any, ans: Any, a: Any, **_: Any) -> tuple[A
     return (xp.reshape(g, tuple(a.shape)),)
 
 
+# batching rules: the batch axis goes first and the shape parameters get it in front
+
+
+def _reshape_batch(xp: Any, dims: Any, a: Any, shape: Any, copy: Any = None) -> tuple[Any, int]:
+    x = front(xp, a, dims[0])
+    p = {"shape": (int(x.shape[0]), *shape)}
+    if copy is not None:
+        p["copy"] = copy
+    return call(xp, reshape_p, x, **p), 0
+
+
+def _broadcast_to_batch(xp: Any, dims: Any, a: Any, shape: Any) -> tuple[Any, int]:
+    x = lift(xp, front(xp, a, dims[0]), len(shape))
+    return call(xp, broadcast_to_p, x, shape=(int(x.shape[0]), *shape)), 0
+
+
+def _expand_dims_batch(xp: Any, dims: Any, a: Any, axis: int) -> tuple[Any, int]:
+    x = front(xp, a, dims[0])
+    return call(xp, expand_dims_p, x, axis=int(axis) % x.ndim + 1), 0
+
+
+def _permute_dims_batch(xp: Any, dims: Any, a: Any, axes: Any) -> tuple[Any, int]:
+    x = front(xp, a, dims[0])
+    nd = x.ndim - 1
+    return call(xp, permute_dims_p, x, axes=(0, *(int(i) % nd + 1 for i in axes))), 0
+
+
 reshape_p = primitive(
     "reshape",
     lambda xp, a, shape, copy=None: (
         xp.reshape(a, shape) if copy is None else xp.reshape(a, shape, copy=copy)
     ),
     _back_to_input_shape,
+    jvp=linear("reshape"),
+    batch=_reshape_batch,
 )
 # the engine sums the broadcast dimensions away
 broadcast_to_p = primitive(
     "broadcast_to",
     lambda xp, a, shape: xp.broadcast_to(a, shape),
     lambda xp, g, ans, a, shape: (g,),
+    jvp=linear("broadcast_to"),
+    batch=_broadcast_to_batch,
 )
-squeeze_p = primitive("squeeze", lambda xp, a, axis: xp.squeeze(a, axis=axis), _back_to_input_shape)
+squeeze_p = primitive(
+    "squeeze",
+    lambda xp, a, axis: xp.squeeze(a, axis=axis),
+    _back_to_input_shape,
+    jvp=linear("squeeze"),
+    batch=shift_axes("squeeze"),
+)
 expand_dims_p = primitive(
-    "expand_dims", lambda xp, a, axis: xp.expand_dims(a, axis=axis), _back_to_input_shape
+    "expand_dims",
+    lambda xp, a, axis: xp.expand_dims(a, axis=axis),
+    _back_to_input_shape,
+    jvp=linear("expand_dims"),
+    batch=_expand_dims_batch,
 )
 
 
@@ -63,11 +105,15 @@ permute_dims_p = primitive(
     "permute_dims",
     lambda xp, a, axes: xp.permute_dims(a, axes),
     lambda xp, g, ans, a, axes: (xp.permute_dims(g, _inverse(axes)),),
+    jvp=linear("permute_dims"),
+    batch=_permute_dims_batch,
 )
 matrix_transpose_p = primitive(
     "matrix_transpose",
     lambda xp, a: xp.matrix_transpose(a),
     lambda xp, g, ans, a: (xp.matrix_transpose(g),),
+    jvp=linear("matrix_transpose"),
+    batch=on_stacks("matrix_transpose"),
 )
 
 
@@ -93,7 +139,17 @@ def _concat_vjp(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int | None) -> tu
     return tuple(out)
 
 
-concat_p = primitive("concat", _concat_fwd, _concat_vjp)
+def _concat_batch(xp: Any, dims: Any, *arrays: Any, axis: int | None) -> tuple[Any, int]:
+    # every input with the batch axis first (unbatched ones broadcast along it)
+    size = batch_size(arrays, dims)
+    xs = [per_example(xp, x, d, size) for x, d in zip(arrays, dims)]
+    if axis is None:
+        xs = [xp.reshape(x, (size, -1)) for x in xs]
+        return call(xp, concat_p, *xs, axis=1), 0
+    return call(xp, concat_p, *xs, axis=int(axis) % (xs[0].ndim - 1) + 1), 0
+
+
+concat_p = primitive("concat", _concat_fwd, _concat_vjp, jvp=linear("concat"), batch=_concat_batch)
 
 
 def _stack_vjp(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> tuple[Any, ...]:
@@ -101,8 +157,18 @@ def _stack_vjp(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> tuple[Any,
     return tuple(g[(slice(None),) * axis + (i, Ellipsis)] for i in range(len(arrays)))
 
 
+def _stack_batch(xp: Any, dims: Any, *arrays: Any, axis: int) -> tuple[Any, int]:
+    size = batch_size(arrays, dims)
+    xs = [per_example(xp, x, d, size) for x, d in zip(arrays, dims)]
+    return call(xp, stack_p, *xs, axis=int(axis) % xs[0].ndim + 1), 0
+
+
 stack_p = primitive(
-    "stack", lambda xp, *arrays, axis: xp.stack(list(arrays), axis=axis), _stack_vjp
+    "stack",
+    lambda xp, *arrays, axis: xp.stack(list(arrays), axis=axis),
+    _stack_vjp,
+    jvp=linear("stack"),
+    batch=_stack_batch,
 )
 
 
@@ -117,7 +183,19 @@ def _astype_vjp(xp: Any, g: Any, ans: Any, a: Any, dtype: Any, copy: bool = True
     return (xp.astype(g, a.dtype),)
 
 
-astype_p = primitive("astype", _astype_fwd, _astype_vjp)
+def _astype_jvp(xp: Any, tangents: Any, ans: Any, a: Any, dtype: Any, copy: bool = True) -> Any:
+    # the cast of the tangent (its real part into a real dtype); none into integers or bool
+    t = tangents[0]
+    if t is None or not xp.isdtype(ans.dtype, ("real floating", "complex floating")):
+        return None
+    if _is_complex(t) and not _is_complex(ans):
+        t = xp.real(t)
+    return call(xp, astype_p, t, dtype=dtype, copy=copy)
+
+
+astype_p = primitive(
+    "astype", _astype_fwd, _astype_vjp, jvp=_astype_jvp, batch=elementwise("astype")
+)
 
 
 def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Tensor:

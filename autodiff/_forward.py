@@ -1,0 +1,374 @@
+"""Forward mode: ``jvp`` as one pass that carries tangents (dual numbers).
+
+``ad.jvp`` runs its function as a ``JVPLevel`` (see ``autodiff._interpose``): the
+inputs become ``DualTensor``s, each holding a primal and a tangent of the level
+below, and every primitive called on them comes to ``JVPLevel.process``, which
+computes the primal output and its tangent with the primitive's JVP rule
+(``Primitive.jvp``). No reverse pass runs.
+
+- **Fast path.** With one level, no ``ad.compile`` trace and nothing that requires
+  grad, the forward and the JVP rule run on raw arrays with the backend's namespace
+  (as first-order backward does) and the dual is built once.
+- **General path.** Otherwise both run on tensors with ``xp = autodiff``, so they are
+  recorded by an outer ``grad`` (JAX's rule: output tangents are differentiable
+  functions of primals and tangents), processed by an enclosing level (``jvp`` of
+  ``jvp``, ``vmap``) and traced by ``ad.compile``.
+- **Tape at this level.** When an argument requires grad (a ``grad`` runs *inside*
+  the ``jvp``), the output dual records a node whose inputs are the duals, so that
+  ``backward`` runs the VJP rules on dual numbers: the gradient carries a tangent
+  (forward-over-reverse: ``hvp``, ``hessian``).
+- **No JVP rule.** A differentiable primitive without one gets its tangent from its
+  VJP rule by linearity (one local double VJP): correct, slower. A primitive that is
+  not differentiable has a zero tangent.
+
+A dual's ``shape``, ``dtype``, ``device`` come from its primal, and so do ``float(x)``,
+``x.item()``, ``bool(x)``: the primal values of a ``jvp`` are concrete, so Python
+control flow on them works. A dual kept past its ``jvp`` raises when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _core
+from ._interpose import Level, LevelTensor
+from .engine import (
+    CURRENT_TRACER,
+    Node,
+    Primitive,
+    _forward_error,
+    _is_complex,
+    _unbroadcast,
+    apply,
+    backward,
+    identity,
+)
+from .grad_mode import GRAD_ENABLED, enable_grad
+from .tensor import Tensor, wrap
+
+__all__ = ["DualTensor", "JVPLevel", "dual"]
+
+_new = object.__new__
+_CURRENT_TRACER = CURRENT_TRACER.get
+
+
+def _leaked(what: str) -> RuntimeError:
+    return RuntimeError(
+        f"{what} of a jvp that has finished was used (it was kept in a variable or "
+        "closure outside the jvp'd function); return it from the function instead, so "
+        "that jvp can turn it into a primal and a tangent."
+    )
+
+
+class DualTensor(LevelTensor):
+    """A dual number of a running ``jvp``: a primal and its tangent (``None``: zero).
+
+    Both are values of the level below (plain tensors, or values of an enclosing
+    ``jvp``/``vmap``).
+    """
+
+    __slots__ = ("_primal", "_tangent")
+
+    _primal: Any
+    _tangent: Any
+
+    @property
+    def data(self) -> Any:
+        """The primal's array; a dual whose ``jvp`` has finished raises."""
+        if not self._level.active:
+            raise _leaked("a value")
+        return self._primal.data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        raise TypeError(
+            "the array of a value inside jvp cannot be replaced; compute a new tensor instead."
+        )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._primal.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self._primal.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._primal.ndim
+
+    @property
+    def size(self) -> int:
+        return self._primal.size
+
+    @property
+    def device(self) -> Any:
+        return self._primal.device
+
+    def detach(self) -> Any:
+        """The primal cut from every tape: a constant, so its tangent is zero (as
+        reverse mode sees a detached value)."""
+        if not self._level.active:
+            raise _leaked("a value")
+        return self._primal.detach()
+
+    def _leaf(self) -> DualTensor:
+        return dual(self._level, self._primal, self._tangent)  # type: ignore[arg-type]
+
+    def _inplace(self, prim: Any, other: Any) -> Tensor:
+        raise _no_inplace()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise _no_inplace()
+
+    def __copy__(self) -> DualTensor:
+        return self._leaf()
+
+    def __repr__(self) -> str:
+        if not self._level.active:
+            return "<value of a finished jvp>"
+        return f"DualTensor(primal={self._primal!r}, tangent={self._tangent!r})"
+
+    __str__ = __repr__
+
+
+def _no_inplace() -> TypeError:
+    return TypeError(
+        "in-place writes (x[k] = v, x += y) are not supported on values inside jvp; "
+        "compute a new tensor (x = x + y, ad.where(mask, v, x)) instead."
+    )
+
+
+def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:
+    """A new ``DualTensor`` of ``level`` (no tape: ``_rg`` False, no node)."""
+    d = _new(DualTensor)
+    d._level = level
+    d._primal = primal
+    d._tangent = tangent
+    d._backend = primal._backend
+    d._rg = False
+    d._node = None
+    d._oi = 0
+    d._grad = None
+    d.name = None
+    d._hooks = None
+    return d
+
+
+class JVPLevel(Level):
+    """One running ``jvp``: processes the primitive calls on its ``DualTensor``s."""
+
+    __slots__ = ()
+
+    kind = "jvp"
+
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
+        primals: list[Any] = []
+        tangents: list[Any] = []
+        has_tangent = False
+        rg = False  # an argument is on a tape: record a node at this level
+        fast = prim.jvp is not None
+        backend = None
+        for a in args:
+            if isinstance(a, DualTensor) and a._level is self:
+                p, t = a._primal, a._tangent
+                rg = rg or a._rg
+                if t is not None:
+                    has_tangent = True
+                    if fast and (t.__class__ is not Tensor or t._rg):
+                        fast = False
+            else:
+                p, t = a, None
+                if isinstance(a, Tensor):
+                    rg = rg or a._rg
+            if fast and isinstance(p, Tensor):
+                if p.__class__ is not Tensor or p._rg:
+                    fast = False
+                elif backend is None:
+                    backend = p._backend
+                elif p._backend is not backend:
+                    fast = False  # mixed backends: the general path raises the error
+            primals.append(p)
+            tangents.append(t)
+        differentiable = prim.differentiable and has_tangent
+        record = rg and prim.differentiable and GRAD_ENABLED.get()
+        if fast and differentiable and not rg and _CURRENT_TRACER() is None:
+            return self._fast(prim, primals, tangents, params, backend)
+        out = apply(prim, primals, params)
+        if not differentiable:
+            if not record:
+                return out  # a zero tangent: the value of the level below will do
+            tan: Any = None if prim.nout == 1 else (None,) * prim.nout
+        elif prim.jvp is not None:
+            xp = _core.NAMESPACE
+            jvp = prim.jvp
+            tan = (
+                jvp(xp, tangents, out, *primals, **params)
+                if params
+                else jvp(xp, tangents, out, *primals)
+            )
+        else:
+            tan = _by_linearity(prim, primals, tangents, out, params)
+        if prim.nout == 1:
+            result: Any = dual(self, out, _fit(tan, out))
+            outs: tuple[DualTensor, ...] = (result,)
+        else:
+            outs = tuple(dual(self, o, _fit(t, o)) for o, t in zip(out, tan))
+            result = outs
+        if record:
+            node = Node(prim, outs[0]._backend, tuple(args), params, result, tuple(args))
+            for i, d in enumerate(outs):
+                d._rg = True
+                d._node = node
+                d._oi = i
+        return result
+
+    def _fast(
+        self,
+        prim: Primitive,
+        primals: list[Any],
+        tangents: list[Any],
+        params: Any,
+        backend: Any,
+    ) -> Any:
+        """One level, no trace, nothing on a tape: raw arrays and the backend's ``xp``."""
+        xp = backend.xp
+        datas = [p.data if isinstance(p, Tensor) else p for p in primals]
+        tans = [None if t is None else t.data for t in tangents]
+        fwd = backend.kernels.get(prim) or prim.forward
+        jvp: Any = prim.jvp
+        try:
+            out = fwd(xp, *datas, **params) if params else fwd(xp, *datas)
+        except Exception as err:
+            raise _forward_error(prim, primals, err) from err
+        tan = jvp(xp, tans, out, *datas, **params) if params else jvp(xp, tans, out, *datas)
+        if prim.nout == 1:
+            return dual(self, wrap(out, backend), _fit_raw(xp, backend, tan, out))
+        return tuple(
+            dual(self, wrap(o, backend), _fit_raw(xp, backend, t, o)) for o, t in zip(out, tan)
+        )
+
+
+def _fit_raw(xp: Any, backend: Any, t: Any, out: Any) -> Any:
+    """The tangent ``t`` of the raw output ``out`` as a tensor of its shape and dtype."""
+    if t is None:
+        return None
+    if t.shape != out.shape or t.dtype != out.dtype:
+        if not backend.dtype_of(out).is_floating:
+            return None
+        t = xp.asarray(t)
+        if t.dtype != out.dtype:
+            if _is_complex(t) and not _is_complex(out):
+                t = xp.real(t)
+            t = xp.astype(t, out.dtype)
+        if t.shape != out.shape:
+            t = xp.broadcast_to(t, out.shape)
+    return wrap(t, backend)
+
+
+def _fit(t: Any, out: Any) -> Any:
+    """The tangent ``t`` of tensor ``out`` with its shape and dtype (a rule may return
+    the tangent of a broadcast input, or a Python scalar)."""
+    if t is None:
+        return None
+    import autodiff as ad
+
+    if not isinstance(t, Tensor):
+        if not out.dtype.is_floating:
+            return None
+        t = ad.full_like(out, t)
+    if t.dtype != out.dtype:
+        if not out.dtype.is_floating:
+            return None
+        if _is_complex(t) and not _is_complex(out):
+            t = ad.real(t)
+        t = t.astype(out.dtype)
+    if t.shape != out.shape:
+        t = ad.broadcast_to(t, out.shape)
+    return t
+
+
+def _fresh(x: Any) -> Any:
+    """A leaf on the tape with ``x``'s value (and level)."""
+    y = x._leaf() if isinstance(x, LevelTensor) else x.detach()
+    y._rg = True
+    return y
+
+
+def _real_dot(a: Any, b: Any) -> Any:
+    import autodiff as ad
+
+    if _is_complex(a) or _is_complex(b):
+        return (ad.real(a) * ad.real(b) + ad.imag(a) * ad.imag(b)).sum()
+    return (a * b).sum()
+
+
+def _by_linearity(
+    prim: Primitive, primals: list[Any], tangents: list[Any], out: Any, params: Any
+) -> Any:
+    """``J · tangents`` of a primitive without a JVP rule, from its VJP rule: the
+    gradient of ``<VJPᵀ(c), tangents>`` with respect to the cotangent ``c`` (the
+    transpose of a linear map), as the engine's backward would apply the rule (complex
+    convention, broadcasting, dtypes), both passes local to this one call."""
+    import autodiff as ad
+
+    from .transforms import _zeros_like
+
+    params = params or {}
+    outs = out if prim.nout > 1 else (out,)
+    with enable_grad():
+        cts = [_fresh(_zeros_like(o)) for o in outs]
+        g: Any = tuple(cts) if prim.nout > 1 else cts[0]
+        conj = prim.holomorphic and _is_complex(out)
+        if conj:
+            g = ad.conj(g)
+        res = None if prim.vjps is not None else prim.vjp(ad, g, out, *primals, **params)  # type: ignore[misc]
+        total: Any = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            if prim.vjps is not None:
+                rule = prim.vjps[i]
+                if rule is None:
+                    continue
+                gi = g if rule is identity else rule(ad, g, out, *primals, **params)
+            else:
+                gi = res[i]  # type: ignore[index]
+            if gi is None:
+                continue
+            if conj:
+                gi = ad.conj(gi)
+            p = primals[i]
+            if gi.shape != p.shape:
+                gi = _unbroadcast(ad, gi, tuple(p.shape), prim)
+            if gi.dtype != p.dtype:
+                if _is_complex(gi) and not _is_complex(p):
+                    gi = ad.real(gi)
+                gi = gi.astype(p.dtype)
+            term = _real_dot(gi, t)
+            total = term if total is None else total + term
+        if total is None or not total._rg:
+            return None if prim.nout == 1 else (None,) * prim.nout
+        # stop where this call's inputs and outputs join a larger graph
+        stops = cts + [
+            x for x in (*primals, *outs, *tangents) if isinstance(x, Tensor) and x._node is not None
+        ]
+        back = backward(
+            [total],
+            [_ones(total)],
+            create_graph=True,
+            inputs=stops,
+            accumulate=False,
+            stop_at_inputs=True,
+        )
+    result = []
+    for c in cts:
+        entry = back.get(id(c))
+        result.append(None if entry is None else entry[1])
+    return result[0] if prim.nout == 1 else tuple(result)
+
+
+def _ones(t: Any) -> Any:
+    import autodiff as ad
+
+    return ad.ones_like(t)
