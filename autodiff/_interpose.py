@@ -19,7 +19,7 @@ special cases, and a level never sees another level's values by mistake.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from . import engine
@@ -61,6 +61,28 @@ class LevelTensor(Tensor):
     __slots__ = ("_level",)
 
     _level: Level
+
+    def _leaf(self) -> LevelTensor:
+        """A new tensor of the same level and value with no tape (no node, no
+        ``.grad``, ``_rg`` False): what ``grad`` watches when it differentiates with
+        respect to a value of a running transform. Copies every slot; subclasses with
+        computed slots override it."""
+        t = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            slots = cls.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name == "__weakref__":
+                    continue
+                slot = cls.__dict__[name]  # the slot itself, not a property shadowing it
+                with suppress(AttributeError):  # a slot never set stays unset
+                    slot.__set__(t, slot.__get__(self, cls))
+        t._rg = False
+        t._node = None
+        t._oi = 0
+        t._grad = None
+        t._hooks = None
+        t.name = None
+        return t
 
 
 def _escaped(lvl: Level, prim: Primitive) -> RuntimeError:

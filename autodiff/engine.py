@@ -912,6 +912,8 @@ def _is_complex(x: Any) -> bool:
 
 
 def _wrap_ans(node: Node, ans: Any, backend: Any) -> Any:
+    if isinstance(ans, Tensor) or (isinstance(ans, tuple) and isinstance(ans[0], Tensor)):
+        return ans  # recorded by a transform level (jvp): already its node's output(s)
     if node.prim.nout == 1:
         t = wrap(ans, backend)
         t._rg = True

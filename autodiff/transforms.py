@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
-from .engine import Primitive, apply1, backward
+from ._interpose import LevelTensor, enter
+from .engine import LEVELS, Primitive, apply1, backward
 from .grad_mode import enable_grad
 from .ops.elementwise import pos_p
 from .tensor import Tensor, wrap
@@ -73,7 +74,8 @@ def _watch(x: Any) -> Any:
             f"cannot differentiate with respect to a {x.dtype.name} tensor; "
             "only floating-point inputs have gradients."
         )
-    y = x.detach()
+    # a value of a running jvp or vmap stays one (its tangent or batch is kept)
+    y = x._leaf() if isinstance(x, LevelTensor) else x.detach()
     y._rg = True
     return y
 
@@ -83,6 +85,7 @@ def _vjp_core(
 ) -> list[Any]:
     create = (
         _DEPTH.get() > 0
+        or bool(LEVELS.get())
         or any(isinstance(c, Tensor) and c._rg for c in cts)
         or any(isinstance(w, Tensor) and w._node is not None for w in watched)
     )
@@ -166,10 +169,28 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """Forward mode: ``(f(*primals), J·tangents)``.
+    """Forward mode: ``(f(*primals), J·tangents)`` in one pass that carries tangents.
 
-    Computed by linearity from two reverse passes (the transpose of the VJP),
-    so every primitive with a VJP rule has a JVP.
+    ``f`` runs once on dual numbers (each value with its tangent; see
+    ``autodiff._forward``): every primitive applies its JVP rule as it goes, and no
+    reverse pass runs. It composes with ``grad``, ``vjp``, ``vmap`` and itself in any
+    order; the tangent is itself differentiable (an outer ``grad`` records it). Inside
+    ``f`` the values' primals are concrete (``float(x)`` and Python control flow work);
+    a value kept past the call raises when used.
+
+    Parameters
+    ----------
+    f : callable
+        Takes ``*primals``, returns a tensor or a tree of tensors.
+    primals, tangents : sequence
+        Arguments and their tangents (same trees; each tangent has its primal's shape
+        and dtype; ``None`` is a zero tangent).
+
+    Returns
+    -------
+    (out, tangent_out)
+        ``f(*primals)`` (cut from the graph unless an outer transform records it) and
+        its tangent, with the same tree structure.
 
     Examples
     --------
@@ -178,46 +199,41 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     >>> t.item()
     2.0
     """
-    with _tracing():  # a transform differentiates even inside no_grad
-        return _jvp(f, tuple(primals), tuple(tangents))
+    from ._forward import DualTensor, JVPLevel, dual
 
-
-def _jvp(
-    f: Callable[..., Any], primals: tuple[Any, ...], tangents: tuple[Any, ...]
-) -> tuple[Any, Any]:
-    p_leaves, structure = _tree.flatten(primals)
-    t_leaves, _ = _tree.flatten(tangents)
+    p_leaves, structure = _tree.flatten(tuple(primals))
+    t_leaves, _ = _tree.flatten(tuple(tangents))
     if len(p_leaves) != len(t_leaves):
         raise ValueError("primals and tangents must have the same structure.")
     _check_tangents("jvp", p_leaves, t_leaves)
-    watched = [_watch(x) for x in p_leaves]
-    result = f(*_tree.unflatten(structure, watched))
-    out_leaves, out_structure = _tree.flatten(result)
-    dummies = []
-    for o in out_leaves:
-        d = wrap(o._backend.xp.zeros_like(o.data), o._backend)
-        d._rg = True
-        dummies.append(d)
-    gs = _vjp_core(out_leaves, watched, dummies, retain=True)
-    total: Any = None
-    for g, t in zip(gs, t_leaves):
-        if g is None or t is None:
-            continue
-        term = (g * t).sum()
-        total = term if total is None else total + term
-    if total is None or not total._rg:
-        tan_out = [_zeros_like(o) for o in out_leaves]
-    else:
-        tan_out = _vjp_core(
-            [total],
-            dummies,
-            [wrap(total._backend.xp.ones_like(total.data), total._backend)],
-            retain=True,
-        )
-    outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
-    if not outer:
-        result = _tree.tree_map(lambda o: o.detach() if isinstance(o, Tensor) else o, result)
-    return result, _tree.unflatten(out_structure, tan_out)
+    level = JVPLevel()
+    with enter(level):
+        ins = []
+        for p, t in zip(p_leaves, t_leaves):
+            if isinstance(p, Tensor):
+                if t is not None and not p.dtype.is_floating:
+                    raise TypeError(
+                        f"jvp: cannot differentiate with respect to a {p.dtype.name} tensor; "
+                        "only floating-point inputs have tangents (pass None as its tangent)."
+                    )
+                ins.append(dual(level, p, t))
+            else:
+                ins.append(p)
+        result = f(*_tree.unflatten(structure, ins))
+        out_leaves, out_structure = _tree.flatten(result)
+        outs, tans = [], []
+        for o in out_leaves:
+            if isinstance(o, DualTensor) and o._level is level:
+                p, t = o._primal, o._tangent
+            elif isinstance(o, Tensor):
+                p, t = o, None
+            else:
+                raise TypeError(
+                    f"a differentiated function must return tensors, got {type(o).__name__}."
+                )
+            outs.append(p)
+            tans.append(_zeros_like(p) if t is None else t)
+    return _tree.unflatten(out_structure, outs), _tree.unflatten(out_structure, tans)
 
 
 def _check_tangents(name: str, primals: list[Any], tangents: list[Any]) -> None:
@@ -303,8 +319,7 @@ def value_and_grad(
                 raise TypeError("with has_aux=True the function must return a pair (value, aux).")
             out, aux = out
         _check_scalar(out, "grad")
-        one = wrap(out._backend.xp.ones_like(out.data), out._backend)
-        grads = _vjp_core([out], watched, [one], retain=False)
+        grads = _vjp_core([out], watched, [_ones_like(out)], retain=False)
         tree = _tree.unflatten(structure, grads)
         g = tree[0] if single else tree
         outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
@@ -398,38 +413,24 @@ def jacobian(
         nums = _argnums(argnums, len(args))
         chosen = tuple(args[n] for n in nums)
         leaves, structure = _tree.flatten(chosen)
-        with _tracing():
-            watched = [_watch(x) for x in leaves]
-            out = f(*_args_with(args, nums, _tree.unflatten(structure, watched)))
-        outs, out_structure = _tree.flatten(out)
-        for o in outs:
-            if not isinstance(o, Tensor) or not o.dtype.is_floating:
-                raise TypeError(f"jacobian: the function must return floating tensors, got {o!r}.")
-        n_out = sum(o.size for o in outs)
-        n_in = sum(x.size for x in watched)
-        forward = mode == "fwd" or (mode == "auto" and n_in < n_out)
-        blocks: list[list[Any]] = [[None] * len(watched) for _ in outs]
+
+        def fn(*xs: Any) -> Any:
+            return f(*_args_with(args, nums, _tree.unflatten(structure, list(xs))))
+
+        forward = mode == "fwd"
+        if not forward:
+            with _tracing():
+                watched = [_watch(x) for x in leaves]
+                out = fn(*watched)
+            outs, out_structure = _tree.flatten(out)
+            _check_floating(outs)
+            n_out = sum(o.size for o in outs)
+            n_in = sum(x.size for x in watched)
+            forward = mode == "auto" and n_in < n_out
         if forward:
-            for i, x in enumerate(watched):
-                basis = eye(x.size, dtype=x.dtype, device=x.device)
-                cols = []
-                for j in range(x.size):
-                    tangents = [
-                        reshape(basis[j, ...], x.shape) if k == i else _zeros_like(w)
-                        for k, w in enumerate(watched)
-                    ]
-                    _, t_out = jvp(
-                        lambda *xs: f(
-                            *_args_with(args, nums, _tree.unflatten(structure, list(xs)))
-                        ),
-                        tuple(watched),
-                        tuple(tangents),
-                    )
-                    cols.append(_tree.flatten(t_out)[0])
-                for o_i, o in enumerate(outs):
-                    col = stack([c[o_i] for c in cols], axis=-1) if cols else None
-                    blocks[o_i][i] = reshape(col, (*o.shape, *x.shape))
+            outs, out_structure, blocks = _jac_fwd(fn, leaves)
         else:
+            blocks = [[None] * len(watched) for _ in outs]
             for o_i, o in enumerate(outs):
                 basis = eye(o.size, dtype=o.dtype, device=o.device)
                 rows: list[list[Any]] = []
@@ -451,21 +452,86 @@ def jacobian(
     return jac
 
 
+def _check_floating(outs: list[Any]) -> None:
+    for o in outs:
+        if not isinstance(o, Tensor) or not o.dtype.is_floating:
+            raise TypeError(f"jacobian: the function must return floating tensors, got {o!r}.")
+
+
+def _jac_fwd(fn: Callable[..., Any], leaves: list[Any]) -> tuple[list[Any], Any, list[list[Any]]]:
+    """Forward-mode Jacobian: one ``jvp`` per input basis vector (a column)."""
+    from .creation import eye, zeros
+    from .ops.shape import reshape, stack
+
+    outs: list[Any] | None = None
+    out_structure: Any = None
+    columns: list[list[list[Any]]] = []
+    for i, x in enumerate(leaves):
+        basis = eye(x.size, dtype=x.dtype, device=x.device)
+        cols = []
+        for j in range(x.size):
+            tangents = [
+                reshape(basis[j, ...], x.shape) if k == i else None for k in range(len(leaves))
+            ]
+            out, t_out = jvp(fn, tuple(leaves), tuple(tangents))
+            if outs is None:
+                outs, out_structure = _tree.flatten(out)
+                _check_floating(outs)
+            cols.append(_tree.flatten(t_out)[0])
+        columns.append(cols)
+    if outs is None:  # every input is empty: the shapes come from one call
+        outs, out_structure = _tree.flatten(fn(*leaves))
+        _check_floating(outs)
+    blocks: list[list[Any]] = [[None] * len(leaves) for _ in outs]
+    for i, (x, cols) in enumerate(zip(leaves, columns)):
+        for o_i, o in enumerate(outs):
+            if cols:
+                col = stack([c[o_i] for c in cols], axis=-1)
+                blocks[o_i][i] = reshape(col, (*o.shape, *x.shape))
+            else:
+                blocks[o_i][i] = zeros((*o.shape, *x.shape), dtype=o.dtype, device=o.device)
+    return outs, out_structure, blocks
+
+
 def _zeros_forward(xp: Any, a: Any) -> Any:
     return xp.zeros_like(a)
 
 
 #: zeros shaped like a tensor, as an operation on it: ``ad.compile`` traces it, so a
 #: compiled gradient of an input the function ignores is zeros, as in eager mode
-_zeros_p = Primitive("zeros_like", _zeros_forward)
+_zeros_p = Primitive(
+    "zeros_like", _zeros_forward, batch=lambda xp, dims, a: _like_batch(_zeros_p, xp, dims, a)
+)
+
+
+def _like_batch(prim: Primitive, xp: Any, dims: Any, a: Any) -> Any:
+    """vmap's rule for ``zeros_like``/``ones_like``: the same on the whole batch."""
+    return apply1(prim, a), dims[0]
 
 
 def _zeros_like(t: Tensor) -> Tensor:
     return apply1(_zeros_p, t)
 
 
+def _ones_like(t: Tensor) -> Tensor:
+    """Ones shaped like a tensor, as an operation on it (traced, batched, dual)."""
+    return apply1(_ones_p, t)
+
+
+def _ones_forward(xp: Any, a: Any) -> Any:
+    return xp.ones_like(a)
+
+
+_ones_p = Primitive(
+    "ones_like", _ones_forward, batch=lambda xp, dims, a: _like_batch(_ones_p, xp, dims, a)
+)
+
+
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """Return a function computing the Hessian of scalar-valued ``f`` (reverse over reverse).
+    """Return a function computing the Hessian of scalar-valued ``f`` (forward over reverse).
+
+    The Jacobian, in forward mode, of ``grad(f)``: each column is one ``jvp`` of the
+    gradient (the gradient's backward pass carries the tangent).
 
     Examples
     --------
@@ -474,13 +540,14 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     >>> H.tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    return jacobian(grad(f, argnums), argnums, mode="rev")
+    return jacobian(grad(f, argnums), argnums, mode="fwd")
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Hessian-vector product of scalar-valued ``f``: ``(f(*primals), H · tangents)``.
 
-    Costs two reverse passes; the Hessian is never formed.
+    Forward over reverse: one ``jvp`` of the gradient, about the cost of a gradient
+    carrying tangents; the Hessian is never formed.
 
     Examples
     --------
@@ -491,34 +558,19 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     """
     primals = tuple(primals)
     tangents = tuple(tangents)
-    with _tracing():
-        leaves, structure = _tree.flatten(primals)
-        t_leaves, _ = _tree.flatten(tangents)
-        if len(t_leaves) != len(leaves):
-            raise ValueError("primals and tangents must have the same structure.")
-        _check_tangents("hvp", leaves, t_leaves)
-        watched = [_watch(x) for x in leaves]
-        out = f(*_tree.unflatten(structure, watched))
-        _check_scalar(out, "hvp")
-        one = wrap(out._backend.xp.ones_like(out.data), out._backend)
-        gs = backward(
-            [out],
-            [one],
-            create_graph=True,
-            inputs=[w for w in watched if isinstance(w, Tensor)],
-            accumulate=False,
-        )
-        total: Any = None
-        for w, t in zip(watched, t_leaves):
-            entry = gs.get(id(w))
-            if entry is None or t is None:
-                continue
-            term = (entry[1] * t).sum()
-            total = term if total is None else total + term
-        if total is None or not total._rg:
-            result = [_zeros_like(w) for w in watched]
-        else:
-            ones = wrap(total._backend.xp.ones_like(total.data), total._backend)
-            result = _vjp_core([total], watched, [ones], retain=True)
-    outer = any(isinstance(w, Tensor) and w._node is not None for w in watched)
-    return (out if outer else out.detach()), _tree.unflatten(structure, result)
+    leaves, structure = _tree.flatten(primals)
+    t_leaves, _ = _tree.flatten(tangents)
+    if len(t_leaves) != len(leaves):
+        raise ValueError("primals and tangents must have the same structure.")
+    _check_tangents("hvp", leaves, t_leaves)
+
+    def value_and_gradient(*xs: Any) -> tuple[Any, Any]:
+        with _tracing():
+            watched = [_watch(x) for x in xs]
+            out = f(*_tree.unflatten(structure, watched))
+            _check_scalar(out, "hvp")
+            grads = _vjp_core([out], watched, [_ones_like(out)], retain=False)
+        return out, tuple(grads)
+
+    (value, _), (_, hv) = jvp(value_and_gradient, tuple(leaves), tuple(t_leaves))
+    return value, _tree.unflatten(structure, list(hv))
