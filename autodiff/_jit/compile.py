@@ -37,6 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import _tree
+from ..engine import LEVELS as _LEVELS
+from ..engine import TRACING as _TRACING
 from ..engine import current_tracer
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, wrap
@@ -401,6 +403,10 @@ class CompiledFunction:
         return tuple(key), datas
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _TRACING[0] and _LEVELS.get():
+            # inside vmap or jvp: the function runs eagerly, each operation processed by
+            # the transform (a program replays plain arrays: it would drop batch or tangent)
+            return self.fn(*args, **kwargs)
         key, datas = self._signature(args)
         call: Callable[..., Any] = self.fn
         if kwargs:
@@ -477,8 +483,12 @@ class CompiledFunction:
                 tracer.arg(a)
         # every tensor alive now, with its data and grad: what the call rebinds is written
         # back by each replay
+        from .._interpose import LevelTensor  # values of a vmap or jvp: not program state
+
         tracer.entry = {
-            id(t): (t, t.data, t.grad) for t in gc.get_objects() if issubclass(type(t), Tensor)
+            id(t): (t, t.data, t.grad)
+            for t in gc.get_objects()
+            if issubclass(type(t), Tensor) and not issubclass(type(t), LevelTensor)
         }
         guards = collect(call, args)
         tracer.reachable = guards.tensors
