@@ -27,8 +27,10 @@ __all__ = [
     "linear",
     "on_stacks",
     "per_example",
+    "scatter_add_batch",
     "self_adjoint",
     "shift_axes",
+    "take_batch",
 ]
 
 Rule = Callable[..., Any]
@@ -293,3 +295,64 @@ def along_axis(name: str, param: str = "axis") -> Rule:
 
     rule.__name__ = f"{name}_batch"
     return rule
+
+
+# -- gathers and scatters -----------------------------------------------------------
+
+
+def _offsets(xp: Any, idx: Any, n: int) -> Any:
+    # batched indices (B, k) into n positions -> flat positions into B * n (wrapped first)
+    idx = xp.where(idx < 0, idx + n, idx)
+    b = int(idx.shape[0])
+    start = xp.arange(b, dtype=idx.dtype, device=getattr(idx, "device", None)) * n
+    return xp.reshape(idx + xp.reshape(start, (b, 1)), (-1,))
+
+
+def take_batch(xp: Any, dims: Any, a: Any, indices: Any, axis: int) -> tuple[Any, int]:
+    """Batching rule of ``take``: batched indices take from the examples laid end to end."""
+    da, di = dims
+    if di is None:
+        x = front(xp, a, da)
+        return call(xp, PRIMITIVES["take"], x, indices, axis=axis % (x.ndim - 1) + 1), 0
+    idx = front(xp, indices, di)
+    b, k = int(idx.shape[0]), int(idx.shape[1])
+    if da is None:
+        # one take of every example's indices, then the batch split out of the axis
+        ax = axis % a.ndim
+        out = call(xp, PRIMITIVES["take"], a, xp.reshape(idx, (-1,)), axis=ax)
+        shape = tuple(out.shape)
+        out = xp.reshape(out, (*shape[:ax], b, k, *shape[ax + 1 :]))
+        return xp.moveaxis(out, ax, 0), 0
+    # both batched: one take from the examples laid end to end along the axis
+    x = front(xp, a, da)
+    ax = axis % (x.ndim - 1) + 1
+    moved = xp.moveaxis(x, ax, 1)
+    n = int(moved.shape[1])
+    rest = tuple(moved.shape[2:])
+    flat = xp.reshape(moved, (b * n, *rest))
+    out = call(xp, PRIMITIVES["take"], flat, _offsets(xp, idx, n), axis=0)
+    return xp.moveaxis(xp.reshape(out, (b, k, *rest)), 1, ax), 0
+
+
+def scatter_add_batch(
+    xp: Any, dims: Any, g: Any, indices: Any, axis: int, size: int
+) -> tuple[Any, int]:
+    """Batching rule of ``scatter_add``: batched indices scatter into the examples laid
+    end to end."""
+    dg, di = dims
+    if di is None:
+        x = front(xp, g, dg)
+        return call(
+            xp, PRIMITIVES["scatter_add"], x, indices, axis=axis % (x.ndim - 1) + 1, size=size
+        ), 0
+    # batched indices: one scatter into the examples laid end to end along the axis
+    idx = front(xp, indices, di)
+    b = int(idx.shape[0])
+    x = per_example(xp, g, dg, b)
+    ax = axis % (x.ndim - 1) + 1
+    moved = xp.moveaxis(x, ax, 1)
+    k = int(moved.shape[1])
+    rest = tuple(moved.shape[2:])
+    flat = xp.reshape(moved, (b * k, *rest))
+    out = call(xp, PRIMITIVES["scatter_add"], flat, _offsets(xp, idx, size), axis=0, size=b * size)
+    return xp.moveaxis(xp.reshape(out, (b, size, *rest)), 1, ax), 0

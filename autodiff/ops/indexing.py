@@ -19,6 +19,7 @@ from .. import _views
 from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
+from ._rules import front, linear, scatter_add_batch, take_batch
 from ._util import as_tensor, normalize_axis
 from .elementwise import imag_p, real_p, where
 from .shape import astype, broadcast_to, reshape, reshape_p
@@ -39,11 +40,30 @@ def _getitem_vjp(xp: Any, g: Any, ans: Any, a: Any, key: Any) -> tuple[Any]:
     return (call(xp, scatter_p, g, key=key, shape=tuple(a.shape)),)
 
 
-getitem_p = primitive("getitem", lambda xp, a, key: a[key], _getitem_vjp)
+def _getitem_batch(xp: Any, dims: Any, a: Any, key: Any) -> tuple[Any, int]:
+    # the batch axis first, taken whole
+    return call(xp, getitem_p, front(xp, a, dims[0]), key=(slice(None), *key)), 0
+
+
+def _scatter_batch(xp: Any, dims: Any, g: Any, key: Any, shape: Any) -> tuple[Any, int]:
+    x = front(xp, g, dims[0])
+    out = call(xp, scatter_p, x, key=(slice(None), *key), shape=(int(x.shape[0]), *shape))
+    return out, 0
+
+
+getitem_p = primitive(
+    "getitem",
+    lambda xp, a, key: a[key],
+    _getitem_vjp,
+    jvp=linear("getitem"),
+    batch=_getitem_batch,
+)
 scatter_p = primitive(
     "scatter_into_zeros",
     _scatter_fwd,
     lambda xp, g, ans, a, key, shape: (call(xp, getitem_p, g, key=key),),
+    jvp=linear("scatter_into_zeros"),
+    batch=_scatter_batch,
 )
 
 
@@ -73,7 +93,13 @@ def _take_vjp(xp: Any, g: Any, ans: Any, a: Any, indices: Any, axis: int) -> tup
     return (call(xp, scatter_add_p, g, indices, axis=axis, size=a.shape[axis]), None)
 
 
-take_p = primitive("take", lambda xp, a, indices, axis: xp.take(a, indices, axis=axis), _take_vjp)
+take_p = primitive(
+    "take",
+    lambda xp, a, indices, axis: xp.take(a, indices, axis=axis),
+    _take_vjp,
+    jvp=linear("take", argnums=(0,)),
+    batch=take_batch,
+)
 scatter_add_p = primitive(
     "scatter_add",
     _scatter_add_fwd,
@@ -81,6 +107,8 @@ scatter_add_p = primitive(
         lambda xp, g, ans, g0, indices, axis, size: call(xp, take_p, g, indices, axis=axis),
         None,
     ),
+    jvp=linear("scatter_add", argnums=(0,)),
+    batch=scatter_add_batch,
 )
 
 
