@@ -16,6 +16,7 @@ from typing import Any
 from .. import _views
 from ..engine import apply, apply1, apply2, identity, primitive
 from ..tensor import Tensor
+from ._rules import dense_jvp, diagonal_jvp, elementwise, linear, self_adjoint
 from ._util import as_tensor, scalar_or_tensor
 
 __all__ = [
@@ -53,15 +54,29 @@ __all__ = [
 # -- arithmetic --------------------------------------------------------------------
 
 # d(a+b) = da + db
-add_p = primitive("add", lambda xp, a, b: a + b, vjps=(identity, identity))
+add_p = primitive(
+    "add",
+    lambda xp, a, b: a + b,
+    vjps=(identity, identity),
+    jvp=diagonal_jvp("add"),
+    batch=elementwise("add"),
+)
 # d(a-b) = da - db
-sub_p = primitive("subtract", lambda xp, a, b: a - b, vjps=(identity, lambda xp, g, ans, a, b: -g))
+sub_p = primitive(
+    "subtract",
+    lambda xp, a, b: a - b,
+    vjps=(identity, lambda xp, g, ans, a, b: -g),
+    jvp=diagonal_jvp("subtract"),
+    batch=elementwise("subtract"),
+)
 # d(ab) = b da + a db
 mul_p = primitive(
     "multiply",
     lambda xp, a, b: a * b,
     vjps=(lambda xp, g, ans, a, b: g * b, lambda xp, g, ans, a, b: g * a),
     holomorphic=True,
+    jvp=diagonal_jvp("multiply"),
+    batch=elementwise("multiply"),
 )
 # d(a/b) = da / b - (a/b) db / b
 div_p = primitive(
@@ -69,9 +84,23 @@ div_p = primitive(
     lambda xp, a, b: a / b,
     vjps=(lambda xp, g, ans, a, b: g / b, lambda xp, g, ans, a, b: -(g * ans) / b),
     holomorphic=True,
+    jvp=diagonal_jvp("divide"),
+    batch=elementwise("divide"),
 )
-neg_p = primitive("negative", lambda xp, a: -a, lambda xp, g, ans, a: (-g,))
-pos_p = primitive("positive", lambda xp, a: +a, vjps=(identity,))
+neg_p = primitive(
+    "negative",
+    lambda xp, a: -a,
+    lambda xp, g, ans, a: (-g,),
+    jvp=diagonal_jvp("negative"),
+    batch=elementwise("negative"),
+)
+pos_p = primitive(
+    "positive",
+    lambda xp, a: +a,
+    vjps=(identity,),
+    jvp=diagonal_jvp("positive"),
+    batch=elementwise("positive"),
+)
 
 
 def _pow_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -99,17 +128,33 @@ def _pow_db(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     return xp.where(limit, 0.0, g * ans * xp.log(safe))
 
 
-pow_p = primitive("pow", lambda xp, a, b: a**b, vjps=(_pow_da, _pow_db), holomorphic=True)
-square_p = primitive(
-    "square", lambda xp, a: xp.square(a), lambda xp, g, ans, a: (g * (a * 2),), holomorphic=True
+pow_p = primitive(
+    "pow",
+    lambda xp, a, b: a**b,
+    vjps=(_pow_da, _pow_db),
+    holomorphic=True,
+    jvp=diagonal_jvp("pow"),
+    batch=elementwise("pow"),
 )
-floor_divide_p = primitive("floor_divide", lambda xp, a, b: xp.floor_divide(a, b))
+square_p = primitive(
+    "square",
+    lambda xp, a: xp.square(a),
+    lambda xp, g, ans, a: (g * (a * 2),),
+    holomorphic=True,
+    jvp=diagonal_jvp("square"),
+    batch=elementwise("square"),
+)
+floor_divide_p = primitive(
+    "floor_divide", lambda xp, a, b: xp.floor_divide(a, b), batch=elementwise("floor_divide")
+)
 # remainder(a, b) = a - q b: d/da = 1, d/db = -q, with the quotient q = (a - ans) / b the
 # forward used (floor(a / b) can differ by one near a jump: remainder(0.25, 0.001))
 remainder_p = primitive(
     "remainder",
     lambda xp, a, b: xp.remainder(a, b),
     vjps=(lambda xp, g, ans, a, b: g, lambda xp, g, ans, a, b: -(g * xp.round((a - ans) / b))),
+    jvp=diagonal_jvp("remainder"),
+    batch=elementwise("remainder"),
 )
 
 
@@ -240,7 +285,11 @@ def remainder(x1: Any, x2: Any, /) -> Tensor:
 
 # relu'(0) = 0; NaN passes g on, as in PyTorch (docs/conventions.md)
 relu_p = primitive(
-    "relu", lambda xp, a: xp.maximum(a, 0), lambda xp, g, ans, a: (xp.where(a <= 0, 0.0, g),)
+    "relu",
+    lambda xp, a: xp.maximum(a, 0),
+    lambda xp, g, ans, a: (xp.where(a <= 0, 0.0, g),),
+    jvp=diagonal_jvp("relu"),
+    batch=elementwise("relu"),
 )
 
 
@@ -259,8 +308,14 @@ def _abs_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (xp.where(a > 0, g, xp.where(a < 0, -g, 0.0)),)
 
 
-abs_p = primitive("abs", lambda xp, a: xp.abs(a), _abs_vjp)
-sign_p = primitive("sign", lambda xp, a: xp.sign(a))
+abs_p = primitive(
+    "abs",
+    lambda xp, a: xp.abs(a),
+    _abs_vjp,
+    jvp=dense_jvp("abs", reduce=False),
+    batch=elementwise("abs"),
+)
+sign_p = primitive("sign", lambda xp, a: xp.sign(a), batch=elementwise("sign"))
 
 
 def _sgn_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
@@ -272,7 +327,9 @@ def _sgn_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
 
 
 # complex sign: differentiable (real sign is piecewise constant and stays sign_p)
-sgn_p = primitive("sgn", lambda xp, a: _sgn(xp, a), _sgn_vjp)
+sgn_p = primitive(
+    "sgn", lambda xp, a: _sgn(xp, a), _sgn_vjp, jvp=self_adjoint("sgn"), batch=elementwise("sgn")
+)
 
 
 def relu(x: Any, /) -> Tensor:
@@ -317,12 +374,14 @@ def sign(x: Any, /) -> Tensor:
 
 # -- comparisons (results never require grad) --------------------------------------
 
-equal_p = primitive("equal", lambda xp, a, b: a == b)
-not_equal_p = primitive("not_equal", lambda xp, a, b: a != b)
-less_p = primitive("less", lambda xp, a, b: a < b)
-less_equal_p = primitive("less_equal", lambda xp, a, b: a <= b)
-greater_p = primitive("greater", lambda xp, a, b: a > b)
-greater_equal_p = primitive("greater_equal", lambda xp, a, b: a >= b)
+equal_p = primitive("equal", lambda xp, a, b: a == b, batch=elementwise("equal"))
+not_equal_p = primitive("not_equal", lambda xp, a, b: a != b, batch=elementwise("not_equal"))
+less_p = primitive("less", lambda xp, a, b: a < b, batch=elementwise("less"))
+less_equal_p = primitive("less_equal", lambda xp, a, b: a <= b, batch=elementwise("less_equal"))
+greater_p = primitive("greater", lambda xp, a, b: a > b, batch=elementwise("greater"))
+greater_equal_p = primitive(
+    "greater_equal", lambda xp, a, b: a >= b, batch=elementwise("greater_equal")
+)
 
 
 def equal(x1: Any, x2: Any, /) -> Tensor:
@@ -407,6 +466,8 @@ where_p = primitive(
         lambda xp, g, ans, c, a, b: xp.where(c, g, 0.0),
         lambda xp, g, ans, c, a, b: xp.where(c, 0.0, g),
     ),
+    jvp=diagonal_jvp("where"),
+    batch=elementwise("where"),
 )
 
 
@@ -434,12 +495,26 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Tensor:
 # -- complex parts -----------------------------------------------------------------
 
 # the complex parts: PyTorch's convention, grad = dL/d(re) + i dL/d(im)
-conj_p = primitive("conj", lambda xp, a: xp.conj(a), lambda xp, g, ans, a: (xp.conj(g),))
-real_p = primitive("real", lambda xp, a: xp.real(a), lambda xp, g, ans, a: (g,))
+conj_p = primitive(
+    "conj",
+    lambda xp, a: xp.conj(a),
+    lambda xp, g, ans, a: (xp.conj(g),),
+    jvp=linear("conj"),
+    batch=elementwise("conj"),
+)
+real_p = primitive(
+    "real",
+    lambda xp, a: xp.real(a),
+    lambda xp, g, ans, a: (g,),
+    jvp=linear("real"),
+    batch=elementwise("real"),
+)
 imag_p = primitive(
     "imag",
     lambda xp, a: xp.imag(a),
     lambda xp, g, ans, a: (g * 1j if xp.isdtype(a.dtype, "complex floating") else g * 0,),
+    jvp=linear("imag"),
+    batch=elementwise("imag"),
 )
 
 
@@ -485,13 +560,27 @@ def imag(x: Any, /) -> Tensor:
 
 # -- bits (results never require grad) ---------------------------------------------
 
-bitwise_and_p = primitive("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))
-bitwise_or_p = primitive("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))
-bitwise_xor_p = primitive("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
-bitwise_invert_p = primitive("bitwise_invert", lambda xp, a: xp.bitwise_invert(a))
-bitwise_left_shift_p = primitive("bitwise_left_shift", lambda xp, a, b: xp.bitwise_left_shift(a, b))
+bitwise_and_p = primitive(
+    "bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b), batch=elementwise("bitwise_and")
+)
+bitwise_or_p = primitive(
+    "bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b), batch=elementwise("bitwise_or")
+)
+bitwise_xor_p = primitive(
+    "bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b), batch=elementwise("bitwise_xor")
+)
+bitwise_invert_p = primitive(
+    "bitwise_invert", lambda xp, a: xp.bitwise_invert(a), batch=elementwise("bitwise_invert")
+)
+bitwise_left_shift_p = primitive(
+    "bitwise_left_shift",
+    lambda xp, a, b: xp.bitwise_left_shift(a, b),
+    batch=elementwise("bitwise_left_shift"),
+)
 bitwise_right_shift_p = primitive(
-    "bitwise_right_shift", lambda xp, a, b: xp.bitwise_right_shift(a, b)
+    "bitwise_right_shift",
+    lambda xp, a, b: xp.bitwise_right_shift(a, b),
+    batch=elementwise("bitwise_right_shift"),
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..engine import apply1, apply2, primitive
 from ..tensor import Tensor
+from ._rules import diagonal_jvp, elementwise
 from ._util import as_tensor, scalar_or_tensor
 from .elementwise import greater, less, positive, where
 
@@ -37,14 +38,14 @@ __all__ = [
 
 # -- rounding and float tests (results never require grad) -------------------------
 
-floor_p = primitive("floor", lambda xp, a: xp.floor(a))
-ceil_p = primitive("ceil", lambda xp, a: xp.ceil(a))
-round_p = primitive("round", lambda xp, a: xp.round(a))
-trunc_p = primitive("trunc", lambda xp, a: xp.trunc(a))
-signbit_p = primitive("signbit", lambda xp, a: xp.signbit(a))
-isnan_p = primitive("isnan", lambda xp, a: xp.isnan(a))
-isinf_p = primitive("isinf", lambda xp, a: xp.isinf(a))
-isfinite_p = primitive("isfinite", lambda xp, a: xp.isfinite(a))
+floor_p = primitive("floor", lambda xp, a: xp.floor(a), batch=elementwise("floor"))
+ceil_p = primitive("ceil", lambda xp, a: xp.ceil(a), batch=elementwise("ceil"))
+round_p = primitive("round", lambda xp, a: xp.round(a), batch=elementwise("round"))
+trunc_p = primitive("trunc", lambda xp, a: xp.trunc(a), batch=elementwise("trunc"))
+signbit_p = primitive("signbit", lambda xp, a: xp.signbit(a), batch=elementwise("signbit"))
+isnan_p = primitive("isnan", lambda xp, a: xp.isnan(a), batch=elementwise("isnan"))
+isinf_p = primitive("isinf", lambda xp, a: xp.isinf(a), batch=elementwise("isinf"))
+isfinite_p = primitive("isfinite", lambda xp, a: xp.isfinite(a), batch=elementwise("isfinite"))
 
 
 def floor(x: Any, /) -> Tensor:
@@ -145,10 +146,18 @@ def isfinite(x: Any, /) -> Tensor:
 
 # -- logic (results never require grad) --------------------------------------------
 
-logical_not_p = primitive("logical_not", lambda xp, a: xp.logical_not(a))
-logical_and_p = primitive("logical_and", lambda xp, a, b: xp.logical_and(a, b))
-logical_or_p = primitive("logical_or", lambda xp, a, b: xp.logical_or(a, b))
-logical_xor_p = primitive("logical_xor", lambda xp, a, b: xp.logical_xor(a, b))
+logical_not_p = primitive(
+    "logical_not", lambda xp, a: xp.logical_not(a), batch=elementwise("logical_not")
+)
+logical_and_p = primitive(
+    "logical_and", lambda xp, a, b: xp.logical_and(a, b), batch=elementwise("logical_and")
+)
+logical_or_p = primitive(
+    "logical_or", lambda xp, a, b: xp.logical_or(a, b), batch=elementwise("logical_or")
+)
+logical_xor_p = primitive(
+    "logical_xor", lambda xp, a, b: xp.logical_xor(a, b), batch=elementwise("logical_xor")
+)
 
 
 def logical_not(x: Any, /) -> Tensor:
@@ -209,13 +218,21 @@ def _copysign_da(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
     return xp.where(a == 0, 0.0, xp.where(xp.isnan(a), math.nan, flip))
 
 
-copysign_p = primitive("copysign", lambda xp, a, b: xp.copysign(a, b), vjps=(_copysign_da, None))
+copysign_p = primitive(
+    "copysign",
+    lambda xp, a, b: xp.copysign(a, b),
+    vjps=(_copysign_da, None),
+    jvp=diagonal_jvp("copysign"),
+    batch=elementwise("copysign"),
+)
 # nextafter moves x1 by one ulp: d/dx1 = 1 (as PyTorch), x2 only picks a direction; where
 # x1 == x2 the result is x2 itself (IEEE), and x1 gets 0, as PyTorch
 nextafter_p = primitive(
     "nextafter",
     lambda xp, a, b: xp.nextafter(a, b),
     vjps=(lambda xp, g, ans, a, b: xp.where(a == b, 0.0, g), None),
+    jvp=diagonal_jvp("nextafter"),
+    batch=elementwise("nextafter"),
 )
 
 
@@ -260,6 +277,8 @@ maximum_p = primitive(
         lambda xp, g, ans, a, b: _pick(xp, g, a < b, a == b),
         lambda xp, g, ans, a, b: _pick(xp, g, b < a, a == b),
     ),
+    jvp=diagonal_jvp("maximum"),
+    batch=elementwise("maximum"),
 )
 minimum_p = primitive(
     "minimum",
@@ -268,6 +287,8 @@ minimum_p = primitive(
         lambda xp, g, ans, a, b: _pick(xp, g, a > b, a == b),
         lambda xp, g, ans, a, b: _pick(xp, g, b > a, a == b),
     ),
+    jvp=diagonal_jvp("minimum"),
+    batch=elementwise("minimum"),
 )
 
 

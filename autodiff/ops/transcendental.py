@@ -12,6 +12,7 @@ from typing import Any
 
 from ..engine import apply1, apply2, primitive
 from ..tensor import Tensor
+from ._rules import diagonal_jvp, elementwise
 from ._util import as_tensor, scalar_or_tensor
 
 __all__ = [
@@ -44,22 +45,54 @@ __all__ = [
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 exp_p = primitive(
-    "exp", lambda xp, a: xp.exp(a), lambda xp, g, ans, a: (g * ans,), holomorphic=True
+    "exp",
+    lambda xp, a: xp.exp(a),
+    lambda xp, g, ans, a: (g * ans,),
+    holomorphic=True,
+    jvp=diagonal_jvp("exp"),
+    batch=elementwise("exp"),
 )
-log_p = primitive("log", lambda xp, a: xp.log(a), lambda xp, g, ans, a: (g / a,), holomorphic=True)
+log_p = primitive(
+    "log",
+    lambda xp, a: xp.log(a),
+    lambda xp, g, ans, a: (g / a,),
+    holomorphic=True,
+    jvp=diagonal_jvp("log"),
+    batch=elementwise("log"),
+)
 sin_p = primitive(
-    "sin", lambda xp, a: xp.sin(a), lambda xp, g, ans, a: (g * xp.cos(a),), holomorphic=True
+    "sin",
+    lambda xp, a: xp.sin(a),
+    lambda xp, g, ans, a: (g * xp.cos(a),),
+    holomorphic=True,
+    jvp=diagonal_jvp("sin"),
+    batch=elementwise("sin"),
 )
 cos_p = primitive(
-    "cos", lambda xp, a: xp.cos(a), lambda xp, g, ans, a: (-(g * xp.sin(a)),), holomorphic=True
+    "cos",
+    lambda xp, a: xp.cos(a),
+    lambda xp, g, ans, a: (-(g * xp.sin(a)),),
+    holomorphic=True,
+    jvp=diagonal_jvp("cos"),
+    batch=elementwise("cos"),
 )
 # sqrt'(x) = 1 / (2 sqrt x); inf at 0, as in PyTorch
 sqrt_p = primitive(
-    "sqrt", lambda xp, a: xp.sqrt(a), lambda xp, g, ans, a: (g / (ans * 2),), holomorphic=True
+    "sqrt",
+    lambda xp, a: xp.sqrt(a),
+    lambda xp, g, ans, a: (g / (ans * 2),),
+    holomorphic=True,
+    jvp=diagonal_jvp("sqrt"),
+    batch=elementwise("sqrt"),
 )
 # tanh' = 1 - tanh²
 tanh_p = primitive(
-    "tanh", lambda xp, a: xp.tanh(a), lambda xp, g, ans, a: (g * (1 - ans * ans),), holomorphic=True
+    "tanh",
+    lambda xp, a: xp.tanh(a),
+    lambda xp, g, ans, a: (g * (1 - ans * ans),),
+    holomorphic=True,
+    jvp=diagonal_jvp("tanh"),
+    batch=elementwise("tanh"),
 )
 
 
@@ -73,37 +106,68 @@ def _sigmoid_fwd(xp: Any, a: Any) -> Any:
 
 # σ' = σ (1 - σ)
 sigmoid_p = primitive(
-    "sigmoid", _sigmoid_fwd, lambda xp, g, ans, a: (g * (ans * (1 - ans)),), holomorphic=True
+    "sigmoid",
+    _sigmoid_fwd,
+    lambda xp, g, ans, a: (g * (ans * (1 - ans)),),
+    holomorphic=True,
+    jvp=diagonal_jvp("sigmoid"),
+    batch=elementwise("sigmoid"),
 )
 tan_p = primitive(
-    "tan", lambda xp, a: xp.tan(a), lambda xp, g, ans, a: (g * (1 + ans * ans),), holomorphic=True
+    "tan",
+    lambda xp, a: xp.tan(a),
+    lambda xp, g, ans, a: (g * (1 + ans * ans),),
+    holomorphic=True,
+    jvp=diagonal_jvp("tan"),
+    batch=elementwise("tan"),
 )
 asin_p = primitive(
     "asin",
     lambda xp, a: xp.asin(a),
     lambda xp, g, ans, a: (g / xp.sqrt(1 - a * a),),
     holomorphic=True,
+    jvp=diagonal_jvp("asin"),
+    batch=elementwise("asin"),
 )
 acos_p = primitive(
     "acos",
     lambda xp, a: xp.acos(a),
     lambda xp, g, ans, a: (-g / xp.sqrt(1 - a * a),),
     holomorphic=True,
+    jvp=diagonal_jvp("acos"),
+    batch=elementwise("acos"),
 )
 atan_p = primitive(
-    "atan", lambda xp, a: xp.atan(a), lambda xp, g, ans, a: (g / (1 + a * a),), holomorphic=True
+    "atan",
+    lambda xp, a: xp.atan(a),
+    lambda xp, g, ans, a: (g / (1 + a * a),),
+    holomorphic=True,
+    jvp=diagonal_jvp("atan"),
+    batch=elementwise("atan"),
 )
 sinh_p = primitive(
-    "sinh", lambda xp, a: xp.sinh(a), lambda xp, g, ans, a: (g * xp.cosh(a),), holomorphic=True
+    "sinh",
+    lambda xp, a: xp.sinh(a),
+    lambda xp, g, ans, a: (g * xp.cosh(a),),
+    holomorphic=True,
+    jvp=diagonal_jvp("sinh"),
+    batch=elementwise("sinh"),
 )
 cosh_p = primitive(
-    "cosh", lambda xp, a: xp.cosh(a), lambda xp, g, ans, a: (g * xp.sinh(a),), holomorphic=True
+    "cosh",
+    lambda xp, a: xp.cosh(a),
+    lambda xp, g, ans, a: (g * xp.sinh(a),),
+    holomorphic=True,
+    jvp=diagonal_jvp("cosh"),
+    batch=elementwise("cosh"),
 )
 asinh_p = primitive(
     "asinh",
     lambda xp, a: xp.asinh(a),
     lambda xp, g, ans, a: (g / xp.sqrt(a * a + 1),),
     holomorphic=True,
+    jvp=diagonal_jvp("asinh"),
+    batch=elementwise("asinh"),
 )
 
 
@@ -115,21 +179,53 @@ def _acosh_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     return (g / xp.sqrt((a - 1) * (a + 1)),)
 
 
-acosh_p = primitive("acosh", lambda xp, a: xp.acosh(a), _acosh_vjp, holomorphic=True)
+acosh_p = primitive(
+    "acosh",
+    lambda xp, a: xp.acosh(a),
+    _acosh_vjp,
+    holomorphic=True,
+    jvp=diagonal_jvp("acosh"),
+    batch=elementwise("acosh"),
+)
 atanh_p = primitive(
-    "atanh", lambda xp, a: xp.atanh(a), lambda xp, g, ans, a: (g / (1 - a * a),), holomorphic=True
+    "atanh",
+    lambda xp, a: xp.atanh(a),
+    lambda xp, g, ans, a: (g / (1 - a * a),),
+    holomorphic=True,
+    jvp=diagonal_jvp("atanh"),
+    batch=elementwise("atanh"),
 )
 expm1_p = primitive(
-    "expm1", lambda xp, a: xp.expm1(a), lambda xp, g, ans, a: (g * (ans + 1),), holomorphic=True
+    "expm1",
+    lambda xp, a: xp.expm1(a),
+    lambda xp, g, ans, a: (g * (ans + 1),),
+    holomorphic=True,
+    jvp=diagonal_jvp("expm1"),
+    batch=elementwise("expm1"),
 )
 log1p_p = primitive(
-    "log1p", lambda xp, a: xp.log1p(a), lambda xp, g, ans, a: (g / (a + 1),), holomorphic=True
+    "log1p",
+    lambda xp, a: xp.log1p(a),
+    lambda xp, g, ans, a: (g / (a + 1),),
+    holomorphic=True,
+    jvp=diagonal_jvp("log1p"),
+    batch=elementwise("log1p"),
 )
 log2_p = primitive(
-    "log2", lambda xp, a: xp.log2(a), lambda xp, g, ans, a: (g / (a * _LN2),), holomorphic=True
+    "log2",
+    lambda xp, a: xp.log2(a),
+    lambda xp, g, ans, a: (g / (a * _LN2),),
+    holomorphic=True,
+    jvp=diagonal_jvp("log2"),
+    batch=elementwise("log2"),
 )
 log10_p = primitive(
-    "log10", lambda xp, a: xp.log10(a), lambda xp, g, ans, a: (g / (a * _LN10),), holomorphic=True
+    "log10",
+    lambda xp, a: xp.log10(a),
+    lambda xp, g, ans, a: (g / (a * _LN10),),
+    holomorphic=True,
+    jvp=diagonal_jvp("log10"),
+    batch=elementwise("log10"),
 )
 # 1/x: d/dx = -1/x² = -ans²
 reciprocal_p = primitive(
@@ -137,6 +233,8 @@ reciprocal_p = primitive(
     lambda xp, a: xp.reciprocal(a),
     lambda xp, g, ans, a: (-(g * ans * ans),),
     holomorphic=True,
+    jvp=diagonal_jvp("reciprocal"),
+    batch=elementwise("reciprocal"),
 )
 
 
@@ -157,6 +255,8 @@ logaddexp_p = primitive(
         lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, a, b),
         lambda xp, g, ans, a, b: _logaddexp_side(xp, g, ans, b, a),
     ),
+    jvp=diagonal_jvp("logaddexp"),
+    batch=elementwise("logaddexp"),
 )
 
 
@@ -173,6 +273,8 @@ hypot_p = primitive(
         lambda xp, g, ans, a, b: _hypot_side(xp, g, ans, a),
         lambda xp, g, ans, a, b: _hypot_side(xp, g, ans, b),
     ),
+    jvp=diagonal_jvp("hypot"),
+    batch=elementwise("hypot"),
 )
 
 
@@ -191,6 +293,8 @@ atan2_p = primitive(
         lambda xp, g, ans, y, x: _atan2_side(xp, g, x, y, x),
         lambda xp, g, ans, y, x: _atan2_side(xp, g, -y, y, x),
     ),
+    jvp=diagonal_jvp("atan2"),
+    batch=elementwise("atan2"),
 )
 
 
