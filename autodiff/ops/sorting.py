@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..engine import apply, apply1, primitive
+from ..engine import apply, apply1, call, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
+from ._rules import batch_size, per_example, shift_axes
 from ._util import as_tensor, normalize_axis
 from .indexing import take, take_along_axis
 
@@ -32,17 +33,40 @@ __all__ = [
     "unique_values",
 ]
 
+
+def _set_batch(name: str) -> Any:
+    # batching rule of f(a, b) with b searched (a sorted sequence, a set): a batched
+    # alone is one call (the result has a's shape); a batched b loops over the examples
+    def rule(xp: Any, dims: Any, x1: Any, x2: Any, **params: Any) -> Any:
+        prim = searchsorted_p if name == "searchsorted" else isin_p
+        d_query = dims[1] if name == "searchsorted" else dims[0]
+        d_set = dims[0] if name == "searchsorted" else dims[1]
+        if d_set is None:
+            return call(xp, prim, x1, x2, **params), d_query
+        size = batch_size((x1, x2), dims)
+        b1 = per_example(xp, x1, dims[0], size)
+        b2 = per_example(xp, x2, dims[1], size)
+        outs = [call(xp, prim, b1[i], b2[i], **params) for i in range(size)]
+        return xp.stack(outs, axis=0), 0
+
+    return rule
+
+
 argsort_p = primitive(
     "argsort",
     lambda xp, a, axis, descending, stable: xp.argsort(
         a, axis=axis, descending=descending, stable=stable
     ),
+    batch=shift_axes("argsort", default=-1),
 )
 searchsorted_p = primitive(
     "searchsorted",
     lambda xp, a, v, side: xp.searchsorted(a, v, side=side),
+    batch=_set_batch("searchsorted"),
 )
-isin_p = primitive("isin", lambda xp, a, b, invert: xp.isin(a, b, invert=invert))
+isin_p = primitive(
+    "isin", lambda xp, a, b, invert: xp.isin(a, b, invert=invert), batch=_set_batch("isin")
+)
 
 
 def argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Tensor:
