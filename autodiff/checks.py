@@ -19,6 +19,7 @@ __all__ = [
     "CheckRow",
     "cross_backend_errors",
     "other_backends",
+    "rule_coverage",
     "run_checks",
     "tolerance",
     "write_cross_backend_table",
@@ -65,6 +66,22 @@ def run_checks(order: int = 2) -> list[CheckRow]:
         except Exception as err:  # a rule that crashes fails the check (and the exit code)
             rows.append(CheckRow(name, dtype.name, None, f"FAIL: {type(err).__name__}: {err}"))
     return rows
+
+
+def rule_coverage() -> list[tuple[str, bool, bool, bool]]:
+    """Every primitive as ``(name, differentiable, has JVP rule, has batching rule)``,
+    sorted by name: the forward-mode and ``vmap`` coverage the docs list.
+
+    Examples
+    --------
+    >>> from autodiff.checks import rule_coverage
+    >>> ("matmul", True, True, True) in rule_coverage()
+    True
+    """
+    return sorted(
+        (name, p.differentiable, p.jvp is not None, p.batch is not None)
+        for name, p in PRIMITIVES.items()
+    )
 
 
 def _runs_here(name: str, backend: Any) -> bool:
