@@ -10,6 +10,7 @@ import numpy as np
 
 import autodiff as ad
 
+from ._info import conformance_markdown
 from ._samples import SAMPLES, best_dtype
 from .engine import PRIMITIVES
 from .testing import check_grads
@@ -351,8 +352,6 @@ def write_capability_table(path: str, names: Sequence[str]) -> str:
         lines.append(
             f"| `{fname}` | {crow['numpy']} | " + " | ".join(crow[n] for n in names) + " |"
         )
-    from ._info import conformance_markdown
-
     lines += ["", *conformance_markdown()]
     text = "\n".join(lines) + "\n"
     with open(path, "w") as fh:

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import autodiff as ad
+from autodiff.checks import run_checks
+from autodiff.serialization import CheckpointError
+from autodiff.training import (
+    TrainConfig,
+    build_mlp,
+    make_optimizer,
+    plot_curves,
+    train_classifier,
+)
+
+from ._info import CONFORMANCE
 
 __all__ = ["build_parser", "main"]
 
@@ -18,8 +35,6 @@ def _print(*args: Any) -> None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Version, backends, devices and dtypes; what is missing and how to install it."""
-    import autodiff as ad
-
     _print(f"autodiff {ad.__version__} (array API {ad.__array_api_version__})")
     _print(f"Python {platform.python_version()} on {platform.system()} {platform.machine()}")
     try:
@@ -51,8 +66,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _conformance_line(name: str) -> str:
     """What array-api-tests gives on backend ``name`` (docs/conformance.md)."""
-    from ._info import CONFORMANCE
-
     if name not in CONFORMANCE:
         return "array API: not measured (docs/conformance.md)"
     passed, failed, _ = CONFORMANCE[name]
@@ -64,8 +77,6 @@ def _conformance_line(name: str) -> str:
 
 def quickstart(out: Any = _print) -> dict[str, Any]:
     """Run the seeds' quick-start examples, print them, and return their values."""
-    import autodiff as ad
-
     results: dict[str, Any] = {}
     out("1. Scalars with named variables:  z = x*y + sin(x) at x=2, y=3")
     x = ad.var("x", 2.0)
@@ -122,14 +133,12 @@ def quickstart(out: Any = _print) -> dict[str, Any]:
 
 
 def _select(args: argparse.Namespace) -> None:
-    import autodiff as ad
 
     if getattr(args, "backend", None) or getattr(args, "device", None):
         ad.set_backend(args.backend or ad.get_backend().name, args.device)
 
 
 def _digits(seed: int, flatten: bool = True) -> tuple[Any, Any, Any, Any]:
-    import autodiff as ad
 
     x, y = ad.data.load_digits(flatten=flatten)
     x_train, x_test, y_train, y_test = ad.data.train_test_split(x, y, test_fraction=0.2, seed=seed)
@@ -138,17 +147,6 @@ def _digits(seed: int, flatten: bool = True) -> tuple[Any, Any, Any, Any]:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The quick-start examples, then an MLP trained on the bundled digits."""
-    import time
-
-    import autodiff as ad
-    from autodiff.training import (
-        TrainConfig,
-        build_mlp,
-        make_optimizer,
-        plot_curves,
-        train_classifier,
-    )
-
     _select(args)
     _print(f"autodiff demo on backend '{ad.get_backend().name}' ({ad.get_device()})\n")
     quickstart()
@@ -215,9 +213,6 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 def _train_checkpoint(path: str) -> dict[str, Any]:
     """The checkpoint at ``path``, checked to be one ``autodiff train`` wrote."""
-    import autodiff as ad
-    from autodiff.serialization import CheckpointError
-
     try:
         state = ad.load(path)
     except CheckpointError as err:
@@ -278,17 +273,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     resume (a notice says so); ``--hidden``, ``--optimizer``, ``--batch-size`` and
     ``--seed`` may not (a one-line error says what to do).
     """
-    import os
-
-    import autodiff as ad
-    from autodiff.training import (
-        TrainConfig,
-        build_mlp,
-        make_optimizer,
-        plot_curves,
-        train_classifier,
-    )
-
     _select(args)
     if args.dataset != "digits":
         raise ValueError(f"unknown dataset {args.dataset!r}; available: digits.")
@@ -372,9 +356,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """check_grads over every primitive; a table; non-zero exit on any failure."""
-    import autodiff as ad
-    from autodiff.checks import run_checks
-
     _select(args)
     rows = run_checks(order=args.order)
     _print(f"gradient check on {ad.get_backend().name} ({ad.get_device()}), order {args.order}")
@@ -390,10 +371,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark suite (benchmarks/ in a source checkout) in a subprocess."""
-    import os
-    import subprocess
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     if not (root / "benchmarks" / "run.py").exists():
         raise RuntimeError(

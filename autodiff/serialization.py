@@ -34,7 +34,6 @@ import autodiff as ad
 
 from . import _dtypes
 from ._move import resolve_device
-from .tensor import Tensor
 
 __all__ = ["MAX_DEPTH", "MAX_MANIFEST_BYTES", "CheckpointError", "load", "save"]
 
@@ -77,7 +76,7 @@ class CheckpointError(ValueError):
 # -- saving ----------------------------------------------------------------------------
 
 
-def _host_array(t: Tensor) -> np.ndarray:
+def _host_array(t: ad.Tensor) -> np.ndarray:
     """The tensor's bytes as a C-contiguous NumPy array (bfloat16 as uint16 bits)."""
     t = t.detach()
     if t.dtype is _dtypes.bfloat16:
@@ -93,7 +92,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
             f"cannot save containers nested deeper than {MAX_DEPTH} levels (or a container "
             "that contains itself)."
         )
-    if isinstance(obj, Tensor):
+    if isinstance(obj, ad.Tensor):
         key = f"a{len(arrays)}"
         arrays[key] = _host_array(obj)
         return {
@@ -426,7 +425,7 @@ class _Decoder:
             return value
         raise self.bad(f"entry of kind {kind!r} holding {type(value).__name__}")
 
-    def tensor(self, node: dict[str, Any]) -> Tensor:
+    def tensor(self, node: dict[str, Any]) -> ad.Tensor:
         keys = set(node)
         if keys not in (
             {"tensor", "dtype", "requires_grad"},

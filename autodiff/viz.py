@@ -17,8 +17,9 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import autodiff as ad
+
 from .engine import Node, as_used
-from .tensor import Tensor
 
 __all__ = ["render", "to_dot"]
 
@@ -35,7 +36,7 @@ def _names(params: Any) -> dict[int, str]:
         raise TypeError(
             "params must be a mapping name -> tensor or an object with named_parameters()."
         )
-    return {id(t): str(name) for name, t in items if isinstance(t, Tensor)}
+    return {id(t): str(name) for name, t in items if isinstance(t, ad.Tensor)}
 
 
 def _shape(arr: Any) -> str:
@@ -46,7 +47,7 @@ def _esc(text: str) -> str:
     return text.replace('"', '\\"')
 
 
-def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
+def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str:
     """Graphviz DOT source of the graph that produced ``outputs``.
 
     One box per primitive (name, output shape, dtype, backend), one ellipse
@@ -77,7 +78,9 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
     ]
     ids: dict[int, str] = {}
     drawn: list[Node] = []
-    queue: list[Node] = [t._node for t in outputs if isinstance(t, Tensor) and t._node is not None]
+    queue: list[Node] = [
+        t._node for t in outputs if isinstance(t, ad.Tensor) and t._node is not None
+    ]
     seen = {id(n) for n in queue}
     hidden = 0
     head = 0
@@ -89,9 +92,9 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
         else:
             hidden += 1
         for t in node.inputs or ():
-            if isinstance(t, Tensor):
+            if isinstance(t, ad.Tensor):
                 t = as_used(t, node.seq)  # as the node used it, before any in-place write
-            if isinstance(t, Tensor) and t._node is not None and id(t._node) not in seen:
+            if isinstance(t, ad.Tensor) and t._node is not None and id(t._node) not in seen:
                 seen.add(id(t._node))
                 queue.append(t._node)
     for i, node in enumerate(drawn):
@@ -112,7 +115,7 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
     leaf_ids: dict[int, str] = {}
     for node in drawn:
         for t in node.inputs or ():
-            if not isinstance(t, Tensor):
+            if not isinstance(t, ad.Tensor):
                 continue
             t = as_used(t, node.seq)
             if t._node is None:
@@ -131,7 +134,7 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
             else:
                 lines.append(f"  more -> {ids[id(node)]};")
     for k, t in enumerate(outputs):
-        if isinstance(t, Tensor) and t._node is not None and id(t._node) in ids:
+        if isinstance(t, ad.Tensor) and t._node is not None and id(t._node) in ids:
             lines.append(f'  out{k} [shape=plaintext, label="output {k}"];')
             lines.append(f"  {ids[id(t._node)]} -> out{k};")
     lines.append("}")
@@ -139,7 +142,7 @@ def to_dot(*outputs: Tensor, params: Any = None, max_nodes: int = 200) -> str:
 
 
 def render(
-    *outputs: Tensor, path: str | os.PathLike[str], params: Any = None, max_nodes: int = 200
+    *outputs: ad.Tensor, path: str | os.PathLike[str], params: Any = None, max_nodes: int = 200
 ) -> str:
     """Write the graph picture to ``path`` (format from its suffix: ``.svg``, ``.png``, ``.pdf``).
 

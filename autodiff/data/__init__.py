@@ -23,14 +23,12 @@ import numpy as np
 
 import autodiff as ad
 
-from ..tensor import Tensor
-
 __all__ = ["DataLoader", "load_digits", "train_test_split"]
 
 
 def load_digits(
     *, flatten: bool = True, dtype: Any = None, device: Any = None
-) -> tuple[Tensor, Tensor]:
+) -> tuple[ad.Tensor, ad.Tensor]:
     """The 8×8 digits as ``(images, labels)``: images scaled to [0, 1] (float32 by
     default), shape (1797, 64) or (1797, 1, 8, 8) with ``flatten=False``; labels int64.
 
@@ -52,7 +50,9 @@ def load_digits(
     return x, ad.tensor(labels, device=device)
 
 
-def train_test_split(*arrays: Tensor, test_fraction: float = 0.2, seed: int = 0) -> list[Tensor]:
+def train_test_split(
+    *arrays: ad.Tensor, test_fraction: float = 0.2, seed: int = 0
+) -> list[ad.Tensor]:
     """Shuffle rows with ``seed`` and split each array into (train, test).
 
     Parameters
@@ -125,7 +125,7 @@ class DataLoader:
 
     def __init__(
         self,
-        *arrays: Tensor,
+        *arrays: ad.Tensor,
         batch_size: int = 64,
         shuffle: bool = True,
         seed: int | None = 0,
@@ -196,7 +196,7 @@ class DataLoader:
             if self.shuffle:
                 self._rng.permutation(self.n)
 
-    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+    def __iter__(self) -> Iterator[tuple[ad.Tensor, ...]]:
         order = self._rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         for b in range(len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]

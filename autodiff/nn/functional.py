@@ -7,7 +7,8 @@ from typing import Any
 
 import autodiff as ad
 
-from ..tensor import Tensor
+from ..ops.special import log_softmax as _log_softmax
+from ..ops.special import softmax as _softmax
 
 # the losses are defined once, in losses.py, and exported here too (F.cross_entropy)
 from .losses import (
@@ -55,7 +56,7 @@ logsumexp = ad.logsumexp
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
+def gelu(x: ad.Tensor, approximate: str = "tanh") -> ad.Tensor:
     """Gaussian error linear unit, ``0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))``.
 
     The array API has no ``erf``, so the tanh form (PyTorch's
@@ -73,7 +74,7 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
     return 0.5 * x * (1.0 + ad.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+def log_softmax(x: ad.Tensor, axis: int = -1) -> ad.Tensor:
     """``x - logsumexp(x)`` along ``axis``, computed from ``x`` shifted by its maximum
     (one primitive), so it stays accurate in float32 at large magnitudes.
 
@@ -84,12 +85,10 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     >>> [round(v, 4) for v in y.tolist()]
     [-0.6931, -0.6931]
     """
-    from ..ops.special import log_softmax as _log_softmax
-
     return _log_softmax(x, axis=axis)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
+def softmax(x: ad.Tensor, axis: int = -1) -> ad.Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, computed from ``x`` shifted by its maximum
     (one primitive).
 
@@ -99,12 +98,10 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     >>> ad.nn.functional.softmax(ad.tensor([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
-    from ..ops.special import softmax as _softmax
-
     return _softmax(x, axis=axis)
 
 
-def one_hot(labels: Tensor, num_classes: int, *, dtype: Any = None) -> Tensor:
+def one_hot(labels: ad.Tensor, num_classes: int, *, dtype: Any = None) -> ad.Tensor:
     """Rows of the identity picked by integer ``labels`` (shape ``labels.shape + (num_classes,)``).
 
     The result has the default float dtype unless ``dtype`` is given.
@@ -123,7 +120,9 @@ def one_hot(labels: Tensor, num_classes: int, *, dtype: Any = None) -> Tensor:
     return hit.astype(dtype if dtype is not None else ad.get_default_dtype(labels.backend))
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed: int | None = None) -> Tensor:
+def dropout(
+    x: ad.Tensor, p: float = 0.5, training: bool = True, *, seed: int | None = None
+) -> ad.Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1/(1-p)``.
 
     Parameters
@@ -157,7 +156,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, *, seed: int | Non
     return ad.where(keep, x / (1.0 - p), 0.0)
 
 
-def _pad2d(x: Tensor, padding: int) -> Tensor:
+def _pad2d(x: ad.Tensor, padding: int) -> ad.Tensor:
     if padding == 0:
         return x
     n, c, h, w = x.shape
@@ -167,7 +166,7 @@ def _pad2d(x: Tensor, padding: int) -> Tensor:
     return ad.concat([zcol, x, zcol], axis=3)
 
 
-def _patches(x: Tensor, kh: int, kw: int, stride: int) -> tuple[Tensor, int, int]:
+def _patches(x: ad.Tensor, kh: int, kw: int, stride: int) -> tuple[ad.Tensor, int, int]:
     # (N, C, H, W) -> (N, C, kh*kw, Ho, Wo) from shifted strided slices (im2col)
     h, w = x.shape[2], x.shape[3]
     ho = (h - kh) // stride + 1
@@ -183,8 +182,12 @@ def _patches(x: Tensor, kh: int, kw: int, stride: int) -> tuple[Tensor, int, int
 
 
 def conv2d(
-    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0
-) -> Tensor:
+    x: ad.Tensor,
+    weight: ad.Tensor,
+    bias: ad.Tensor | None = None,
+    stride: int = 1,
+    padding: int = 0,
+) -> ad.Tensor:
     """2-d cross-correlation: ``x`` (N, C, H, W), ``weight`` (O, C, kh, kw) → (N, O, Ho, Wo).
 
     Parameters
@@ -228,7 +231,7 @@ def conv2d(
     return out
 
 
-def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
+def max_pool2d(x: ad.Tensor, kernel_size: int, stride: int | None = None) -> ad.Tensor:
     """Maximum over ``kernel_size``² windows (stride defaults to the kernel size).
 
     Examples

@@ -6,8 +6,6 @@ import math
 
 import autodiff as ad
 
-from ..tensor import Tensor
-
 __all__ = [
     "kaiming_normal_",
     "kaiming_uniform_",
@@ -19,19 +17,19 @@ __all__ = [
 ]
 
 
-def _fans(t: Tensor) -> tuple[int, int]:
+def _fans(t: ad.Tensor) -> tuple[int, int]:
     if t.ndim < 2:
         raise ValueError(f"fan in/out need a tensor with at least 2 dimensions, got {t.shape}.")
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive
 
 
-def _fill(t: Tensor, data: object) -> Tensor:
+def _fill(t: ad.Tensor, data: object) -> ad.Tensor:
     t.data = ad.asarray(data, dtype=t.dtype, device=t.device).data
     return t
 
 
-def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(t: ad.Tensor, a: float = 0.0, b: float = 1.0) -> ad.Tensor:
     """Fill ``t`` in place from U[a, b).
 
     Examples
@@ -49,7 +47,7 @@ def uniform_(t: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     )
 
 
-def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(t: ad.Tensor, mean: float = 0.0, std: float = 1.0) -> ad.Tensor:
     """Fill ``t`` in place from N(mean, std²).
 
     Examples
@@ -65,7 +63,7 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     )
 
 
-def zeros_(t: Tensor) -> Tensor:
+def zeros_(t: ad.Tensor) -> ad.Tensor:
     """Fill ``t`` with zeros.
 
     Examples
@@ -77,7 +75,7 @@ def zeros_(t: Tensor) -> Tensor:
     return _fill(t, ad.zeros(t.shape, dtype=t.dtype, device=t.device))
 
 
-def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_uniform_(t: ad.Tensor, gain: float = 1.0) -> ad.Tensor:
     """Glorot uniform: U(±gain·√(6/(fan_in+fan_out))).
 
     ``fan_in`` is ``t.shape[1]`` and ``fan_out`` ``t.shape[0]``, each times the
@@ -96,7 +94,7 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0) -> Tensor:
     return uniform_(t, -a, a)
 
 
-def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
+def xavier_normal_(t: ad.Tensor, gain: float = 1.0) -> ad.Tensor:
     """Glorot normal: N(0, gain²·2/(fan_in+fan_out)).
 
     Examples
@@ -111,7 +109,7 @@ def xavier_normal_(t: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def kaiming_uniform_(t: Tensor, a: float = 0.0) -> Tensor:
+def kaiming_uniform_(t: ad.Tensor, a: float = 0.0) -> ad.Tensor:
     """He uniform for ReLU-like layers (``a`` is the leaky slope).
 
     The bound is ``√(6/((1 + a²) fan_in))``.
@@ -129,7 +127,7 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0) -> Tensor:
     return uniform_(t, -bound, bound)
 
 
-def kaiming_normal_(t: Tensor, a: float = 0.0) -> Tensor:
+def kaiming_normal_(t: ad.Tensor, a: float = 0.0) -> ad.Tensor:
     """He normal for ReLU-like layers: N(0, 2/((1 + a²) fan_in)).
 
     Examples

@@ -7,7 +7,6 @@ from typing import Any
 
 import autodiff as ad
 
-from ..tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -73,7 +72,7 @@ class Linear(Module):
             self.bias = _empty((out_features,), dtype, device)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         if x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}) got input with last dimension {x.shape[-1]}."
@@ -95,7 +94,7 @@ class ReLU(Module):
     [0.0, 2.0]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return ad.relu(x)
 
 
@@ -109,7 +108,7 @@ class Sigmoid(Module):
     [0.5]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return ad.sigmoid(x)
 
 
@@ -123,7 +122,7 @@ class Tanh(Module):
     [0.0, 0.7616]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return ad.tanh(x)
 
 
@@ -137,7 +136,7 @@ class GELU(Module):
     [0.0, 0.8412]
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return F.gelu(x)
 
 
@@ -151,7 +150,7 @@ class Flatten(Module):
     (2, 12)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return ad.reshape(x, (x.shape[0], -1))
 
 
@@ -180,7 +179,7 @@ class Dropout(Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {p}.")
         self.p = p
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return F.dropout(x, self.p, self.training)
 
 
@@ -205,7 +204,7 @@ class Embedding(Module):
         self.weight = _empty((num_embeddings, embedding_dim), dtype, device)
         init.normal_(self.weight)
 
-    def forward(self, indices: Tensor) -> Tensor:
+    def forward(self, indices: ad.Tensor) -> ad.Tensor:
         indices = ad.asarray(indices, device=self.weight.device)
         flat = ad.reshape(indices, (-1,))
         out = ad.take(self.weight, flat, axis=0)
@@ -250,7 +249,7 @@ class LayerNorm(Module):
         )
         self.bias = _empty(shape, dtype, device)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         axes = tuple(range(x.ndim - len(self.normalized_shape), x.ndim))
         mean = ad.mean(x, axis=axes, keepdims=True)
         centred = x - mean
@@ -302,7 +301,7 @@ class Conv2d(Module):
             self.bias = _empty((out_channels,), dtype, device)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
 
@@ -322,5 +321,5 @@ class MaxPool2d(Module):
         self.kernel_size = kernel_size
         self.stride = stride
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: ad.Tensor) -> ad.Tensor:
         return F.max_pool2d(x, self.kernel_size, self.stride)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..tensor import Tensor, init_leaf
+import autodiff as ad
 
 __all__ = ["Module", "Parameter", "Sequential"]
 
 
-class Parameter(Tensor):
+class Parameter(ad.Tensor):
     """A tensor that a ``Module`` registers as trainable (it requires grad).
 
     Examples
@@ -24,8 +24,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        t = data if isinstance(data, Tensor) else Tensor(data)
-        init_leaf(self, t.data, t._backend)
+        super().__init__(data)  # as ad.tensor: any array, a tensor or nested lists
         self.requires_grad = requires_grad  # the setter refuses integer dtypes
 
     def __repr__(self) -> str:
@@ -198,7 +197,7 @@ class Module:
         """
         return self.train(False)
 
-    def state_dict(self) -> dict[str, Tensor]:
+    def state_dict(self) -> dict[str, ad.Tensor]:
         """A flat ``{dotted name: tensor}`` of the parameters (detached, sharing data).
 
         Examples
@@ -249,7 +248,7 @@ class Module:
             p = params.get(name)
             if p is None:
                 continue
-            v = value if isinstance(value, Tensor) else Tensor(value)
+            v = value if isinstance(value, ad.Tensor) else ad.Tensor(value)
             if v.shape != p.shape:
                 raise ValueError(
                     f"load_state_dict: {name!r} has shape {v.shape} in the state but {p.shape} in the model."

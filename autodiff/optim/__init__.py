@@ -21,8 +21,6 @@ from typing import Any, ClassVar
 import autodiff as ad
 
 from .._jit.trace import each_call, guard, host_value
-from ..grad_mode import no_grad
-from ..tensor import Tensor
 from .lr_scheduler import CosineAnnealingLR, StepLR
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "StepLR"]
@@ -61,12 +59,12 @@ class Optimizer:
     #: them does not make a compiled training step trace again
     dynamic: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, params: Iterable[Tensor], **hyper: Any) -> None:
+    def __init__(self, params: Iterable[ad.Tensor], **hyper: Any) -> None:
         self.params = list(params)
         if not self.params:
             raise ValueError("the optimizer got an empty parameter list.")
         for p in self.params:
-            if not isinstance(p, Tensor) or not p.requires_grad:
+            if not isinstance(p, ad.Tensor) or not p.requires_grad:
                 raise TypeError(
                     "optimizers take tensors that require grad (e.g. model.parameters())."
                 )
@@ -131,7 +129,7 @@ class Optimizer:
         # which replays write back.
         each_call(self._count)
         guard(self._layout)
-        with no_grad():  # nothing is recorded: the parameters need no detached copies
+        with ad.no_grad():  # nothing is recorded: the parameters need no detached copies
             for p, state in zip(self.params, self.state):
                 g = p.grad
                 if g is not None:
@@ -145,11 +143,11 @@ class Optimizer:
         fixed = tuple(sorted((k, v) for k, v in self.hyper.items() if k not in self.dynamic))
         return fixed, tuple(tuple(sorted(s)) for s in self.state)
 
-    def _lr(self, p: Tensor) -> Any:
+    def _lr(self, p: ad.Tensor) -> Any:
         """The learning rate, read afresh by every replay of a compiled step."""
         return host_value(lambda: self.hyper["lr"], p)
 
-    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+    def _update(self, p: ad.Tensor, g: ad.Tensor, state: dict[str, Any]) -> ad.Tensor:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -237,13 +235,13 @@ class Optimizer:
         self.step_count = count
         self.state = entries
 
-    def _checked_entry(self, i: int, p: Tensor, entry: Any) -> dict[str, Any]:
+    def _checked_entry(self, i: int, p: ad.Tensor, entry: Any) -> dict[str, Any]:
         """Parameter ``i``'s state, checked and moved to its device (no side effects)."""
         if not isinstance(entry, dict):
             raise TypeError(f"the state of parameter {i} is a {type(entry).__name__}, not a dict.")
         out: dict[str, Any] = {}
         for k, v in entry.items():
-            if not isinstance(v, Tensor):
+            if not isinstance(v, ad.Tensor):
                 out[k] = v
                 continue
             if v.shape != p.shape:
@@ -301,7 +299,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[ad.Tensor],
         lr: float = 1e-3,
         momentum: float = 0.0,
         nesterov: bool = False,
@@ -321,7 +319,7 @@ class SGD(Optimizer):
 
     dynamic = frozenset({"lr"})
 
-    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+    def _update(self, p: ad.Tensor, g: ad.Tensor, state: dict[str, Any]) -> ad.Tensor:
         h = self.hyper
         if h["weight_decay"]:
             g = g + h["weight_decay"] * p
@@ -371,7 +369,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[ad.Tensor],
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -381,7 +379,7 @@ class Adam(Optimizer):
 
     dynamic = frozenset({"lr"})
 
-    def _update(self, p: Tensor, g: Tensor, state: dict[str, Any]) -> Tensor:
+    def _update(self, p: ad.Tensor, g: ad.Tensor, state: dict[str, Any]) -> ad.Tensor:
         h = self.hyper
         b1, b2 = h["betas"]
         if h["weight_decay"]:
@@ -425,7 +423,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Tensor],
+        params: Iterable[ad.Tensor],
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
