@@ -26,6 +26,7 @@ from .tensor import Tensor
 
 # isort: on
 from . import backends, engine, fft, linalg
+from ._batching import VmapFallbackWarning
 from ._compute import compute
 from ._config import (
     get_backend,
@@ -62,6 +63,7 @@ from ._info import (
 )
 from ._jit.compile import CompiledFunction, TraceError, compile
 from ._jit.graph import Graph, Placeholder, placeholder
+from ._vmap import vmap
 from .backends import Backend, BackendUnavailableError, Device
 from .creation import (
     arange,
@@ -232,10 +234,10 @@ from .serialization import load, save  # noqa: E402
 
 #: public submodules imported on first attribute access, so ``ad.testing.check_grads``
 #: works after ``import autodiff`` alone without making that import heavier
-_LAZY_SUBMODULES = ("checks", "cli", "testing", "training")
+_LAZY_SUBMODULES = ("checks", "cli", "func", "testing", "training")
 
 if _TYPE_CHECKING:
-    from . import checks, cli, testing, training
+    from . import checks, cli, func, testing, training
 else:
 
     def __getattr__(name: str) -> object:
@@ -261,6 +263,7 @@ __all__ = [
     "Placeholder",
     "Tensor",
     "TraceError",
+    "VmapFallbackWarning",
     "__array_api_version__",
     "__array_namespace_info__",
     "abs",
@@ -450,6 +453,7 @@ __all__ = [
     "vecdot",
     "viz",
     "vjp",
+    "vmap",
     "where",
     "zeros",
     "zeros_like",

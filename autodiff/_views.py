@@ -195,6 +195,8 @@ _LAYOUTS: dict[str, Callable[..., Layout | None]] = {
 def track(out: Tensor, x: Tensor, prim: Any, params: Any = None) -> Tensor:
     """Record ``out = prim(x, **params)`` as a view of ``x``'s base, unless NumPy would
     have copied. Returns ``out``. Called by the view operations, never by ``apply1``."""
+    if getattr(x, "_level", None) is not None:
+        return out  # a transform's value (vmap, jvp) is no array: its level decides
     info: View | None = getattr(x, "_view", None)
     shape = tuple(x.data.shape)
     steps: tuple[tuple[Any, Any], ...]

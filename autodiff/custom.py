@@ -31,6 +31,8 @@ def _record(
 ) -> list[Tensor]:
     """Attach ``outs`` (plain tensors) to one new node over ``inputs``."""
     backend = outs[0]._backend
+    if any(getattr(t, "_level", None) is not None for t in (*inputs, *outs)):
+        return _record_level(prim, inputs, outs, params)
     ans = outs[0].data if len(outs) == 1 else tuple(o.data for o in outs)
     node = Node(prim, backend, tuple(inputs), params, ans)
     attached = []
@@ -41,6 +43,15 @@ def _record(
         t._oi = i
         attached.append(t)
     return attached
+
+
+def _record_level(
+    prim: Primitive, inputs: list[Tensor], outs: list[Tensor], params: dict[str, Any]
+) -> list[Tensor]:
+    """``_record`` over the batched values of a ``vmap`` (see ``autodiff._batching``)."""
+    from ._vmap import record_custom
+
+    return record_custom(prim, inputs, outs, params)
 
 
 def _split(args: tuple[Any, ...]) -> tuple[list[Any], Any, list[int]]:

@@ -499,7 +499,7 @@ def _zeros_forward(xp: Any, a: Any) -> Any:
 
 #: zeros shaped like a tensor, as an operation on it: ``ad.compile`` traces it, so a
 #: compiled gradient of an input the function ignores is zeros, as in eager mode
-_zeros_p = Primitive(
+_zeros_p: Primitive = Primitive(
     "zeros_like", _zeros_forward, batch=lambda xp, dims, a: _like_batch(_zeros_p, xp, dims, a)
 )
 
@@ -522,7 +522,7 @@ def _ones_forward(xp: Any, a: Any) -> Any:
     return xp.ones_like(a)
 
 
-_ones_p = Primitive(
+_ones_p: Primitive = Primitive(
     "ones_like", _ones_forward, batch=lambda xp, dims, a: _like_batch(_ones_p, xp, dims, a)
 )
 
