@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _views
-from .._info import isdtype
 from ..creation import arange
 from ..engine import apply1, call, primitive
 from ..tensor import Tensor, wrap
@@ -225,7 +224,8 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Tensor:
         return _views.fresh(reshape(big, (*shape[:axis], n * repeats, *shape[axis + 1 :])))
 
     counts = as_tensor(repeats, x)
-    if counts.ndim != 1 or counts.shape[0] not in (1, n) or not isdtype(counts.dtype, "integral"):
+    integral = counts.dtype.kind in ("signed integer", "unsigned integer")
+    if counts.ndim != 1 or counts.shape[0] not in (1, n) or not integral:
         raise ValueError(
             f"repeat: repeats must be an int or a 1-d integer tensor of length 1 or {n}, "
             f"got {counts.dtype.name} of shape {counts.shape}."
