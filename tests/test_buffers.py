@@ -66,7 +66,7 @@ def test_intermediates_share_buffers_and_replays_match_bit_for_bit() -> None:
     buffered, plain = _both(chain, x, w)
     program = _program(buffered)
     assert _program(plain).allocate is None and program.allocate is not None
-    rewritten = sum(1 for ins in program.code if ins[6].name == "inline")
+    rewritten = sum(1 for ins in program.code if ins.prim.name == "inline")
     buffers = program.allocate()
     # buffers are shared between results whose lives do not overlap
     assert 0 < len(buffers) < rewritten
@@ -205,8 +205,8 @@ def test_fused_kernels_write_into_buffers() -> None:
 
     x = ad.tensor(R.normal(size=(N, N)))
     buffered, plain = _both(f, x, fuse=True)
-    fused = [ins for ins in _program(buffered).code if ins[6].name == "inline"]
-    assert any("_out" in ins[3][0] and "B[" in ins[3][0] for ins in fused)
+    fused = [ins for ins in _program(buffered).code if ins.prim.name == "inline"]
+    assert any("_out" in ins.template and "B[" in ins.template for ins in fused)
     assert _bits(buffered(x)) == _bits(plain(x))
 
 
@@ -229,10 +229,10 @@ def _written(f: Any) -> list[tuple[str, tuple[int, ...], list[int | None], list[
     held: dict[int, int] = {}
     rows = []
     for ins in _program(f).code:
-        outs = ins[4] if isinstance(ins[4], tuple) else (ins[4],)
-        if ins[6].name != "inline" or "B[" not in ins[3][0]:
+        outs = ins.out_slots
+        if ins.prim.name != "inline" or "B[" not in ins.template:
             continue
-        template = ins[3][0]
+        template = ins.template
         if "((" in template:  # a fused kernel: _outK((B[j], None, ), operands)
             inside = template.split("((")[1].split(")")[0]
             kinds = [p.strip() for p in inside.split(",") if p.strip()]
@@ -240,12 +240,12 @@ def _written(f: Any) -> list[tuple[str, tuple[int, ...], list[int | None], list[
             kind = "fused"
         else:
             into = [int(template.split("out=B[")[1].split("]")[0])]
-            kind = "matmul" if ins[3][1][template.split("(")[0]] is np.matmul else "ufunc"
-        operands = [held[i] for i in ins[2] if i in held]
+            kind = "matmul" if ins.names[template.split("(")[0]] is np.matmul else "ufunc"
+        operands = [held[i] for i in ins.ins if i in held]
         for o, j in zip(outs, into):
             if j is not None:
                 held[o] = j
-        rows.append((kind, ins[2], into, operands))
+        rows.append((kind, ins.ins, into, operands))
     return rows
 
 

@@ -27,6 +27,7 @@ import pytest
 
 import autodiff as ad
 from autodiff._jit import cupy_fuse as _cupy_fuse
+from autodiff._jit.instruction import Instr
 from autodiff.engine import PRIMITIVES
 
 NUMPY = ad.backends.get("numpy")
@@ -167,7 +168,7 @@ def _one_instruction(name: str, dtype: Any, literal: bool) -> tuple[Any, list[An
     values = dict(enumerate([*operands, want]))
     literals = {len(arrays): scalars[0]} if scalars else {}
     out = len(operands)
-    ins = (prim.forward, NUMPY.xp, tuple(range(out)), None, out, prim, NUMPY)
+    ins = Instr(prim, prim.forward, NUMPY.xp, tuple(range(out)), out, NUMPY)
     inputs = list(range(len(arrays)))
     parts = _cupy_fuse.kernel_parts([ins], inputs, [out], values, literals, np.dtype(dtype))
     return parts, arrays, want
@@ -214,7 +215,7 @@ def host_fusion(host: HostKernels, monkeypatch: pytest.MonkeyPatch) -> HostKerne
 
 def _fused(f: Any) -> list[Any]:
     (program,) = f._programs.values()
-    return [ins for ins in program.code if ins[6].name == "fused"]
+    return [ins for ins in program.code if ins.prim.name == "fused"]
 
 
 def _mlp_grads(dtype: ad.DType) -> tuple[Callable[..., Any], tuple[Any, ...]]:
@@ -244,7 +245,7 @@ def test_compiled_mlp_gradient_fuses_and_matches_eager(
     got, want = f(*args), fn(*args)
     fused = _fused(f)
     assert len(fused) >= 3  # forward chains and their backward chains
-    assert any(isinstance(ins[4], tuple) for ins in fused)  # kernels with several outputs
+    assert any(isinstance(ins.outs, tuple) for ins in fused)  # kernels with several outputs
     for g, w in zip(got, want):
         assert g.dtype == w.dtype
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol, atol=rtol * 1e-3)
@@ -268,7 +269,7 @@ def test_fused_arithmetic_is_bitwise_eager_with_special_values(
         f = ad.compile(arith)
         f(*args)
         got, eager = f(*args), arith(*args)
-    assert len(_fused(f)) == 1 and isinstance(_fused(f)[0][4], tuple)
+    assert len(_fused(f)) == 1 and isinstance(_fused(f)[0].outs, tuple)
     for g, e in zip(got, eager):
         assert _same_bits(g.numpy(), e.numpy())
 
@@ -328,7 +329,7 @@ def test_what_does_not_fuse_is_left_alone() -> None:
             prim = PRIMITIVES[name]
             value = prim.forward(NUMPY.xp, *(values[i] for i in slots))
             values[len(values)] = np.asarray(value)
-            code.append((prim.forward, NUMPY.xp, tuple(slots), None, len(values) - 1, prim, NUMPY))
+            code.append(Instr(prim, prim.forward, NUMPY.xp, tuple(slots), len(values) - 1, NUMPY))
             return len(values) - 1
 
         for a in arrays:
@@ -349,7 +350,7 @@ def test_what_does_not_fuse_is_left_alone() -> None:
         lambda t, x: t("tanh", t("add", t("sum", t("exp", t("negative", x))), x)),
         np.ones((2, 3)),
     )
-    assert [ins[5].name for ins in split] == ["fused", "sum", "fused"] and len(made) == 2
+    assert [ins.prim.name for ins in split] == ["fused", "sum", "fused"] and len(made) == 2
 
 
 # -- CuPy kernels: made and cached without a GPU ---------------------------------------
@@ -361,8 +362,8 @@ def test_kernels_are_cached_by_source() -> None:
     tanh, mul = PRIMITIVES["tanh"], PRIMITIVES["multiply"]
     values = {0: x, 1: 2.0, 2: x, 3: x}
     code = [
-        (mul.forward, NUMPY.xp, (0, 1), None, 2, mul, NUMPY),
-        (tanh.forward, NUMPY.xp, (2,), None, 3, tanh, NUMPY),
+        Instr(mul, mul.forward, NUMPY.xp, (0, 1), 2, NUMPY),
+        Instr(tanh, tanh.forward, NUMPY.xp, (2,), 3, NUMPY),
     ]
     source = "const float v0 = (i0 * float(2.0));\nconst float v1 = tanhf(v0);\no0 = v1;"
     key = ("float32 i0", "float32 o0", source)
@@ -373,7 +374,7 @@ def test_kernels_are_cached_by_source() -> None:
     assert len(_cupy_fuse._KERNELS) == before + 1
     kernel = _cupy_fuse._KERNELS[key]
     assert kernel.operation == source and kernel.name.startswith("autodiff_fused_")
-    assert first[5].name == again[5].name == "fused" and first[2] == (0,) and first[4] == 3
+    assert first.prim.name == again.prim.name == "fused" and first.ins == (0,) and first.outs == 3
 
 
 # -- the same operations compile as CUDA -----------------------------------------------

@@ -23,7 +23,7 @@ pytestmark = [
 
 def _fused_count(f: Any) -> int:
     (program,) = f._programs.values()
-    return sum(1 for ins in program.code if ins[6].name == "fused")
+    return sum(1 for ins in program.code if ins.prim.name == "fused")
 
 
 def _both(fn: Callable[..., Any], *args: Any) -> tuple[Any, Any, Any]:
@@ -107,7 +107,7 @@ def test_large_arrays_keep_numpys_vectorized_transcendentals() -> None:
     big = ad.tensor(np.linspace(-1, 1, 100_000))
     f, got, want = _both(mixed, big)
     (program,) = f._programs.values()
-    names = [ins[6].name for ins in program.code]
+    names = [ins.prim.name for ins in program.code]
     assert names == ["fused", "tanh", "fused"]  # the arithmetic around it still fuses
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-15)
     small = ad.tensor(np.linspace(-1, 1, 8))
@@ -172,7 +172,7 @@ def test_scalar_runs_inline_with_numpys_semantics(
     fused = ad.compile(scalar)
     fused(ad.tensor(0.5), ad.tensor(0.25))  # trace
     (program,) = fused._programs.values()
-    kinds = {ins[6].name for ins in program.code}
+    kinds = {ins.prim.name for ins in program.code}
     # a short scalar run costs less inline than as a kernel call, numba or not
     assert "inline" in kinds and "fused" not in kinds
     with np.errstate(all="ignore"):

@@ -31,12 +31,13 @@ call holds (``ad.compile(fn, buffers=False)`` turns this off).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..backends._special import runs_plain
+from .instruction import FUSED, INLINE, Instr
 
 __all__ = ["MIN_BYTES", "Allocator", "plan"]
 
@@ -48,17 +49,16 @@ _FRESH = frozenset(("sum", "mean", "max", "min", "where", "softmax_cross_entropy
 
 
 def _writer(
-    ins: tuple[Any, ...], ufuncs: dict[str, Any], values: dict[int, Any]
+    ins: Instr, ufuncs: Mapping[str, Any], values: dict[int, Any]
 ) -> tuple[str, Any] | None:
     """How an instruction can write its result into a buffer: ``("ufunc", f)`` for
     ``f(*operands, out=buffer)``, ``("relu", np.maximum)``, ``("fused", into)``; or None."""
-    from .trace import FUSED
-
-    fwd, _, _, params, _, prim, _ = ins
+    fwd, params, prim = ins.fwd, ins.params, ins.prim
     if prim is FUSED:
         into = getattr(fwd, "into", None)
         return None if into is None else ("fused", into)
-    if params is not None or not runs_plain(fwd, prim, values.get(ins[4])):
+    value = values.get(ins.outs) if isinstance(ins.outs, int) else None
+    if params is not None or not runs_plain(fwd, prim, value):
         return None
     if prim.name in ufuncs:
         return "ufunc", ufuncs[prim.name]
@@ -78,36 +78,34 @@ def _spec(value: Any, fused: bool) -> tuple[Any, ...] | None:
 
 
 def plan(
-    code: Sequence[tuple[Any, ...]],
+    code: Sequence[Instr],
     values: dict[int, Any],
     keep: set[int],
-    ufuncs: dict[str, Any],
-) -> tuple[list[tuple[Any, ...]], Allocator | None]:
+    ufuncs: Mapping[str, Any],
+) -> tuple[list[Instr], Allocator | None]:
     """``code`` with buffered instructions rewritten, and the allocator of one buffer set
     (None when no result gets a buffer).
 
-    ``code`` holds ``(fwd, xp, ins, params, outs, prim, backend)`` instructions, ``values``
+    ``code`` holds the traced instructions (``Instr``), ``values``
     the traced value of every slot, ``keep`` the slots the program returns. A rewritten
     instruction is an ``INLINE`` one whose expression writes into ``B[j]``: the program's
     local list of buffers.
     """
-    from .trace import INLINE
-
     # 1. the results an out= could write, and which slots may view which of them
     candidates: dict[int, tuple[Any, ...]] = {}  # slot -> its buffer's spec
     writers: dict[int, tuple[str, Any]] = {}  # instruction index -> its writer
     views: dict[int, frozenset[int]] = {}  # slot -> candidate slots it may view
     empty: frozenset[int] = frozenset()
     for k, ins in enumerate(code):
-        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        outs = ins.out_slots
         writer = _writer(ins, ufuncs, values)
-        if writer is None and ins[5].name in _FRESH:
+        if writer is None and ins.prim.name in _FRESH:
             for o in outs:
                 views[o] = empty
             continue
         if writer is None:
             # unknown: its results may be (views of) its operands
-            seen = empty.union(*(views.get(i, empty) for i in ins[2]))
+            seen = empty.union(*(views.get(i, empty) for i in ins.ins))
             for o in outs:
                 views[o] = seen
             continue
@@ -126,11 +124,10 @@ def plan(
     # 2. each candidate's life: until the last instruction reading it or a view of it
     end: dict[int, int] = {}
     for k, ins in enumerate(code):
-        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
-        for o in outs:
+        for o in ins.out_slots:
             if o in candidates:
                 end[o] = k
-        for i in ins[2]:
+        for i in ins.ins:
             for root in views.get(i, empty):
                 if root in candidates:
                     end[root] = k
@@ -141,9 +138,9 @@ def plan(
     specs: list[tuple[Any, ...]] = []
     free: dict[tuple[Any, ...], list[int]] = {}
     buffer_of: dict[int, int] = {}
-    out: list[tuple[Any, ...]] = []
+    out: list[Instr] = []
     for k, ins in enumerate(code):
-        outs = ins[4] if ins[4].__class__ is tuple else (ins[4],)
+        outs = ins.out_slots
         over = _overwritable(ins, k, writers.get(k), end, views, buffer_of)
         assigned: list[int | None] = []
         for o in outs:
@@ -166,7 +163,7 @@ def plan(
             buffer_of[o] = j
             assigned.append(j)
         if any(j is not None for j in assigned):
-            out.append(_rewrite(ins, k, writers[k], assigned, INLINE))
+            out.append(_rewrite(ins, k, writers[k], assigned))
         else:
             out.append(ins)
         for root in released.get(k, ()):
@@ -193,7 +190,7 @@ class Allocator:
 
 
 def _overwritable(
-    ins: tuple[Any, ...],
+    ins: Instr,
     k: int,
     writer: tuple[str, Any] | None,
     end: dict[int, int],
@@ -208,7 +205,7 @@ def _overwritable(
     scalar loop (6x slower, measured at 512x512)."""
     if writer is None or writer[0] == "fused" or writer[1] is np.matmul:
         return []
-    slots = ins[2]
+    slots = ins.ins
     return [
         i
         for i in dict.fromkeys(slots)
@@ -218,11 +215,9 @@ def _overwritable(
     ]
 
 
-def _rewrite(
-    ins: tuple[Any, ...], k: int, writer: tuple[str, Any], assigned: list[int | None], inline: Any
-) -> tuple[Any, ...]:
+def _rewrite(ins: Instr, k: int, writer: tuple[str, Any], assigned: list[int | None]) -> Instr:
     """The instruction as an expression writing into its buffers."""
-    _, xp, slots, _, outs, _, backend = ins
+    slots = ins.ins
     kind, fn = writer
     name = f"_out{k}"
     operands = ", ".join(f"{{{n}}}" for n in range(len(slots)))
@@ -233,4 +228,6 @@ def _rewrite(
         template = f"{name}({operands}, 0, out=B[{assigned[0]}])"
     else:
         template = f"{name}({operands}, out=B[{assigned[0]}])"
-    return (None, xp, slots, (template, {name: fn}), outs, inline, backend)
+    return Instr(
+        INLINE, None, ins.xp, slots, ins.outs, ins.backend, template=template, names={name: fn}
+    )

@@ -43,7 +43,8 @@ from ..engine import current_tracer
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, wrap
 from .guards import collect, compile_checks
-from .trace import FUSED, INLINE, TraceError, _Tracer
+from .instruction import FUSED, INLINE, Instr
+from .trace import TraceError, _Tracer
 
 __all__ = ["CompiledFunction", "TraceError", "compile"]
 
@@ -130,52 +131,41 @@ class _Program:
         needed = set(keep)
         code = []
         for ins in reversed(tracer.code):
-            outs = ins[4] if isinstance(ins[4], tuple) else (ins[4],)
-            if any(o in needed for o in outs):
+            if any(o in needed for o in ins.out_slots):
                 code.append(ins)
-                needed.update(ins[2])
+                needed.update(ins.ins)
         code.reverse()
         values: dict[int, Any] = {}  # slot -> its value in the traced call
         for array in tracer.keep:
             slot = tracer.slot_of.get(id(array))
             if slot is not None:
                 values.setdefault(slot, array)
-        hook = getattr(code[0][6], "fuse_program", None) if code else None
-        if fuse and hook is not None and len({id(ins[6]) for ins in code}) == 1:
+        hook = code[0].backend.fuse_program if code else None
+        if fuse and hook is not None and len({id(ins.backend) for ins in code}) == 1:
             # the backend fuses what it can (elementwise chains into numba kernels on NumPy,
             # CUDA kernels on CuPy)
             code = hook(code, values, tracer.literals, keep)
-        self.fused = sum(1 for ins in code if ins[5] is FUSED)
+        self.fused = sum(1 for ins in code if ins.prim is FUSED)
         # large intermediates written into buffers reused by every replay (NumPy: out=)
         self.allocate = None
-        hook = getattr(code[0][6], "buffer_program", None) if code else None
-        if buffers and hook is not None and len({id(ins[6]) for ins in code}) == 1:
+        hook = code[0].backend.buffer_program if code else None
+        if buffers and hook is not None and len({id(ins.backend) for ins in code}) == 1:
             code, self.allocate = hook(code, values, keep)
         last: dict[int, int] = {}
         for k, ins in enumerate(code):
-            for i in ins[2]:
+            for i in ins.ins:
                 last[i] = k
-        self.code = [
-            (
-                fwd,
-                xp,
-                ins,
-                params,
-                outs,
-                tuple(i for i in set(ins) if last[i] == k and i not in keep),
-                prim,
-                backend,
-            )
-            for k, (fwd, xp, ins, params, outs, prim, backend) in enumerate(code)
-        ]
+        for k, ins in enumerate(code):
+            ins.dead = tuple(i for i in set(ins.ins) if last[i] == k and i not in keep)
+        self.code: list[Instr] = list(code)
         self.size = len(self.code)
         # one backend for every instruction: its compiler may take the whole program
-        spaces = {id(ins[1]) for ins in self.code}
+        spaces = {id(ins.xp) for ins in self.code}
         refs = [r[2] for r in out_refs if r[0] == "slot"] + [w[3] for w in writes if w[2]]
         self.backend = refs[0] if refs and len(spaces) <= 1 else None
         self.fast: Any = None  # the backend's compiled program, False if it has none
         self.fast_error: Exception | None = None  # why the backend's compiler gave up
-        unbox = getattr(self.backend, "scalar_entry", False)
+        unbox = self.backend is not None and self.backend.scalar_entry
         self.fn = self._generate(
             {s for s, v in values.items() if unbox and getattr(v, "shape", None) == ()}
         )
@@ -204,19 +194,29 @@ class _Program:
             f"    s{slot} = {src}[()]" if slot in scalars else f"    s{slot} = {src}"
             for slot, src in entry
         ]
-        read = {i for ins in self.code for i in ins[2]}
+        read = {i for ins in self.code for i in ins.ins}
         for slot, value in self.literals.items():
             if slot in read:  # fused kernels hold their literals as constants
                 env[f"L{slot}"] = value
                 lines.append(f"    s{slot} = L{slot}")
-        for k, (fwd, xp, ins, params, outs, dead, prim, backend) in enumerate(self.code):
+        for k, step in enumerate(self.code):
+            fwd, xp, ins, params, outs, dead, prim = (
+                step.fwd,
+                step.xp,
+                step.ins,
+                step.params,
+                step.outs,
+                step.dead,
+                step.prim,
+            )
             args = ", ".join(f"s{i}" for i in ins)
-            ufunc = getattr(backend, "ufuncs", {}).get(prim.name)
+            ufunc = step.backend.ufuncs.get(prim.name)
             operator = _OPERATORS.get(prim.name)
             if prim is INLINE:
-                template, names = params
-                env.update(names)
-                call = template.format(*(f"s{i}" for i in ins))
+                assert step.template is not None
+                assert step.names is not None
+                env.update(step.names)
+                call = step.template.format(*(f"s{i}" for i in ins))
             elif operator is not None and params is None and fwd is prim.forward:
                 # the primitive's forward is this operator: write it inline
                 call = operator.format(*(f"s{i}" for i in ins))
@@ -230,7 +230,7 @@ class _Program:
                     call = f"F{k}(X{k}, {args}, **P{k})"
                 else:
                     call = f"F{k}(X{k}, {args})"
-            target = f"s{outs}" if outs.__class__ is int else "".join(f"s{o}, " for o in outs)
+            target = f"s{outs}" if isinstance(outs, int) else "".join(f"s{o}, " for o in outs)
             lines.append(f"    {target} = {call}")
             if dead:
                 lines.append("    del " + ", ".join(f"s{i}" for i in dead))
@@ -291,7 +291,7 @@ class _Program:
 
 def _backend_compile(program: _Program) -> Any:
     """The program handed to its backend's own compiler (``mx.compile`` on MLX), or False."""
-    hook = getattr(program.backend, "compile_program", None)
+    hook = None if program.backend is None else program.backend.compile_program
     if hook is None or not program.code:
         return False
     na = len(program.args)

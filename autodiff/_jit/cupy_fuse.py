@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .instruction import FUSED, Instr
 from .numba import _BOOL, _FLOATS, _SCALAR, _runs
 
 __all__ = ["fuse", "kernel_parts"]
@@ -78,18 +79,18 @@ _KERNELS: dict[tuple[str, str, str], Any] = {}  # (in, out, operation) -> Elemen
 
 
 def fuse(
-    code: Sequence[tuple[Any, ...]],
+    code: Sequence[Instr],
     values: dict[int, Any],
     literals: dict[int, Any],
     keep: set[int],
     make: Callable[[str, str, str, str], Any] | None = None,
-) -> list[tuple[Any, ...]]:
+) -> list[Instr]:
     """``code`` with its elementwise runs replaced by fused instructions.
 
     Parameters
     ----------
-    code : sequence of tuple
-        ``(fwd, xp, ins, params, outs, prim, backend)`` instructions.
+    code : sequence of Instr
+        The traced instructions.
     values : dict
         The traced value of every array slot.
     literals : dict
@@ -102,22 +103,22 @@ def fuse(
 
     Returns
     -------
-    list of tuple
+    list of Instr
         The program, each fused run one instruction that reads the run's inputs and writes
         the outputs later instructions (or ``keep``) use.
     """
     readers: dict[int, int] = {}  # slot -> index of its last reader
     for k, ins in enumerate(code):
-        for i in ins[2]:
+        for i in ins.ins:
             readers[i] = k
-    out: list[tuple[Any, ...]] = []
+    out: list[Instr] = []
     for item in _runs(code, values, literals, _key, MAX_RUN):
         if item[0] == "ins":
             out.append(item[1])
             continue
         _, run, key, end = item
         # what the rest of the program (or its caller) reads of the run
-        outputs = [ins[4] for ins in run if ins[4] in keep or readers.get(ins[4], -1) >= end]
+        outputs = [ins.out for ins in run if ins.out in keep or readers.get(ins.out, -1) >= end]
         # a single operation: CuPy's own kernel makes the same launch
         fused = _fused(run, key[1], outputs, values, literals, make) if len(run) > 1 else None
         if fused is None:
@@ -127,11 +128,11 @@ def fuse(
     return out
 
 
-def _key(ins: tuple[Any, ...], values: dict[int, Any], literals: dict[int, Any]) -> Any:
+def _key(ins: Instr, values: dict[int, Any], literals: dict[int, Any]) -> Any:
     """``(shape, dtype)`` of an instruction that can join a run of that key, else None:
     a fusible primitive without params, a float32/float64 or bool result whose operands
     broadcast to its shape and share its floating dtype, literals exact in that dtype."""
-    fwd, _, slots, params, outs, prim, _ = ins
+    fwd, slots, params, outs, prim = ins.fwd, ins.ins, ins.params, ins.outs, ins.prim
     if prim.name not in _CXX or params is not None or fwd is not prim.forward:
         return None
     result: Any = values.get(outs) if outs.__class__ is int else None
@@ -166,17 +167,17 @@ def _exact(value: Any, dtype: Any) -> bool:
 
 
 def _fused(
-    run: list[tuple[Any, ...]],
+    run: list[Instr],
     floating: Any,
     outputs: list[int],
     values: dict[int, Any],
     literals: dict[int, Any],
     make: Callable[[str, str, str, str], Any] | None,
-) -> tuple[Any, ...] | None:
+) -> Instr | None:
     """The instruction that runs ``run`` as one kernel writing ``outputs``, or None for a
     run with no array input (the kernel would not know its shape)."""
-    made = {ins[4] for ins in run}
-    inputs = list(dict.fromkeys(i for ins in run for i in ins[2] if i not in made))
+    made = {ins.out for ins in run}
+    inputs = list(dict.fromkeys(i for ins in run for i in ins.ins if i not in made))
     inputs = [i for i in inputs if i not in literals]
     if not inputs or not outputs:
         return None
@@ -187,9 +188,14 @@ def _fused(
     kernel = (make or _elementwise_kernel)(in_params, out_params, operation, name)
     state: list[Any] = [kernel]  # None once the kernel failed: the run replays unfused
 
+    # (forward, operand slots, result slot) of each step, for the unfused fallback
+    steps: list[tuple[Callable[..., Any], tuple[int, ...], int]] = [
+        (ins.prim.forward if ins.fwd is None else ins.fwd, ins.ins, ins.out) for ins in run
+    ]
+
     def unfused(xp: Any, args: tuple[Any, ...]) -> Any:
         env = dict(zip(inputs, args))
-        for fwd, _, slots, _, out, _, _ in run:
+        for fwd, slots, out in steps:
             env[out] = fwd(xp, *(literals[i] if i in literals else env[i] for i in slots))
         return env[outputs[0]] if len(outputs) == 1 else tuple(env[o] for o in outputs)
 
@@ -211,14 +217,12 @@ def _fused(
                 )
         return unfused(xp, args)
 
-    from .trace import FUSED
-
     outs: Any = outputs[0] if len(outputs) == 1 else tuple(outputs)
-    return (run_kernel, run[0][1], tuple(inputs), None, outs, FUSED, run[0][6])
+    return Instr(FUSED, run_kernel, run[0].xp, tuple(inputs), outs, run[0].backend)
 
 
 def kernel_parts(
-    run: Sequence[tuple[Any, ...]],
+    run: Sequence[Instr],
     inputs: Sequence[int],
     outputs: Sequence[int],
     values: dict[int, Any],
@@ -239,18 +243,18 @@ def kernel_parts(
     names = {slot: f"i{j}" for j, slot in enumerate(inputs)}
     body: list[str] = []
     for n, ins in enumerate(run):
-        result = values[ins[4]].dtype
+        result = values[ins.out].dtype
         operands = []
-        for position, i in enumerate(ins[2]):
+        for position, i in enumerate(ins.ins):
             if i in literals:
                 operands.append(_literal(literals[i], floating, ctype))
                 continue
             cast = result != _BOOL and values[i].dtype == _BOOL
-            if ins[5].name == "where" and position == 0:
+            if ins.prim.name == "where" and position == 0:
                 cast = False  # the condition stays a truth value
             operands.append(f"{ctype}({names[i]})" if cast else names[i])
-        expr = _CXX[ins[5].name].format(*operands, f=suffix, z=f"{ctype}(0)")
-        names[ins[4]] = f"v{n}"
+        expr = _CXX[ins.prim.name].format(*operands, f=suffix, z=f"{ctype}(0)")
+        names[ins.out] = f"v{n}"
         body.append(f"const {CTYPES[result.name]} v{n} = {expr};")
     body += [f"o{m} = {names[o]};" for m, o in enumerate(outputs)]
     in_params = ", ".join(f"{values[s].dtype.name} i{j}" for j, s in enumerate(inputs))

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..backends._special import runs_plain
+from .instruction import FUSED, INLINE, Instr
 
 __all__ = ["available", "fuse"]
 
@@ -97,21 +98,20 @@ def _saving(name: str, size: int) -> float:
 
 
 def fuse(
-    code: Sequence[tuple[Any, ...]],
+    code: Sequence[Instr],
     values: dict[int, Any],
     literals: dict[int, Any],
     keep: set[int],
-) -> list[tuple[Any, ...]]:
+) -> list[Instr]:
     """``code`` with its profitable elementwise runs replaced by fused instructions.
 
-    ``code`` holds ``(fwd, xp, ins, params, outs, prim, backend)`` instructions;
-    ``values`` the traced value of every array slot, ``literals`` the Python scalars,
+    ``code`` holds the traced instructions (``Instr``); ``values`` the traced value of every array slot, ``literals`` the Python scalars,
     ``keep`` the slots the program returns. A fused instruction reads the run's inputs
     and writes the outputs that later instructions (or ``keep``) use.
     """
     readers: dict[int, int] = {}  # slot -> index of its last reader
     for k, ins in enumerate(code):
-        for i in ins[2]:
+        for i in ins.ins:
             readers[i] = k
     plan = _runs(code, values, literals)
     # every run's kernel: its source, profit (µs per replay) and inputs/outputs
@@ -125,7 +125,7 @@ def fuse(
                 else None
             )
     chosen = _within_budget([k for k in kernels if k is not None])
-    out: list[tuple[Any, ...]] = []
+    out: list[Instr] = []
     found = iter(kernels)
     for item in plan:
         if item[0] == "ins":
@@ -141,14 +141,12 @@ def fuse(
     return out
 
 
-def _inline(ins: tuple[Any, ...], dtype: Any, literals: dict[int, Any]) -> tuple[Any, ...]:
+def _inline(ins: Instr, dtype: Any, literals: dict[int, Any]) -> Instr:
     """An instruction on 0-d values as a scalar expression the program writes inline.
     Arithmetic on a Python-number operand follows NumPy's weak-scalar rules by itself;
     the forms that may return an operand as it is (where, maximum, minimum) get their
     literals cast to the run's dtype."""
-    from .trace import INLINE
-
-    _, xp, slots, _, outs, prim, backend = ins
+    prim, slots = ins.prim, ins.ins
     cast = "_f32" if dtype == np.float32 else "_f64"
     returns_operand = prim.name in ("where", "maximum", "minimum")
     operands = [
@@ -157,11 +155,11 @@ def _inline(ins: tuple[Any, ...], dtype: Any, literals: dict[int, Any]) -> tuple
     ]
     template = _SCALAR[prim.name][0].format(*operands, z=f"{cast}(0)")
     names = {"np": np, "_f32": np.float32, "_f64": np.float64}
-    return (None, xp, slots, (template, names), outs, INLINE, backend)
+    return Instr(INLINE, None, ins.xp, slots, ins.outs, ins.backend, template=template, names=names)
 
 
 def _runs(
-    code: Sequence[tuple[Any, ...]],
+    code: Sequence[Instr],
     values: dict[int, Any],
     literals: dict[int, Any],
     fusible: Callable[..., Any] | None = None,
@@ -176,9 +174,9 @@ def _runs(
     this module's, with its CPU cost model; the CuPy fusion passes its own)."""
     key_of = _fusible if fusible is None else fusible
     plan: list[Any] = []
-    run: list[tuple[Any, ...]] = []
+    run: list[Instr] = []
     made: set[int] = set()
-    hoisted: list[tuple[Any, ...]] = []
+    hoisted: list[Instr] = []
     run_key: Any = None
 
     def close(end: int) -> None:
@@ -193,9 +191,9 @@ def _runs(
         key = key_of(ins, values, literals)
         if key is not None and key == run_key and len(run) < max_group:
             run.append(ins)
-            made.add(ins[4])
+            made.add(ins.out)
             continue
-        if key is None and run and not made.intersection(ins[2]):
+        if key is None and run and not made.intersection(ins.ins):
             hoisted.append(ins)
             continue
         close(k)
@@ -204,7 +202,7 @@ def _runs(
             run_key = None
         else:
             run.append(ins)
-            made.add(ins[4])
+            made.add(ins.out)
             run_key = key
     close(len(code))
     return plan
@@ -227,9 +225,9 @@ def _within_budget(kernels: list[dict[str, Any]]) -> set[str]:
     return chosen
 
 
-def _fusible(ins: tuple[Any, ...], values: dict[int, Any], literals: dict[int, Any]) -> Any:
+def _fusible(ins: Instr, values: dict[int, Any], literals: dict[int, Any]) -> Any:
     """``(shape, dtype)`` of an instruction that can join a run of that key, else None."""
-    fwd, _, slots, params, outs, prim, _ = ins
+    fwd, slots, params, outs, prim = ins.fwd, ins.ins, ins.params, ins.outs, ins.prim
     name = prim.name
     if name not in _SCALAR or params is not None:
         return None
@@ -266,7 +264,7 @@ def _fusible(ins: tuple[Any, ...], values: dict[int, Any], literals: dict[int, A
 
 
 def _candidate(
-    run: list[tuple[Any, ...]],
+    run: list[Instr],
     key: Any,
     end: int,
     values: dict[int, Any],
@@ -279,18 +277,18 @@ def _candidate(
     if shape != () and len(run) < 2:
         return None  # one operation on arrays: a kernel makes the same passes over memory
     size = int(np.prod(shape))
-    made = {ins[4] for ins in run}
+    made = {ins.out for ins in run}
     inputs: list[int] = []
     for ins in run:
-        for i in ins[2]:
+        for i in ins.ins:
             if i not in made and i not in literals and i not in inputs:
                 inputs.append(i)
-    outputs = [ins[4] for ins in run if ins[4] in keep or readers.get(ins[4], -1) >= end]
+    outputs = [ins.out for ins in run if ins.out in keep or readers.get(ins.out, -1) >= end]
     if shape == ():  # against the same run written inline
         cost = _KERNEL_CALL + _SCALAR_IN * len(inputs) + _SCALAR_OUT * len(outputs)
         profit = _INLINE_OP * len(run) - cost
     else:
-        saved = sum(_saving(ins[5].name, size) for ins in run)
+        saved = sum(_saving(ins.prim.name, size) for ins in run)
         profit = saved - _KERNEL_CALL - _KERNEL_ARG * (len(inputs) + len(outputs))
     if not outputs or profit <= 0:
         return None
@@ -305,23 +303,19 @@ def _candidate(
     }
 
 
-def _instruction(
-    kernel: dict[str, Any], run: list[tuple[Any, ...]], values: dict[int, Any]
-) -> tuple[Any, ...]:
+def _instruction(kernel: dict[str, Any], run: list[Instr], values: dict[int, Any]) -> Instr:
     """The fused instruction that runs a kernel in place of ``run``."""
     outputs = kernel["outputs"]
     out_dtypes = tuple(values[o].dtype for o in outputs)
     fwd = _runner(
         _compiled(kernel["source"]), kernel["inputs"], values, kernel["shape"], out_dtypes
     )
-    from .trace import FUSED
-
     outs: Any = outputs[0] if len(outputs) == 1 else tuple(outputs)
-    return (fwd, run[0][1], tuple(kernel["inputs"]), None, outs, FUSED, run[0][6])
+    return Instr(FUSED, fwd, run[0].xp, tuple(kernel["inputs"]), outs, run[0].backend)
 
 
 def _source(
-    run: list[tuple[Any, ...]],
+    run: list[Instr],
     inputs: list[int],
     outputs: list[int],
     values: dict[int, Any],
@@ -338,13 +332,13 @@ def _source(
     body: list[str] = []
     for n, ins in enumerate(run):
         operands = []
-        for i in ins[2]:
+        for i in ins.ins:
             if i in literals:
                 operands.append(_literal(literals[i], cast))
             else:
                 operands.append(names[i])
-        expr = _SCALAR[ins[5].name][0].format(*operands, z=f"{cast}(0)")
-        names[ins[4]] = f"v{n}"
+        expr = _SCALAR[ins.prim.name][0].format(*operands, z=f"{cast}(0)")
+        names[ins.out] = f"v{n}"
         body.append(f"v{n} = {expr}")
     args = ", ".join(f"i{j}" for j in range(len(inputs)))
     if scalar:  # 0-d: straight-line scalar code, no loop and no arrays

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..engine import CURRENT_TRACER, TRACING, Primitive, current_tracer
 from ..tensor import Tensor, wrap
+from .instruction import Instr
 
 __all__ = ["TraceError", "each_call", "guard", "host_value"]
 
@@ -49,7 +50,7 @@ class _Tracer:
         self.args: list[int] = []  # slots of the positional tensor arguments
         self.externals: list[tuple[int, Tensor, Any]] = []  # (slot, tensor, its data then)
         self.literals: dict[int, Any] = {}  # slot -> constant Python scalar / array
-        self.code: list[tuple[Any, ...]] = []
+        self.code: list[Instr] = []
         # host work done again on every replay, in order: ("call", fn) runs fn,
         # ("input", slot, fn, backend, dtype, device) feeds fn() to a slot (see host_value)
         self.host: list[tuple[Any, ...]] = []
@@ -126,7 +127,7 @@ class _Tracer:
         else:
             out = tuple(self._fresh(o, backend) for o in out)
             outs = tuple(self._new(o) for o in out)
-        self.code.append((fwd, backend.xp, ins, params or None, outs, prim, backend))
+        self.code.append(Instr(prim, fwd, backend.xp, ins, outs, backend, params or None))
         return out
 
     def _fresh(self, out: Any, backend: Any) -> Any:
@@ -182,18 +183,6 @@ class _Tracer:
     def host_input(self, array: Any, fn: Callable[[], Any], like: Tensor) -> None:
         slot = self._new(array)
         self.host.append(("input", slot, fn, like._backend, like.dtype, like.device))
-
-
-def _marker_forward(xp: Any, *args: Any) -> Any:
-    raise RuntimeError("a backend's rewritten instruction has no forward of its own")
-
-
-# Markers of instructions a backend's ``fuse_program`` made (not in PRIMITIVES: they exist
-# only inside compiled programs). INLINE: written as an expression; its params are
-# ``(template, names)``, the template formats with the operands' names, and the names are
-# globals the expression needs. FUSED: its forward runs a fused kernel.
-INLINE = Primitive("inline", _marker_forward)
-FUSED = Primitive("fused", _marker_forward)
 
 
 def guard(fn: Callable[[], Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .. import _dtypes
@@ -265,6 +265,24 @@ class Backend:
     #: the library's complex dtypes (as its arrays report them): the backward pass's
     #: one-lookup test for the complex-gradient convention
     complex_natives: frozenset[Any] = frozenset()
+
+    # -- what ``ad.compile`` asks of a backend (every one optional) ------------
+    #: primitive name → the library's ufunc computing it; a compiled program calls it
+    #: directly instead of the primitive's forward (NumPy: ``{"add": np.add, ...}``)
+    ufuncs: ClassVar[Mapping[str, Callable[..., Any]]] = {}
+    #: 0-d inputs enter a compiled program as scalars (``a[()]``): NumPy's scalar
+    #: arithmetic is ~10x faster than its 0-d array arithmetic, with the same dtype rules
+    scalar_entry: bool = False
+    #: ``fuse_program(code, values, literals, keep) -> code``: the traced program (a list
+    #: of ``Instr``) with runs of instructions replaced by fused ones; None: no fusion
+    fuse_program: Callable[..., list[Any]] | None = None
+    #: ``buffer_program(code, values, keep) -> (code, allocate)``: instructions rewritten
+    #: to write into buffers every replay reuses, and the allocator of one set of them
+    #: (None when none pays); None: no buffers
+    buffer_program: Callable[..., tuple[list[Any], Any]] | None = None
+    #: ``compile_program(fn) -> compiled fn or None``: hand a whole replay (a pure function
+    #: of arrays) to the library's own compiler (``mx.compile``, ``torch.compile``)
+    compile_program: Callable[[Callable[..., Any]], Any] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
