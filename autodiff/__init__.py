@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from .tensor import Tensor
 
 # isort: on
-from . import backends, engine, fft, linalg
+from . import _core, backends, engine, fft, linalg
 from ._batching import VmapFallbackWarning
 from ._compute import compute
 from ._config import (
@@ -225,7 +225,7 @@ inf = _math.inf
 nan = _math.nan
 newaxis = None
 
-engine.NAMESPACE = _sys.modules[__name__]
+_core.NAMESPACE = _sys.modules[__name__]
 
 # layers above the core use only the namespace defined above
 from . import data, nn, optim, viz  # noqa: E402

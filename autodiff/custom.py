@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import _tree, engine
+from . import _core, _tree, engine
 from .backends._base import BY_NAMESPACE
 from .engine import Node, Primitive
 from .grad_mode import GRAD_ENABLED, enable_grad, no_grad
@@ -23,7 +23,7 @@ __all__ = ["checkpoint", "custom_vjp"]
 
 
 def _is_recorded(xp: Any) -> bool:
-    return xp is engine.NAMESPACE
+    return xp is _core.NAMESPACE
 
 
 def _record(

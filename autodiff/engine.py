@@ -24,13 +24,25 @@ from contextvars import ContextVar
 from heapq import heappop, heappush
 from typing import Any
 
+from . import _core
 from . import anomaly as _anomaly
+from ._core import (
+    CURRENT_TRACER,
+    PRIMITIVES,
+    TRACING,
+    Primitive,
+    current_tracer,
+    identity,
+    primitive,
+)
 from .backends._base import BY_NAMESPACE
 from .grad_mode import GRAD_ENABLED, enable_grad
 from .tensor import Tensor, wrap
 
 __all__ = [
+    "CURRENT_TRACER",
     "PRIMITIVES",
+    "TRACING",
     "Gradients",
     "Node",
     "Primitive",
@@ -40,11 +52,10 @@ __all__ = [
     "apply_plain",
     "backward",
     "call",
+    "current_tracer",
     "identity",
+    "primitive",
 ]
-
-#: Every primitive by name (filled as the op modules define them).
-PRIMITIVES: dict[str, Primitive] = {}
 
 _SCALARS = frozenset((int, float, bool, complex))
 #: creation order of nodes, counting down: a heap of (seq, node) pops the newest first
@@ -52,26 +63,11 @@ _seq = itertools.count(0, -1)
 _new = object.__new__
 _ANOMALY_ACTIVE = _anomaly.ACTIVE
 
-#: How many ``ad.compile`` traces are running, in any thread (a one-element list: cheap
-#: to read). Operations test this first and only then ask ``CURRENT_TRACER`` for the
-#: tracer of their own thread and context: no cost when nothing traces, and a trace
-#: never records another thread's operations.
-TRACING: list[int] = [0]
 _TRACING = TRACING
-#: the ``ad.compile`` tracer of this thread and context (new threads start without one)
-CURRENT_TRACER: ContextVar[Any] = ContextVar("autodiff_tracer", default=None)
 _CURRENT_TRACER = CURRENT_TRACER.get
 #: the transform levels (``vmap``, ``jvp``) active in this thread and context, innermost
 #: last; each one also counts in ``TRACING`` while it runs (see ``autodiff._interpose``)
 LEVELS: ContextVar[tuple[Any, ...]] = ContextVar("autodiff_levels", default=())
-
-
-def current_tracer() -> Any:
-    """The ``ad.compile`` tracer of this thread and context, or None."""
-    if not _TRACING[0]:
-        return None
-    tracer = _CURRENT_TRACER()
-    return tracer if tracer is not None and tracer.active else None
 
 
 #: Tensors rebound by a recorded in-place write (``x[k] = v``, ``x += y``, a write
@@ -111,107 +107,6 @@ def as_used(t: Tensor, seq: int) -> Tensor:
         return t
     i = bisect_right(entry[1], -seq)
     return entry[2][i] if i < len(entry[2]) else t
-
-
-#: The ``autodiff`` module, set by ``autodiff/__init__.py``: the ``xp`` of
-#: rules under ``create_graph=True``.
-NAMESPACE: Any = None
-
-
-class Primitive:
-    """One differentiable (or not) operation.
-
-    Parameters
-    ----------
-    name : str
-        Unique name, used by backend ``kernels`` overrides and error messages.
-    forward : callable
-        ``forward(xp, *arrays, **params) -> array`` (a tuple of arrays when
-        ``nout > 1``), written against the array API.
-    vjp : callable, optional
-        ``vjp(xp, g, ans, *inputs, **params) -> tuple`` with one entry per
-        input. ``g`` and ``ans`` are tuples when ``nout > 1``.
-    vjps : tuple of callables, optional
-        Per-input rules ``rule(xp, g, ans, *inputs, **params) -> array``; the
-        engine calls only those whose input needs a gradient. Give ``vjp`` or
-        ``vjps``, not both; give neither for a non-differentiable primitive
-        (its outputs never require grad).
-    nout : int
-        Number of outputs.
-    jvp : callable, optional
-        Forward-mode rule ``jvp(xp, tangents, ans, *inputs, **params) -> tangent``:
-        ``tangents`` has one entry per input (``None`` for a zero tangent or a
-        non-tensor input); returns the output's tangent (a tuple when ``nout > 1``).
-    batch : callable, optional
-        Batching rule for ``vmap``: ``batch(xp, dims, *inputs, **params) -> (out,
-        out_dims)`` where ``dims`` gives each input's batch axis (``None``: unbatched).
-    holomorphic : bool
-        The rule is written as ``g * f'(z)`` for a complex-differentiable ``f``. On
-        complex outputs the engine then returns ``g * conj(f'(z))`` (PyTorch's
-        convention: the gradient of a real loss is ``dL/dx + i dL/dy``) by conjugating
-        the cotangent going in and the gradients coming out. Real-valued rules need
-        not care.
-    """
-
-    __slots__ = (
-        "__dict__",
-        "batch",
-        "differentiable",
-        "forward",
-        "holomorphic",
-        "jvp",
-        "name",
-        "nout",
-        "vjp",
-        "vjps",
-    )
-
-    def __init__(
-        self,
-        name: str,
-        forward: Callable[..., Any],
-        vjp: Callable[..., Any] | None = None,
-        *,
-        vjps: Sequence[Callable[..., Any] | None] | None = None,
-        jvp: Callable[..., Any] | None = None,
-        batch: Callable[..., Any] | None = None,
-        nout: int = 1,
-        holomorphic: bool = False,
-    ) -> None:
-        if vjp is not None and vjps is not None:
-            raise ValueError(f"primitive '{name}': give vjp or vjps, not both.")
-        self.name = name
-        self.forward = forward
-        self.vjp = vjp
-        self.vjps = tuple(vjps) if vjps is not None else None
-        self.jvp = jvp
-        self.batch = batch
-        self.nout = nout
-        self.holomorphic = holomorphic and nout == 1
-        self.differentiable = vjp is not None or vjps is not None
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name}>"
-
-
-def identity(xp: Any, g: Any, ans: Any, *inputs: Any, **params: Any) -> Any:
-    """The per-input rule "the gradient is ``g`` itself" (``add``, ``subtract``'s first
-    input): the engine passes ``g`` on without calling it."""
-    return g
-
-
-def primitive(
-    name: str,
-    forward: Callable[..., Any],
-    vjp: Callable[..., Any] | None = None,
-    **kwargs: Any,
-) -> Primitive:
-    """Create a ``Primitive`` and add it to ``PRIMITIVES``."""
-    if name in PRIMITIVES:
-        raise ValueError(f"primitive '{name}' is already defined.")
-    prim = Primitive(name, forward, vjp, **kwargs)
-    PRIMITIVES[name] = prim
-    return prim
 
 
 class Node:
@@ -498,7 +393,7 @@ def call(xp: Any, prim: Primitive, *args: Any, **params: Any) -> Any:
     Rules that need another primitive (a scatter for getitem's gradient, say)
     use this, so the same rule works in first-order and ``create_graph`` mode.
     """
-    if xp is NAMESPACE:
+    if xp is _core.NAMESPACE:
         return apply(prim, args, params)
     backend = BY_NAMESPACE.get(id(xp))
     fwd = (backend.kernels.get(prim) if backend is not None else None) or prim.forward
@@ -872,7 +767,7 @@ def _prepare(
     if raw:
         xp, ans, args = backend.xp, node.ans, node.args
     else:
-        xp, ans, args = NAMESPACE, _wrap_ans(node, node.ans, backend), node.inputs
+        xp, ans, args = _core.NAMESPACE, _wrap_ans(node, node.ans, backend), node.inputs
         if REBOUND:  # each input as this node used it (see as_used)
             args = tuple(as_used(a, node.seq) if isinstance(a, Tensor) else a for a in args)
             for a in args:

@@ -30,13 +30,10 @@ class ArrayApiStrictBackend(Backend):
     def _load_xp(self) -> Any:
         import array_api_strict as xp
 
-        from ..engine import PRIMITIVES
         from ._special import STRICT_KERNELS
 
         # the standard's special cases where NumPy (which computes here) misses them
-        for name, kernel in STRICT_KERNELS.items():
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
+        self.declare_kernels(STRICT_KERNELS)
         return xp
 
     def _device_table(self) -> dict[str, Any]:

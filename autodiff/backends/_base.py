@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .. import _dtypes
+from .._core import bind_kernels, current_tracer
 from .._dtypes import DType
 
 __all__ = ["BY_NAMESPACE", "Backend", "BackendUnavailableError", "Device", "HostRandom"]
@@ -121,8 +122,6 @@ class HostRandom:
         self._rng.bit_generator.state = state
 
     def _out(self, host: Any, dtype: Any, device: Any) -> Any:
-        from ..engine import current_tracer
-
         tracer = current_tracer()
         if tracer is not None:
             tracer.refuse("draws random numbers (a replay would repeat the same draw)")
@@ -187,8 +186,6 @@ def _guard_host_read(to_numpy: Callable[[Any, Any], Any]) -> Callable[[Any, Any]
     on the host is data-dependent control flow, which a replay could not follow."""
 
     def guarded(self: Any, array: Any) -> Any:
-        from ..engine import current_tracer
-
         tracer = current_tracer()
         if tracer is not None:
             tracer.check_host_read(array)
@@ -208,8 +205,6 @@ def _guard_conversion(asarray: Callable[..., Any]) -> Callable[..., Any]:
         self: Any, obj: Any, dtype: Any = None, device: Any = None, copy: Any = None
     ) -> Any:
         out = asarray(self, obj, dtype, device, copy)
-        from ..engine import current_tracer
-
         tracer = current_tracer()
         if tracer is not None and out is not obj:
             tracer.alias(obj, out)
@@ -233,8 +228,11 @@ class Backend:
     name : str
         Registered name (``"numpy"``).
     kernels : dict
-        Primitive → faster forward ``f(xp, *arrays, **params)``. Never a
-        gradient rule: those are the same on every backend.
+        Primitive → faster forward ``f(xp, *arrays, **params)``, the engine's one
+        lookup per call. Never a gradient rule: those are the same on every backend.
+        Backends declare their kernels by primitive name (``declare_kernels``).
+    kernel_names : dict
+        Primitive name → faster forward, as declared.
 
     Examples
     --------
@@ -293,6 +291,7 @@ class Backend:
 
     def __init__(self) -> None:
         self.kernels: dict[Any, Callable[..., Any]] = {}
+        self.kernel_names: dict[str, Callable[..., Any]] = {}
         self._dtype_to_native: dict[DType, Any] = {}
         self._native_to_dtype: dict[Any, DType] = {}
         self._devices: dict[str, Device] | None = None
@@ -301,6 +300,17 @@ class Backend:
     # -- the namespace -------------------------------------------------------
     def _load_xp(self) -> Any:
         raise NotImplementedError
+
+    def declare_kernels(self, kernels: Mapping[str, Callable[..., Any]]) -> None:
+        """Declare faster forwards by primitive name (``{"matmul": fn}``).
+
+        Each ``fn(xp, *arrays, **params)`` computes what the primitive's generic forward
+        computes; it replaces that forward on this backend, never a gradient rule. Names
+        of primitives not defined yet (an extension imported later) are bound when the
+        primitive is defined; unknown names are kept and never used.
+        """
+        self.kernel_names.update(kernels)
+        bind_kernels(self.kernel_names, self.kernels)
 
     def __getattr__(self, name: str) -> Any:
         # ``xp`` is loaded on first use, then stored as a plain attribute (no property

@@ -13,6 +13,7 @@ import importlib.util
 import math
 from typing import Any
 
+from .._core import PRIMITIVES
 from ._base import Backend, Device, scatter_into_zeros_no_device
 
 __all__ = ["DaskBackend"]
@@ -34,24 +35,20 @@ class DaskBackend(Backend):
     def _load_xp(self) -> Any:
         import array_api_compat.dask.array as xp
 
-        from ..engine import PRIMITIVES
-
-        for name, kernel in (
-            ("scatter_into_zeros", scatter_into_zeros_no_device),
-            ("linalg.cholesky", _cholesky_lower),
-            ("fft.c2c", _one_chunk_fft("fft.c2c")),
-            ("fft.rfft", _one_chunk_fft("fft.rfft")),
-            ("fft.irfft", _one_chunk_fft("fft.irfft")),
-        ):
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
         from ._special import STRICT_KERNELS
 
-        # NumPy computes each chunk: the standard's floor_divide at infinities and complex
-        # expm1/tanh special cases, through the array API (lazily)
-        for name, kernel in STRICT_KERNELS.items():
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
+        self.declare_kernels(
+            {
+                "scatter_into_zeros": scatter_into_zeros_no_device,
+                "linalg.cholesky": _cholesky_lower,
+                "fft.c2c": _one_chunk_fft("fft.c2c"),
+                "fft.rfft": _one_chunk_fft("fft.rfft"),
+                "fft.irfft": _one_chunk_fft("fft.irfft"),
+                # NumPy computes each chunk: the standard's floor_divide at infinities and
+                # complex expm1/tanh special cases, through the array API (lazily)
+                **STRICT_KERNELS,
+            }
+        )
         return xp
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
@@ -90,14 +87,11 @@ def _one_chunk_fft(name: str) -> Any:
     """The generic forward of an fft primitive on an array whose transformed axis is one
     chunk: Dask transforms only such an axis, and a gradient rule's zero-padding (a
     concat) splits it in two."""
-    from ..engine import PRIMITIVES
-
-    forward = PRIMITIVES[name].forward
 
     def kernel(xp: Any, a: Any, **params: Any) -> Any:
         if hasattr(a, "rechunk"):
             a = a.rechunk({params["axis"] % a.ndim: -1})
-        return forward(xp, a, **params)
+        return PRIMITIVES[name].forward(xp, a, **params)
 
     return kernel
 

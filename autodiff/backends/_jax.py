@@ -45,17 +45,10 @@ class JaxBackend(Backend):
         jax.config.update("jax_enable_x64", True)
         import jax.numpy as xp
 
-        from ..engine import PRIMITIVES
-
-        for name, kernel in (("scatter_into_zeros", _scatter_into_zeros),):
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
         from ._special import STRICT_KERNELS
 
         # the standard's floor_divide at infinities and complex expm1/tanh special cases
-        for name, kernel in STRICT_KERNELS.items():
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
+        self.declare_kernels({"scatter_into_zeros": _scatter_into_zeros, **STRICT_KERNELS})
         return xp
 
     def _device_table(self) -> dict[str, Any]:

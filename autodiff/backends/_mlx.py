@@ -63,15 +63,12 @@ class MLXBackend(Backend):
         return True, ""
 
     def _load_xp(self) -> Any:
-        from ..engine import PRIMITIVES
+        from ._special import strict_tanh
 
-        if "scatter_into_zeros" in PRIMITIVES:
-            self.kernels[PRIMITIVES["scatter_into_zeros"]] = scatter_into_zeros_no_device
-        if "tanh" in PRIMITIVES:
-            from ._special import strict_tanh
-
-            # tanh(±inf + yj) is ±1 + 0j with the sign of y on the zero, as the standard says
-            self.kernels[PRIMITIVES["tanh"]] = strict_tanh
+        # tanh(±inf + yj) is ±1 + 0j with the sign of y on the zero, as the standard says
+        self.declare_kernels(
+            {"scatter_into_zeros": scatter_into_zeros_no_device, "tanh": strict_tanh}
+        )
         return MLXNamespace()
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:

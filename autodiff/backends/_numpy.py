@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._core import PRIMITIVES
 from ._base import Backend
 
 __all__ = ["NumpyBackend"]
@@ -155,20 +156,16 @@ class NumpyBackend(Backend):
     }
 
     def _load_xp(self) -> Any:
-        from ..engine import PRIMITIVES
-
-        for name, kernel in (
-            ("scatter_add", _scatter_add),
-            ("softmax_cross_entropy", _softmax_cross_entropy),
-            ("mean", _mean),
-        ):
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
         from ._special import NUMPY_KERNELS
 
-        for name, kernel in NUMPY_KERNELS.items():
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
+        self.declare_kernels(
+            {
+                "scatter_add": _scatter_add,
+                "softmax_cross_entropy": _softmax_cross_entropy,
+                "mean": _mean,
+                **NUMPY_KERNELS,
+            }
+        )
         return _namespace()
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
@@ -249,8 +246,6 @@ def _softmax_cross_entropy(
         and np.logical_and.reduce((flat >= 0) & (flat < classes), axis=None)
     ):
         # rows that are all -inf or NaN, labels out of range: the generic forward's care
-        from ..engine import PRIMITIVES
-
         fwd = PRIMITIVES["softmax_cross_entropy"].forward
         return fwd(xp, x, labels, ignore_index=ignore_index, mean=mean)
     lse = np.log(np.add.reduce(np.exp(x - m[..., None]), axis=-1)) + m

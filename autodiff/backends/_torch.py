@@ -34,18 +34,17 @@ class TorchBackend(Backend):
     def _load_xp(self) -> Any:
         import array_api_compat.torch as xp
 
-        from ..engine import PRIMITIVES
-
-        # PyTorch has no negative-step slicing: faster forwards that rewrite it
-        for name, kernel in (("getitem", _getitem), ("scatter_into_zeros", _scatter_into_zeros)):
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
         from ._special import STRICT_KERNELS
 
-        # the standard's floor_divide at infinities and complex expm1/tanh special cases
-        for name, kernel in STRICT_KERNELS.items():
-            if name in PRIMITIVES:
-                self.kernels[PRIMITIVES[name]] = kernel
+        self.declare_kernels(
+            {
+                # PyTorch has no negative-step slicing: faster forwards that rewrite it
+                "getitem": _getitem,
+                "scatter_into_zeros": _scatter_into_zeros,
+                # the standard's floor_divide at infinities and complex expm1/tanh cases
+                **STRICT_KERNELS,
+            }
+        )
         return xp
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
