@@ -82,7 +82,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "namespace",
         "the public namespace and Tensor's operator surface",
-        (NAMESPACE, "_methods", "linalg", "fft", "_info"),
+        (NAMESPACE, "_operators", "_methods", "linalg", "fft", "_info"),
     ),
     Layer(
         "transforms",
@@ -94,9 +94,11 @@ LAYERS: tuple[Layer, ...] = (
             "_interpose",
             "_forward",
             "_batching",
+            "_vmap",
             "_jit",
             "_jit.compile",
             "_jit.trace",
+            "_jit.program",
             "_jit.graph",
             "_jit.guards",
             "testing",
