@@ -504,3 +504,17 @@ def test_vmap_of_custom_vjp(rng: np.random.Generator) -> None:
     close(g, want)
     gX = ad.grad(lambda X: ad.vmap(lambda r: clipped(w * r).sum())(X).sum())(X)
     close(gX, loop(lambda r: ad.grad(lambda r: clipped(w * r).sum())(r), X))
+
+
+def test_the_docs_rule_table_is_current() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "gen_vmap_table.py"
+    spec = importlib.util.spec_from_file_location("gen_vmap_table", path)
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert gen.table() in gen.PAGE.read_text(), (
+        "docs/vmap.md's rule table is out of date: run python docs/gen_vmap_table.py"
+    )
