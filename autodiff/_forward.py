@@ -73,16 +73,66 @@ class DualTensor(LevelTensor):
 
     @property
     def data(self) -> Any:
-        """The primal's array; a dual whose ``jvp`` has finished raises."""
+        """Raises: a dual number has no one array (code that reads ``.data`` to skip the
+        engine would drop the tangent, a silent zero); ``float(x)``, ``x.item()`` and
+        ``x.numpy()`` read the primal."""
         if not self._level.active:
             raise _leaked("a value")
-        return self._primal.data
+        raise TypeError(
+            "a value inside jvp has no .data (it is a primal with a tangent); use "
+            "float(x), x.item() or x.numpy() for its primal value, or autodiff "
+            "operations, which carry the tangent."
+        )
 
     @data.setter
     def data(self, value: Any) -> None:
         raise TypeError(
             "the array of a value inside jvp cannot be replaced; compute a new tensor instead."
         )
+
+    def numpy(self) -> Any:
+        """The primal's values (concrete: Python control flow may use them)."""
+        if not self._level.active:
+            raise _leaked("a value")
+        return self._primal.numpy()
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        return self._primal.__array__(dtype) if dtype is not None else self._primal.__array__()
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self.shape[0])
+
+    def __iter__(self) -> Any:
+        if not self.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def _moved(self, dst: Any, src: Any) -> DualTensor:
+        """``to_device`` of a dual: its primal and tangent move (and a tape records the
+        move when a ``grad`` runs inside the ``jvp``)."""
+        t = self._tangent
+        out = dual(
+            self._level,  # type: ignore[arg-type]
+            self._primal.to_device(dst),
+            None if t is None else t.to_device(dst),
+        )
+        if self._rg and GRAD_ENABLED.get():
+            from . import engine
+
+            move_p = engine.PRIMITIVES["to_device"]
+            params = {"dst": dst, "src": src}
+            out._node = Node(move_p, out._backend, (self,), params, out, (self,))
+            out._rg = True
+        return out
+
+    def backward(self, grad: Any = None, **kwargs: Any) -> Any:
+        if grad is None and self.size == 1:
+            import autodiff as ad
+
+            grad = ad.ones_like(self._primal)
+        return Tensor.backward(self, grad, **kwargs)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -247,6 +297,32 @@ class JVPLevel(Level):
         return tuple(
             dual(self, wrap(o, backend), _fit_raw(xp, backend, t, o)) for o, t in zip(out, tan)
         )
+
+
+def record_custom_jvp(
+    prim: Primitive, inputs: list[Any], outs: list[Any], params: dict[str, Any]
+) -> list[Any]:
+    """A ``custom_vjp`` or ``checkpoint`` call on dual numbers: ``fwd`` ran on them, so
+    its outputs carry the tangent of ``fwd``'s own computation; they get one node at
+    this level whose rule is the custom ``bwd`` (run on dual numbers: the gradient
+    carries a tangent)."""
+    level = max(
+        (t._level for t in (*inputs, *outs) if isinstance(t, DualTensor)),
+        key=lambda lvl: lvl.depth,
+    )
+    attached = []
+    for o in outs:
+        if isinstance(o, DualTensor) and o._level is level:
+            attached.append(dual(level, o._primal, o._tangent))  # type: ignore[arg-type]
+        else:
+            attached.append(dual(level, o, None))  # type: ignore[arg-type]
+    ans = attached[0] if len(attached) == 1 else tuple(attached)
+    node = Node(prim, attached[0]._backend, tuple(inputs), params, ans, tuple(inputs))
+    for i, d in enumerate(attached):
+        d._rg = True
+        d._node = node
+        d._oi = i
+    return attached
 
 
 def _fit_raw(xp: Any, backend: Any, t: Any, out: Any) -> Any:

@@ -26,13 +26,20 @@ def _is_recorded(xp: Any) -> bool:
     return xp is _core.NAMESPACE
 
 
+#: How a transform level records a ``custom_vjp`` call on its values, by level kind
+#: (``autodiff._vmap`` adds ``"vmap"``): its values hold no array to save in a node.
+LEVEL_RECORDERS: dict[str, Callable[..., list[Tensor]]] = {}
+
+
 def _record(
     prim: Primitive, inputs: list[Tensor], outs: list[Tensor], params: dict[str, Any]
 ) -> list[Tensor]:
     """Attach ``outs`` (plain tensors) to one new node over ``inputs``."""
     backend = outs[0]._backend
-    if any(getattr(t, "_level", None) is not None for t in (*inputs, *outs)):
-        return _record_level(prim, inputs, outs, params)
+    for t in (*inputs, *outs):
+        level = getattr(t, "_level", None)
+        if level is not None and level.kind in LEVEL_RECORDERS:
+            return LEVEL_RECORDERS[level.kind](prim, inputs, outs, params)
     ans = outs[0].data if len(outs) == 1 else tuple(o.data for o in outs)
     node = Node(prim, backend, tuple(inputs), params, ans)
     attached = []
@@ -43,15 +50,6 @@ def _record(
         t._oi = i
         attached.append(t)
     return attached
-
-
-def _record_level(
-    prim: Primitive, inputs: list[Tensor], outs: list[Tensor], params: dict[str, Any]
-) -> list[Tensor]:
-    """``_record`` over the batched values of a ``vmap`` (see ``autodiff._batching``)."""
-    from ._vmap import record_custom
-
-    return record_custom(prim, inputs, outs, params)
 
 
 def _split(args: tuple[Any, ...]) -> tuple[list[Any], Any, list[int]]:

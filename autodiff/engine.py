@@ -771,7 +771,7 @@ def _prepare(
         if REBOUND:  # each input as this node used it (see as_used)
             args = tuple(as_used(a, node.seq) if isinstance(a, Tensor) else a for a in args)
             for a in args:
-                if isinstance(a, Tensor) and a.data is None:
+                if isinstance(a, Tensor) and not hasattr(a, "_level") and a.data is None:
                     raise _freed(a._node)  # a state record_rebind let go
     multi = prim.nout != 1
     if multi:

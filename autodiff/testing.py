@@ -175,6 +175,23 @@ class _Checker:
                 rtol,
                 f"check_grads (fwd mode, order {order}): tangent of output {i}",
             )
+        # the transpose identity <w, J u> = <Jᵀ w, u> ties the JVP to the VJP exactly
+        # (no step): a rule off by a term finite differences would blur is caught here
+        ws = [self.random_like(o) for o in outs]
+        _, f_vjp = vjp(lambda *a: tuple(_outputs(f(*a))), *xs)
+        cts = f_vjp(tuple(ws))
+        terms = [np.real(np.conj(_host(w)) * _host(t)) for w, t in zip(ws, tangents)]
+        terms += [_host(c) * _host(u) for c, u in zip(cts, us)]
+        scale = 1.0 + sum(float(np.sum(np.abs(x))) for x in terms)
+        lhs = sum(float(np.sum(x)) for x in terms[: len(ws)])
+        rhs = sum(float(np.sum(x)) for x in terms[len(ws) :])
+        _compare(
+            lhs,
+            rhs,
+            atol * scale,
+            0.0,
+            f"check_grads (fwd mode, order {order}): <w, J u> (jvp) against <Jᵀ w, u> (vjp)",
+        )
 
 
 def check_grads(
@@ -202,7 +219,10 @@ def check_grads(
         VJP, which exercises ``create_graph=True``).
     modes : sequence of {"rev", "fwd"}
         Reverse mode (VJP with a random cotangent, every input element) and
-        forward mode (JVP along a random tangent).
+        forward mode (JVP along a random tangent, against finite differences and
+        against the VJP by the transpose identity ``<w, J u> = <Jᵀ w, u>``). At order
+        2 and above the derivative checked is the VJP itself, so ``"fwd"`` then checks
+        forward over reverse.
     atol, rtol, eps : float, optional
         Tolerances and step; chosen from the dtype when not given.
     seed : int

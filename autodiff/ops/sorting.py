@@ -103,8 +103,9 @@ def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = 
     [1.0, 100.0, 10.0]
     """
     x = as_tensor(x)
-    if not (x._rg and GRAD_ENABLED.get()):
-        # no graph to build: the library's own sort is one pass
+    if not (x._rg and GRAD_ENABLED.get()) and getattr(x, "_level", None) is None:
+        # no graph to build (and not a value of vmap or jvp, whose level must see the
+        # operations): the library's own sort is one pass
         if x.ndim == 0:
             raise ValueError("sort needs at least one dimension, got a 0-d tensor.")
         axis = normalize_axis(axis, x.ndim)
