@@ -97,6 +97,7 @@ LAYERS: tuple[Layer, ...] = (
             "_vmap",
             "_jit",
             "_jit.compile",
+            "_jit.program",
             "_jit.trace",
             "_jit.program",
             "_jit.graph",

@@ -374,7 +374,7 @@ def test_keywords_select_traces_and_tensors_must_be_positional() -> None:
 
 
 def test_inline_operators_match_the_primitives_they_replace() -> None:
-    from autodiff._jit.compile import _OPERATORS
+    from autodiff._jit.program import _OPERATORS
     from autodiff.engine import PRIMITIVES
 
     a, b = make([1.5, -2.0, 3.0]).data, make([0.5, 2.0, -1.0]).data

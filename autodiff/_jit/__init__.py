@@ -6,8 +6,11 @@ The passes, in the order a first call runs them:
   the backend and default dtype), checked before every replay;
 - ``trace.py``: the tracer that records every primitive call of the eager run
   (forward and backward) as instructions over array slots;
-- ``compile.py``: ``CompiledFunction``: the signature cache, the trace, the program
-  (dead code, constants, operators inline), the backend's passes, the generated Python;
+- ``instruction.py``: ``Instr``, the record of one step of a traced program, and the
+  ``FUSED`` / ``INLINE`` markers of steps the backend's passes make;
+- ``compile.py``: ``CompiledFunction``: the signature cache, the trace, the replay;
+- ``program.py``: ``Program``: the passes over a trace (dead code, traced values, the
+  backend's fusion and buffers, last uses) and the generated straight-line Python;
 - ``numba.py`` / ``cupy_fuse.py``: fuse runs of elementwise instructions into one
   kernel (numba on NumPy, ``ElementwiseKernel`` on CuPy), reached through the backend's
   ``fuse_program``;

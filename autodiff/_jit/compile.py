@@ -24,11 +24,18 @@ random numbers (a backend's generator, NumPy's global one, Python's ``random``),
 compute. Closed-over tensors (model parameters) are read afresh on every call; one whose
 data changed shape or dtype since the trace invalidates it. A trace records only the
 operations of its own thread and ``contextvars`` context.
+
+A first call, step by step (``CompiledFunction.__call__``): the signature selects a
+program (``_signature``); without one, ``_trace`` collects what the function reads from
+Python (``guards.collect``), runs it under a tracer (``trace._Tracer``), turns what it
+rebound into write-backs (``_writes``), and hands the record to ``program.Program``,
+whose passes (dead code, the backend's fusion and buffers, last uses) end in generated
+straight-line Python. Later calls check the guards (``Program.stale``) and run that
+function, or the backend's compilation of it (``program.backend_compile``).
 """
 
 from __future__ import annotations
 
-import builtins
 import functools
 import gc
 import random
@@ -43,264 +50,10 @@ from ..engine import current_tracer
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, wrap
 from .guards import collect, compile_checks
-from .instruction import FUSED, INLINE, Instr
+from .program import Program, backend_compile
 from .trace import TraceError, _Tracer
 
 __all__ = ["CompiledFunction", "TraceError", "compile"]
-
-
-#: primitives whose forward is exactly a Python operator (``lambda xp, a, b: a + b``):
-#: generated code writes the operator inline, which is also the fastest path on NumPy
-#: scalars (0-d results)
-_OPERATORS = {
-    "add": "{0} + {1}",
-    "subtract": "{0} - {1}",
-    "multiply": "{0} * {1}",
-    "divide": "{0} / {1}",
-    "pow": "{0} ** {1}",
-    "negative": "-{0}",
-    "positive": "+{0}",
-    "equal": "{0} == {1}",
-    "not_equal": "{0} != {1}",
-    "less": "{0} < {1}",
-    "less_equal": "{0} <= {1}",
-    "greater": "{0} > {1}",
-    "greater_equal": "{0} >= {1}",
-}
-
-
-class _Program:
-    """A traced function: instructions over slots, run on raw arrays.
-
-    A replay returns the user's outputs followed by the write-backs: the new ``.data``
-    or ``.grad`` of tensors that existed before the traced call (parameters after an
-    optimizer step, gradients after ``backward()``), assigned again after every replay.
-    """
-
-    __slots__ = (
-        "allocate",
-        "args",
-        "backend",
-        "code",
-        "external_specs",
-        "externals",
-        "fast",
-        "fast_error",
-        "fn",
-        "fused",
-        "guards",
-        "guards_hold",
-        "host",
-        "literals",
-        "n",
-        "out_refs",
-        "size",
-        "structure",
-        "unset_grads",
-        "writes",
-    )
-
-    def __init__(
-        self,
-        tracer: _Tracer,
-        structure: Any,
-        out_refs: list[Any],
-        writes: list[Any],
-        fuse: bool = True,
-        buffers: bool = True,
-    ) -> None:
-        self.args = tracer.args
-        self.externals = [(slot, t) for slot, t, _ in tracer.externals]
-        # a closed-over tensor given data of another shape or dtype invalidates the trace
-        self.external_specs = [(a.shape, a.dtype) for _, _, a in tracer.externals]
-        self.literals = tracer.literals
-        self.host = tracer.host
-        self.guards: list[Any] = []  # the checks a replay needs to hold (see guards.py)
-        self.guards_hold: Callable[[], bool] = lambda: True
-        self.unset_grads = tracer.unset_grads
-        self.n = tracer.n
-        self.structure = structure
-        self.out_refs = out_refs  # per output leaf: ("slot", i, backend) or ("const", value)
-        # per write-back: (target, attribute, slot or None, backend); target is
-        # ("arg", k) for the k-th argument of the call or ("tensor", t)
-        self.writes = writes
-        keep = {r[1] for r in out_refs if r[0] == "slot"} | {
-            w[2] for w in writes if w[2] is not None
-        }
-        # dead-code elimination, then the last use of every slot
-        needed = set(keep)
-        code = []
-        for ins in reversed(tracer.code):
-            if any(o in needed for o in ins.out_slots):
-                code.append(ins)
-                needed.update(ins.ins)
-        code.reverse()
-        values: dict[int, Any] = {}  # slot -> its value in the traced call
-        for array in tracer.keep:
-            slot = tracer.slot_of.get(id(array))
-            if slot is not None:
-                values.setdefault(slot, array)
-        hook = code[0].backend.fuse_program if code else None
-        if fuse and hook is not None and len({id(ins.backend) for ins in code}) == 1:
-            # the backend fuses what it can (elementwise chains into numba kernels on NumPy,
-            # CUDA kernels on CuPy)
-            code = hook(code, values, tracer.literals, keep)
-        self.fused = sum(1 for ins in code if ins.prim is FUSED)
-        # large intermediates written into buffers reused by every replay (NumPy: out=)
-        self.allocate = None
-        hook = code[0].backend.buffer_program if code else None
-        if buffers and hook is not None and len({id(ins.backend) for ins in code}) == 1:
-            code, self.allocate = hook(code, values, keep)
-        last: dict[int, int] = {}
-        for k, ins in enumerate(code):
-            for i in ins.ins:
-                last[i] = k
-        for k, ins in enumerate(code):
-            ins.dead = tuple(i for i in set(ins.ins) if last[i] == k and i not in keep)
-        self.code: list[Instr] = list(code)
-        self.size = len(self.code)
-        # one backend for every instruction: its compiler may take the whole program
-        spaces = {id(ins.xp) for ins in self.code}
-        refs = [r[2] for r in out_refs if r[0] == "slot"] + [w[3] for w in writes if w[2]]
-        self.backend = refs[0] if refs and len(spaces) <= 1 else None
-        self.fast: Any = None  # the backend's compiled program, False if it has none
-        self.fast_error: Exception | None = None  # why the backend's compiler gave up
-        unbox = self.backend is not None and self.backend.scalar_entry
-        self.fn = self._generate(
-            {s for s, v in values.items() if unbox and getattr(v, "shape", None) == ()}
-        )
-
-    def _generate(
-        self, scalars: set[int]
-    ) -> Callable[[list[Any], list[Any], list[Any]], tuple[Any, ...]]:
-        """The program as straight-line Python: one local per slot, each instruction one
-        call to its pre-resolved callable (a NumPy ufunc where one is the primitive), and
-        ``del`` after a slot's last use. No lists, loops or lookups per instruction."""
-        env: dict[str, Any] = {}
-        lines = ["def program(A, E, H):"]
-        if self.allocate is not None:
-            # this call's buffers (INLINE instructions write into B[j]): a set from the
-            # pool, a new one when other calls (threads) hold them all
-            env["_POOL"], env["_NEW"] = [], self.allocate
-            lines += ["    try:", "        B = _POOL.pop()", "    except IndexError:"]
-            lines.append("        B = _NEW()")
-        # ``scalars``: 0-d inputs the backend prefers as scalars (NumPy's scalar arithmetic
-        # is ~10x faster than its 0-d array arithmetic, with the same dtype rules)
-        entry = [(slot, f"A[{i}]") for i, slot in enumerate(self.args)]
-        entry += [(slot, f"E[{j}]") for j, (slot, _) in enumerate(self.externals)]
-        inputs = [step[1] for step in self.host if step[0] == "input"]
-        entry += [(slot, f"H[{j}]") for j, slot in enumerate(inputs)]
-        lines += [
-            f"    s{slot} = {src}[()]" if slot in scalars else f"    s{slot} = {src}"
-            for slot, src in entry
-        ]
-        read = {i for ins in self.code for i in ins.ins}
-        for slot, value in self.literals.items():
-            if slot in read:  # fused kernels hold their literals as constants
-                env[f"L{slot}"] = value
-                lines.append(f"    s{slot} = L{slot}")
-        for k, step in enumerate(self.code):
-            fwd, xp, ins, params, outs, dead, prim = (
-                step.fwd,
-                step.xp,
-                step.ins,
-                step.params,
-                step.outs,
-                step.dead,
-                step.prim,
-            )
-            args = ", ".join(f"s{i}" for i in ins)
-            ufunc = step.backend.ufuncs.get(prim.name)
-            operator = _OPERATORS.get(prim.name)
-            if prim is INLINE:
-                assert step.template is not None
-                assert step.names is not None
-                env.update(step.names)
-                call = step.template.format(*(f"s{i}" for i in ins))
-            elif operator is not None and params is None and fwd is prim.forward:
-                # the primitive's forward is this operator: write it inline
-                call = operator.format(*(f"s{i}" for i in ins))
-            elif ufunc is not None and params is None and fwd is prim.forward:
-                env[f"U{k}"] = ufunc
-                call = f"U{k}({args})"
-            else:
-                env[f"F{k}"], env[f"X{k}"] = fwd, xp
-                if params:
-                    env[f"P{k}"] = params
-                    call = f"F{k}(X{k}, {args}, **P{k})"
-                else:
-                    call = f"F{k}(X{k}, {args})"
-            target = f"s{outs}" if isinstance(outs, int) else "".join(f"s{o}, " for o in outs)
-            lines.append(f"    {target} = {call}")
-            if dead:
-                lines.append("    del " + ", ".join(f"s{i}" for i in dead))
-        results = [f"s{r[1]}" for r in self.out_refs if r[0] == "slot"]
-        results += [f"s{w[2]}" for w in self.writes if w[2] is not None]
-        if self.allocate is not None:
-            lines.append("    _POOL.append(B)")
-        lines.append("    return (" + "".join(f"{r}, " for r in results) + ")")
-        exec(builtins.compile("\n".join(lines), "<autodiff.compile program>", "exec"), env)
-        return env["program"]
-
-    def stale(self) -> bool:
-        """Whether a Python value the trace depended on (``guard``) has changed, or a
-        closed-over tensor now holds data of another shape or dtype."""
-        for (_, t), (shape, dtype) in zip(self.externals, self.external_specs):
-            data = t.data
-            if data.shape != shape or data.dtype != dtype:
-                return True
-        return not self.guards_hold()
-
-    def host_inputs(self) -> list[Any]:
-        """Run this replay's host work (``each_call``) and compute its ``host_value``s."""
-        out = []
-        for step in self.host:
-            if step[0] == "call":
-                step[1]()
-            else:
-                _, _, fn, backend, dtype, device = step
-                out.append(backend.asarray(fn(), dtype=dtype, device=device))
-        return out
-
-    def check_grads_unset(self, name: str) -> None:
-        for t in self.unset_grads:
-            if t.grad is not None:
-                raise TraceError(
-                    f"ad.compile({name}): backward() inside the compiled function found this "
-                    f".grad unset when it was traced, but now it holds {t.grad.shape} values; "
-                    "a replay would overwrite them. Call opt.zero_grad() (or set .grad = None) "
-                    "inside the compiled function, or before each call."
-                )
-
-    def write_back(self, args: tuple[Any, ...], arrays: Any) -> None:
-        for (kind, target), attr, slot, backend in self.writes:
-            t = args[target] if kind == "arg" else target
-            if attr == "data":
-                t.data = next(arrays)
-            else:
-                t.grad = None if slot is None else wrap(next(arrays), backend)
-
-    def outputs(
-        self, datas: list[Any], externals: list[Any] | None = None, hosts: list[Any] | None = None
-    ) -> list[Any]:
-        """The output arrays for these argument arrays (and closed-over arrays)."""
-        if externals is None:
-            externals = [t.data for _, t in self.externals]
-        return list(self.fn(datas, externals, [] if hosts is None else hosts))
-
-
-def _backend_compile(program: _Program) -> Any:
-    """The program handed to its backend's own compiler (``mx.compile`` on MLX), or False."""
-    hook = None if program.backend is None else program.backend.compile_program
-    if hook is None or not program.code:
-        return False
-    na = len(program.args)
-    ne = na + len(program.externals)
-
-    def pure(*arrays: Any) -> tuple[Any, ...]:
-        return tuple(program.outputs(list(arrays[:na]), list(arrays[na:ne]), list(arrays[ne:])))
-
-    return hook(pure) or False
 
 
 #: marks a signature whose results need a graph: such calls run eagerly
@@ -333,7 +86,7 @@ class CompiledFunction:
         self.max_traces = max_traces
         self.fuse = fuse
         self.buffers = buffers
-        self._programs: dict[Any, _Program] = {}
+        self._programs: dict[Any, Program] = {}
         self.replays = 0
         functools.update_wrapper(self, fn)
 
@@ -381,6 +134,9 @@ class CompiledFunction:
         return out
 
     def _signature(self, args: tuple[Any, ...]) -> tuple[Any, list[Any]]:
+        """Step 1: the key of a call's trace (grad mode; each tensor's shape, dtype,
+        device, requires-grad and which earlier argument shares its data; every other
+        argument by type and value) and the tensors' arrays a replay takes."""
         key: list[Any] = [is_grad_enabled()]
         datas: list[Any] = []
         seen: dict[int, int] = {}
@@ -403,6 +159,9 @@ class CompiledFunction:
         return tuple(key), datas
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Trace this signature (first call, or a guard changed) or replay its program:
+        guards, host work (``each_call``, ``host_value``), the program on the raw arrays,
+        the results wrapped as tensors, and the write-backs."""
         if _TRACING[0] and _LEVELS.get():
             # inside vmap or jvp: the function runs eagerly, each operation processed by
             # the transform (a program replays plain arrays: it would drop batch or tangent)
@@ -431,7 +190,7 @@ class CompiledFunction:
         hosts = program.host_inputs()
         externals = [t.data for _, t in program.externals]
         if program.fast is None:
-            program.fast = _backend_compile(program)
+            program.fast = backend_compile(program)
         arrays = None
         if program.fast:
             try:
@@ -452,6 +211,7 @@ class CompiledFunction:
         return getattr(self.fn, "__name__", repr(self.fn))
 
     def _keywords(self, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Keyword arguments as part of the key: by value, never tensors."""
         for name, value in kwargs.items():
             if isinstance(value, Tensor):
                 raise TypeError(
@@ -467,7 +227,16 @@ class CompiledFunction:
                 ) from err
         return tuple(sorted((k, type(v), v) for k, v in kwargs.items()))
 
-    def _trace(self, args: tuple[Any, ...], call: Callable[..., Any]) -> tuple[Any, _Program]:
+    def _trace(self, args: tuple[Any, ...], call: Callable[..., Any]) -> tuple[Any, Program]:
+        """Step 2: run the function once under a tracer and build its program.
+
+        An argument that requires grad makes the signature eager (``_EAGER``). Otherwise:
+        the tensors alive before the call (to find what it rebinds), the guards on what
+        it reads from Python, the eager run with every primitive call recorded, the refusal
+        of host random draws, the guards' checks, the write-backs, the output slots, and
+        ``Program`` (the passes and the generated code). Returns the eager results and the
+        program.
+        """
         if current_tracer() is not None:
             raise TraceError(
                 f"ad.compile({self.fn.__name__}) was called while another compiled function "
@@ -524,7 +293,7 @@ class CompiledFunction:
                 refs.append(("slot", slot, leaf._backend))
             else:
                 refs.append(("const", leaf))
-        program = _Program(tracer, structure, refs, writes, self.fuse, self.buffers)
+        program = Program(tracer, structure, refs, writes, self.fuse, self.buffers)
         program.guards = checks
         program.guards_hold = compile_checks(checks)
         return out, program
@@ -574,6 +343,7 @@ def _host_rng_state() -> tuple[Any, ...]:
 
 
 def _written(tracer: _Tracer, array: Any) -> int:
+    """The slot of an array a write-back assigns; refuse one no traced operation made."""
     slot = tracer.slot_of.get(id(array))
     if slot is None:
         tracer.refuse(

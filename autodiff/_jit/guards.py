@@ -94,6 +94,7 @@ def _names(code: types.CodeType, skip: frozenset[types.CodeType] = frozenset()) 
 
 
 def _plain(v: Any, depth: int = 0) -> bool:
+    """Whether ``v`` is checked by value: a scalar, or a small container of them."""
     if isinstance(v, _SCALARS):
         return True
     if depth > 8:
@@ -116,6 +117,9 @@ Check = tuple[str, Any, Any, Any, bool]
 
 
 class _Walk:
+    """The walk before a trace: from the function through its closure cells, globals,
+    modules and objects, a check for every place whose value the trace depends on."""
+
     def __init__(self) -> None:
         self.checks: list[Check] = []
         # per check, the (code, name) reads it is there for: a read that only a function
@@ -128,6 +132,7 @@ class _Walk:
         self.rngs: list[tuple[Any, str | None]] = []  # random generators, with their states
 
     def _check(self, kind: str, a: Any, b: Any, expected: Any, by_value: bool) -> None:
+        """Add one check, tagged with the reads it is there for."""
         self.checks.append((kind, a, b, expected, by_value))
         self.tags.append(self.tag)
 
@@ -198,13 +203,16 @@ class _Walk:
                 self.inside(f)
 
     def dict(self, d: dict[Any, Any], ignore: tuple[str, ...] = ()) -> None:
-        # the same number of keys, each holding the same value: no key added or removed
+        """Check a namespace dict: the same number of keys (none added or removed),
+        each holding the same value."""
         self._check("len", d, None, len(d), True)
         for k, a in d.items():
             if k not in ignore:
                 self.value(a, "get", d, k)
 
     def function(self, f: types.FunctionType) -> None:
+        """Check the closure cells and the globals (of a user's module) that a function's
+        code reads, each tagged with the read."""
         code = f.__code__
         names = _names(code)
         outer = self.tag
@@ -272,6 +280,7 @@ def _config() -> tuple[Any, str, Any]:
 
 
 def _read(check: Check) -> Any:
+    """The value a check reads now (``_MISSING`` for a key or index that is gone)."""
     kind, a, b = check[0], check[1], check[2]
     if kind == "cell":
         return a.cell_contents

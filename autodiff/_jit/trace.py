@@ -72,12 +72,14 @@ class _Tracer:
         return CURRENT_TRACER.set(self)
 
     def stop(self, token: Any) -> None:
+        """Stop recording: the calling context gets its previous tracer back."""
         self.active = False
         CURRENT_TRACER.reset(token)
         with _COUNT_LOCK:
             TRACING[0] -= 1
 
     def _new(self, array: Any) -> int:
+        """A new slot for an array the trace made (or an argument's)."""
         slot = self.n
         self.n += 1
         self.slot_of[id(array)] = slot
@@ -85,6 +87,7 @@ class _Tracer:
         return slot
 
     def arg(self, t: Tensor) -> int:
+        """The slot of a positional tensor argument (shared by arguments with one array)."""
         slot = self.slot_of.get(id(t.data))
         if slot is None:
             slot = self._new(t.data)
@@ -92,6 +95,9 @@ class _Tracer:
         return slot
 
     def _ref(self, a: Any) -> int:
+        """The slot an operand is read from: a traced value's; for a tensor made outside
+        the trace (a parameter), one slot per tensor, read afresh by every replay
+        (``externals``); for anything else, a literal baked into the program."""
         if isinstance(a, Tensor):
             slot = self.slot_of.get(id(a.data))
             if slot is not None and slot not in self.owner:
@@ -152,6 +158,7 @@ class _Tracer:
         self.keep.append(converted)
 
     def check_host_read(self, array: Any) -> None:
+        """Refuse a host read (``to_numpy``) of a value the trace computed."""
         if id(array) in self.slot_of and not any(e[2] is array for e in self.externals):
             self.refuse(
                 "reads a traced value on the host (bool(), float(), .item(), .tolist(), "
@@ -175,12 +182,15 @@ class _Tracer:
         self.unset_grads.append(leaf)
 
     def grad_set(self, t: Tensor) -> None:
+        """Note that the call assigned ``t.grad`` (a write-back replays it)."""
         self.grads_set.add(id(t))
 
     def refuse(self, what: str) -> None:
+        """Raise ``TraceError``: the function does ``what``, which a replay cannot."""
         raise TraceError(f"ad.compile({self.name}): the function {what}.")
 
     def host_input(self, array: Any, fn: Callable[[], Any], like: Tensor) -> None:
+        """A slot fed by ``fn()`` on the host at every replay (see ``host_value``)."""
         slot = self._new(array)
         self.host.append(("input", slot, fn, like._backend, like.dtype, like.device))
 
