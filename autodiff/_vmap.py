@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import _core, _tree
+from . import _core, _tree, custom
 from ._batching import BatchLevel, BatchTensor, batched, unbatched, unwrap
 from ._interpose import enter
 from .engine import Node, Primitive
@@ -217,9 +217,10 @@ def record_custom(
     grad (``grad(vmap(f))``), their batches get a node below whose rule is ``bwd``
     under a new ``vmap``; the batches never carry the gradient of ``fwd``'s own
     operations."""
-    from .custom import _align, _no_forward, _record
-
-    level = next(t._level for t in (*outs, *inputs) if isinstance(t, BatchTensor))
+    level = max(
+        (t._level for t in (*outs, *inputs) if isinstance(t, BatchTensor)),
+        key=lambda lv: lv.depth,
+    )
     low_in = [unwrap(level, t) for t in inputs]
     low_out = [
         unwrap(
@@ -233,7 +234,7 @@ def record_custom(
         from .grad_mode import no_grad
         from .tensor import wrap
 
-        custom = prim.vjp.__self__  # type: ignore[union-attr]
+        cf = prim.vjp.__self__  # type: ignore[union-attr]
         res_leaves, res_struct = _tree.flatten(params["res"])
         res_low = [unwrap(level, r) if isinstance(r, Tensor) else (r, None) for r in res_leaves]
         res_tree = _tree.unflatten(res_struct, [v for v, _ in res_low])
@@ -247,13 +248,13 @@ def record_custom(
                 backend = BY_NAMESPACE[id(xp)]
                 gs = [wrap(x, backend) for x in gs]
             g_tree = _tree.unflatten(params["out_structure"], gs)
-            per = vmap(lambda r, c: tuple(custom.bwd(r, c)), in_axes=(res_axes, g_axes))
+            per = vmap(lambda r, c: tuple(cf.bwd(r, c)), in_axes=(res_axes, g_axes))
             if recorded:
                 cts = per(res_tree, g_tree)
             else:
                 with no_grad():
                     cts = per(res_tree, g_tree)
-            flat = _align(cts, params["counts"])
+            flat = custom._align(cts, params["counts"])
             out: list[Any] = []
             ad = _core.NAMESPACE
             for k, i in enumerate(params["idx"]):
@@ -263,8 +264,8 @@ def record_custom(
                 out.append(c if recorded or c is None else c.data)
             return tuple(out)
 
-        low = Primitive(prim.name, _no_forward, rule, nout=len(outs))
-        vals = _record(low, [v for v, _ in low_in], vals, {})
+        low = Primitive(prim.name, custom._no_forward, rule, nout=len(outs))
+        vals = custom._record(low, [v for v, _ in low_in], vals, {})
     attached = [level.wrap(v, d) for v, (_, d) in zip(vals, low_out)]
     ans = attached[0] if len(attached) == 1 else tuple(attached)
     node = Node(prim, attached[0]._backend, tuple(inputs), params, ans, tuple(inputs))
@@ -273,3 +274,6 @@ def record_custom(
         t._node = node
         t._oi = i
     return attached
+
+
+custom.LEVEL_RECORDERS["vmap"] = record_custom
