@@ -69,6 +69,16 @@ EXTRA: dict[str, list[tuple[Callable[..., Any], tuple[Any, ...]]]] = {
     "searchsorted": [(ad.searchsorted, (_SORTED, _X))],
     "isin": [(lambda a, b: ad.isin(_ints(a * 2), _ints(b)), (_X, _X[0] * 2))],
     "linalg.matrix_rank": [(L.matrix_rank, (_M,))],
+    "bitwise_and": [(lambda a, b: ad.bitwise_and(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],
+    "bitwise_or": [(lambda a, b: ad.bitwise_or(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],
+    "bitwise_xor": [(lambda a, b: ad.bitwise_xor(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],
+    "bitwise_invert": [(lambda a: ad.bitwise_invert(_ints(a * 4)), (_X,))],
+    "bitwise_left_shift": [
+        (lambda a, b: ad.bitwise_left_shift(_ints(a * 4), _ints(b + 2)), (_X, _X[0]))
+    ],
+    "bitwise_right_shift": [
+        (lambda a, b: ad.bitwise_right_shift(_ints(a * 4), _ints(b + 2)), (_X, _X[0]))
+    ],
 }
 
 
@@ -212,3 +222,10 @@ def test_elementwise_batch_axis_in_the_middle() -> None:
     got = np.moveaxis(out.numpy(), od, 0)
     want = np.stack([a[:, i, :] + c for i in range(3)])
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_every_batching_rule_has_a_case() -> None:
+    """A new batching rule needs a call here: a sample, or an entry of ``EXTRA``."""
+    have = {c[1] for c in CASES}
+    untested = sorted(n for n, p in PRIMITIVES.items() if p.batch is not None and n not in have)
+    assert not untested, f"batching rules without a case in tests/test_batch_rules.py: {untested}"
