@@ -10,9 +10,9 @@ import numpy as np
 
 import autodiff as ad
 
+from ._core import PRIMITIVES
 from ._info import conformance_markdown
 from ._samples import SAMPLES, best_dtype
-from .engine import PRIMITIVES
 from .testing import check_grads
 
 __all__ = [

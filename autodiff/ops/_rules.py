@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..engine import PRIMITIVES, call, identity
+from .._core import PRIMITIVES, identity
+from ..engine import call
 
 __all__ = [
     "along_axis",

@@ -14,7 +14,8 @@ import math
 from typing import Any
 
 from .. import _views
-from ..engine import apply, apply1, apply2, identity, primitive
+from .._core import identity, primitive
+from ..engine import apply, apply1, apply2
 from ..tensor import Tensor
 from ._rules import dense_jvp, diagonal_jvp, elementwise, linear, self_adjoint
 from ._util import as_tensor, scalar_or_tensor

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import call, primitive
+from .._core import primitive
+from ..engine import call
 from ._rules import along_axis, elementwise, linear
 
 __all__ = ["c2c_p", "complex_p", "conj_p", "irfft_p", "real_p", "rfft_p", "shift_p"]

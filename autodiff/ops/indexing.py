@@ -16,7 +16,8 @@ import math
 from typing import Any
 
 from .. import _views
-from ..engine import apply, apply1, call, primitive
+from .._core import primitive
+from ..engine import apply, apply1, call
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 from ._rules import front, linear, scatter_add_batch, take_batch

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine import apply2, primitive
+from .._core import primitive
+from ..engine import apply2
 from ..tensor import Tensor
 from ._rules import bilinear, dense_jvp, elementwise, front, lift, linear, on_stacks, shift_axes
 from ._util import scalar_or_tensor

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import primitive
+from .._core import primitive
 from ._rules import on_stacks
 from .linalg import _eye_like, _mT
 

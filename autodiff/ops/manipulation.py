@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _views
+from .._core import primitive
 from ..creation import arange
-from ..engine import apply1, call, primitive
+from ..engine import apply1, call
 from ..tensor import Tensor, wrap
 from ._rules import front, linear, on_stacks, shift_axes
 from ._util import as_tensor, normalize_axes, normalize_axis

@@ -6,8 +6,9 @@ import builtins
 import math
 from typing import Any
 
+from .._core import primitive
 from .._dtypes import to_dtype
-from ..engine import apply1, primitive
+from ..engine import apply1
 from ..tensor import Tensor
 from ._rules import dense_jvp, linear, shift_axes
 from ._util import as_tensor, normalize_axes

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine import apply1, apply2, primitive
+from .._core import primitive
+from ..engine import apply1, apply2
 from ..tensor import Tensor
 from ._rules import diagonal_jvp, elementwise
 from ._util import as_tensor, scalar_or_tensor

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import _dtypes, _views
-from ..engine import _is_complex, apply, apply1, call, primitive
+from .._core import primitive
+from ..engine import _is_complex, apply, apply1, call
 from ..tensor import Tensor
 from ._rules import batch_size, elementwise, front, lift, linear, on_stacks, per_example, shift_axes
 from ._util import as_tensor, normalize_axis

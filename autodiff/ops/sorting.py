@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..engine import apply, apply1, call, primitive
+from .._core import primitive
+from ..engine import apply, apply1, call
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 from ._rules import batch_size, per_example, shift_axes

@@ -6,7 +6,8 @@ import math
 import operator
 from typing import Any
 
-from ..engine import apply, apply1, call, primitive
+from .._core import primitive
+from ..engine import apply, apply1, call
 from ..tensor import Tensor
 from ._rules import batch_size, dense_jvp, per_example, self_adjoint, shift_axes
 from ._util import as_tensor, normalize_axes

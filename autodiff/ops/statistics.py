@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core import primitive
 from .._info import __array_namespace_info__
 from ..creation import var as named_leaf
 from ..creation import zeros
-from ..engine import apply1, primitive
+from ..engine import apply1
 from ..tensor import Tensor
 from ._rules import dense_jvp, linear, shift_axes
 from ._util import as_tensor, normalize_axes, normalize_axis
