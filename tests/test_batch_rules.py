@@ -17,6 +17,7 @@ import autodiff as ad
 from autodiff import linalg as L
 from autodiff._samples import SAMPLES, best_dtype
 from autodiff.engine import PRIMITIVES, call
+from autodiff.ops.special import _cross_entropy
 from autodiff.tensor import wrap
 
 from .conftest import make
@@ -69,6 +70,9 @@ EXTRA: dict[str, list[tuple[Callable[..., Any], tuple[Any, ...]]]] = {
     "searchsorted": [(ad.searchsorted, (_SORTED, _X))],
     "isin": [(lambda a, b: ad.isin(_ints(a * 2), _ints(b)), (_X, _X[0] * 2))],
     "linalg.matrix_rank": [(L.matrix_rank, (_M,))],
+    "softmax_cross_entropy": [
+        (lambda x: _cross_entropy(x, ad.tensor([0, 2, 1, 2]), 2, True), (_R.normal(size=(4, 3)),))
+    ],
     "bitwise_and": [(lambda a, b: ad.bitwise_and(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],
     "bitwise_or": [(lambda a, b: ad.bitwise_or(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],
     "bitwise_xor": [(lambda a, b: ad.bitwise_xor(_ints(a * 4), _ints(b * 4)), (_X, _X[0]))],

@@ -329,6 +329,41 @@ def test_jvp_rule_complex(name: str, inputs: Any, params: dict[str, Any]) -> Non
     )
 
 
+_L = np.random.default_rng(3).normal(size=(4, 3))
+
+#: parameters the samples do not reach: (name, inputs, params)
+PARAMS = [
+    ("softmax_cross_entropy", (_L, np.array([0, 2, 1, 2])), {"ignore_index": 2, "mean": True}),
+    ("softmax_cross_entropy", (_L, np.array([0, 2, 1, 2])), {"ignore_index": None, "mean": True}),
+    ("cumulative_prod", (_L,), {"axis": 0, "include_initial": True}),
+    ("max", (_L,), {"axis": None, "keepdims": True}),
+    ("logsumexp", (_L,), {"axis": (0, 1), "keepdims": False}),
+    ("linalg.vector_norm", (_L,), {"axis": 0, "keepdims": True, "ord": 1}),
+    ("linalg.vector_norm", (_L,), {"axis": 1, "keepdims": False, "ord": float("inf")}),
+    ("linalg.qr", (_L,), {"mode": "reduced"}),
+    ("linalg.svd", (_L.T,), {}),
+    ("linalg.pinv", (_L.T,), {}),
+    ("linalg.solve", (np.eye(3) * 3 + _L[:3], _L[3]), {}),
+    ("linalg.cholesky", (np.eye(3) * 3 + _L[:3] @ _L[:3].T,), {"upper": True}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "params"), PARAMS, ids=[f"{c[0]}-{k}" for k, c in enumerate(PARAMS)]
+)
+def test_jvp_rule_params(name: str, inputs: Any, params: dict[str, Any]) -> None:
+    """Parameters and shapes the samples leave out (a mean loss, wide SVDs, p-norms)."""
+    backend = ad.get_backend()
+    ext = name.split(".", 1)[0] if "." in name else None
+    if ext == "linalg" and ext not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend does not implement the linalg extension")
+    prim = PRIMITIVES[name]
+    args = [make(z).data for z in inputs]
+    ans = call(backend.xp, prim, *args, **params)
+    wide = backend.supports(ad.float64) and backend.exact_float64
+    _check_rule(prim, args, params, ans, wide, np.random.default_rng(4))
+
+
 def test_every_differentiable_primitive_has_a_jvp_rule() -> None:
     code = (
         "import autodiff\nfrom autodiff.engine import PRIMITIVES\n"
