@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import custom as _custom
 from ._interpose import Level, LevelTensor
 from .engine import (
     CURRENT_TRACER,
@@ -448,3 +449,6 @@ def _ones(t: Any) -> Any:
     import autodiff as ad
 
     return ad.ones_like(t)
+
+
+_custom.LEVEL_RECORDERS["jvp"] = record_custom_jvp

@@ -79,6 +79,10 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[[np.random.Generator], list[
         lambda x: ad.concat([x[1:, :2].reshape((-1,)), ad.flip(x, axis=0)[0]]) ** 2,
         lambda r: [make(r.standard_normal((3, 3)))],
     ),
+    "sort": (
+        lambda x: ad.sort(x, axis=0, descending=True) * make([1.0, 2.0, 3.0, 4.0, 5.0]),
+        lambda r: [make(r.standard_normal(5))],
+    ),
     "where_max": (
         lambda x: ad.where(x > 0, x * x, ad.sin(x)) + ad.max(x),
         lambda r: [make(r.standard_normal(6))],
@@ -371,3 +375,27 @@ def test_check_grads_fwd_catches_a_wrong_jvp_rule() -> None:
     check_grads(lambda x: ad.engine.apply1(good, x), (x,), order=2)  # no rule: by linearity
     with pytest.raises(AssertionError, match="fwd"):
         check_grads(lambda x: ad.engine.apply1(bad, x), (x,), order=1, modes=("fwd",))
+
+
+def test_custom_vjp_under_jvp_forward_of_fwd_and_hvp_through_bwd() -> None:
+    calls: list[int] = []
+
+    @ad.custom_vjp
+    def my_sin(x: ad.Tensor) -> ad.Tensor:
+        return ad.sin(x)
+
+    def fwd(x: ad.Tensor) -> tuple[ad.Tensor, ad.Tensor]:
+        return ad.sin(x), x
+
+    def bwd(res: ad.Tensor, g: ad.Tensor) -> tuple[ad.Tensor]:
+        calls.append(1)
+        return (g * ad.cos(res),)
+
+    my_sin.defvjp(fwd, bwd)
+    x, v = make([0.3, 1.1]), make([1.0, -2.0])
+    _, t = ad.jvp(my_sin, (x,), (v,))
+    _close(t.numpy(), np.cos(x.numpy()) * v.numpy(), 1e-6, 1e-6)
+    _, (hv,) = ad.hvp(lambda x: ad.sum(my_sin(x) ** 2), (x,), (v,))
+    assert calls  # the custom bwd ran on dual numbers
+    xn = x.numpy()
+    _close(hv.numpy(), 2 * np.cos(2 * xn) * v.numpy(), 1e-6, 1e-6)
