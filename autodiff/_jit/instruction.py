@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..engine import Primitive
+from .._core import Primitive
 
 __all__ = ["FUSED", "INLINE", "Instr"]
 

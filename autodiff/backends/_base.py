@@ -242,8 +242,12 @@ class Backend:
     ('numpy', True, 'numpy:cpu')
     """
 
+    #: the registered name (``"numpy"``): ``ad.set_backend(name)``, ``AUTODIFF_BACKEND``
     name: str = "?"
+    #: what to tell a user who lacks the library (``availability()`` gives the reason)
     install_hint: str = ""
+    #: arrays may live on different devices: operations check that their operands share
+    #: one (``device_of``); False skips that check on the hot path
     multi_device: bool = False
     #: operations build a graph that runs later (Dask, MLX): per-op costs differ
     lazy: bool = False
