@@ -62,7 +62,13 @@ EXTRA: dict[str, list[tuple[Callable[..., Any], tuple[Any, ...]]]] = {
     "argmin": [(lambda a: ad.argmin(a, axis=0, keepdims=True), (_X,))],
     "all": [(lambda a: ad.all(a > 0, axis=1), (_X,)), (lambda a: ad.all(a > -1), (_X,))],
     "any": [(lambda a: ad.any(a > 0, axis=0), (_X,))],
-    "count_nonzero": [(lambda a: ad.count_nonzero(a > 0, axis=1), (_X,))],
+    "count_nonzero": [
+        (lambda a: ad.count_nonzero(a > 0, axis=1), (_X,)),
+        # 0-d examples: a reduction over no axis (PyTorch reads axis=() as all axes)
+        (lambda a: ad.count_nonzero(a > 0), (_X[0, 0],)),
+    ],
+    "sum": [(lambda a: ad.sum(a), (_X[0, 0],)), (lambda a: ad.sum(a, axis=()), (_X,))],
+    "max": [(lambda a: ad.max(a, keepdims=True), (_X[0, 0],))],
     "argsort": [
         (lambda a: ad.argsort(a, axis=1), (_X,)),
         (lambda a: ad.argsort(a, axis=0, descending=True), (_X,)),

@@ -256,10 +256,13 @@ def shift_axes(name: str, param: str = "axis", none: str = "all", default: Any =
             return out, 0
         if axis is None and none == "keep":
             return call(xp, prim, x, *rest, **params), 0
-        if isinstance(axis, tuple | list) and not axis:
-            p[param] = ()
-        else:
-            p[param] = _shift(axis, nd, none)
+        p[param] = () if isinstance(axis, tuple | list) and not axis else _shift(axis, nd, none)
+        if p[param] == () and "keepdims" in p:
+            # a reduction over no axis (axis=(), or a 0-d example's axis=None) is one over
+            # a new size-1 axis: some libraries read an empty axis tuple as "all axes"
+            x = xp.expand_dims(x, axis=-1)
+            p[param] = x.ndim - 1
+            p["keepdims"] = False
         out = call(xp, prim, x, *rest, **p)
         return out, (tuple(0 for _ in out) if prim.nout > 1 else 0)
 
