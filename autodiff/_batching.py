@@ -30,7 +30,15 @@ from .engine import apply as _apply
 from .grad_mode import GRAD_ENABLED
 from .tensor import Tensor
 
-__all__ = ["BatchLevel", "BatchTensor", "VmapFallbackWarning", "batched", "unbatched", "unwrap"]
+__all__ = [
+    "BatchAns",
+    "BatchLevel",
+    "BatchTensor",
+    "VmapFallbackWarning",
+    "batched",
+    "unbatched",
+    "unwrap",
+]
 
 _new = object.__new__
 
@@ -123,7 +131,7 @@ class BatchLevel(Level):
                 else a
                 for a in args
             )
-            node = Node(prim, outs[0]._backend, inputs, params, res, inputs)
+            node = Node(prim, outs[0]._backend, inputs, params, BatchAns(self, outs), inputs)
             for i, t in enumerate(outs):
                 t._rg = True
                 t._node = node
@@ -187,6 +195,29 @@ class BatchLevel(Level):
         return tuple(xp.stack([p[k] for p in per], axis=0) for k in range(prim.nout)), (
             0,
         ) * prim.nout
+
+
+class BatchAns:
+    """A batched node's outputs as ``(batch, axis)`` pairs: the node keeps them without
+    holding the output tensors, which hold the node (a cycle would keep every batch
+    alive until the garbage collector runs); backward rebuilds the tensors."""
+
+    __slots__ = ("level", "parts")
+
+    def __init__(self, level: BatchLevel, outs: tuple[BatchTensor, ...] | list[Any]) -> None:
+        self.level = level
+        self.parts = tuple((t._val, t._bdim) for t in outs)
+
+    def rebuild(self, node: Node) -> Any:
+        """The outputs as tensors of the level, recorded as ``node``'s."""
+        outs = []
+        for i, (val, bdim) in enumerate(self.parts):
+            t = self.level.wrap(val, bdim)
+            t._rg = True
+            t._node = node
+            t._oi = i
+            outs.append(t)
+        return outs[0] if node.prim.nout == 1 else tuple(outs)
 
 
 def _data_error(t: BatchTensor, what: str) -> NoReturn:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _core, _tree, custom
-from ._batching import BatchLevel, BatchTensor, batched, unbatched, unwrap
+from ._batching import BatchAns, BatchLevel, BatchTensor, batched, unbatched, unwrap
 from ._interpose import enter
 from .engine import Node, Primitive
 from .grad_mode import GRAD_ENABLED
@@ -267,7 +267,7 @@ def record_custom(
         low = Primitive(prim.name, custom._no_forward, rule, nout=len(outs))
         vals = custom._record(low, [v for v, _ in low_in], vals, {})
     attached = [level.wrap(v, d) for v, (_, d) in zip(vals, low_out)]
-    ans = attached[0] if len(attached) == 1 else tuple(attached)
+    ans = BatchAns(level, attached)
     node = Node(prim, attached[0]._backend, tuple(inputs), params, ans, tuple(inputs))
     for i, t in enumerate(attached):
         t._rg = True

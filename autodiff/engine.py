@@ -807,6 +807,9 @@ def _is_complex(x: Any) -> bool:
 
 
 def _wrap_ans(node: Node, ans: Any, backend: Any) -> Any:
+    rebuild = getattr(ans, "rebuild", None)
+    if rebuild is not None:
+        return rebuild(node)  # a vmap node's outputs, kept without a cycle through the node
     if isinstance(ans, Tensor) or (isinstance(ans, tuple) and isinstance(ans[0], Tensor)):
         return ans  # recorded by a transform level (jvp): already its node's output(s)
     if node.prim.nout == 1:

@@ -33,17 +33,6 @@ import autodiff as ad
 BATCH = 128
 
 
-def _median(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def mlp_inputs() -> dict[str, Any]:
     from benchmarks.workloads import inputs
 
@@ -197,10 +186,19 @@ def run(data: dict[str, Any], repeats: int) -> dict[str, float]:
             got = _host(systems[name]())
             for k in ref:
                 np.testing.assert_allclose(got[k], ref[k], rtol=2e-3, atol=2e-5, err_msg=name)
-    return {
-        name: _median(fn, max(3, repeats // 10) if name == "loop" else repeats)
-        for name, fn in systems.items()
-    }
+    # round-robin: every system is timed once per round, so a change in the machine's
+    # load during the run reaches all of them alike and the ratios stay meaningful
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for fn in systems.values():
+        fn()
+    for r in range(repeats):
+        for name, fn in systems.items():
+            if name == "loop" and r % 5:
+                continue  # the slow loop: every fifth round
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main(quick: bool = False) -> dict[str, dict[str, float]]:

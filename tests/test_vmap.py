@@ -460,6 +460,11 @@ def test_jacobian_of_vmap_and_vmap_of_jacobian(rng: np.random.Generator) -> None
     X = make(rng.normal(size=(4, 3)))
     f = lambda r: r * ad.sum(r * r)  # noqa: E731
     close(ad.vmap(ad.jacobian(f))(X), loop(ad.jacobian(f), X))
+    # second order inside vmap: the rules' use of each node's output is recorded too
+    g = lambda r: ad.sum(ad.exp(r) * ad.tanh(r))  # noqa: E731
+    close(ad.vmap(ad.hessian(g))(X), loop(ad.hessian(g), X))
+    gg = lambda r: ad.grad(lambda r: ad.grad(g)(r).sum())(r)  # noqa: E731
+    close(ad.vmap(gg)(X), loop(gg, X))
 
 
 def test_jvp_and_vmap_compose(rng: np.random.Generator) -> None:
