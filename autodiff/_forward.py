@@ -49,6 +49,7 @@ from .tensor import Tensor, wrap
 __all__ = ["DualTensor", "JVPLevel", "dual"]
 
 _new = object.__new__
+_SCALARS = frozenset((int, float, bool, complex))
 _CURRENT_TRACER = CURRENT_TRACER.get
 
 
@@ -213,37 +214,117 @@ class JVPLevel(Level):
     kind = "jvp"
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
+        if prim.jvp is not None and prim.differentiable:
+            fast = self._fast(prim, args, params)
+            if fast is not None:
+                return fast
+        return self._general(prim, args, params)
+
+    def _fast(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
+        """One pass over raw arrays with the backend's ``xp`` when nothing but this
+        level is involved: every tensor argument a plain tensor or a dual of this level
+        over plain tensors, nothing on a tape, no ``ad.compile`` trace. ``None`` when
+        the general path must run."""
+        backend = None
+        datas: list[Any] = []
+        tans: list[Any] = []
+        has_tangent = False
+        for a in args:
+            cls = a.__class__
+            if cls is DualTensor:
+                if a._level is not self or a._rg:
+                    return None
+                p = a._primal
+                t = a._tangent
+                if p.__class__ is not Tensor or p._rg:
+                    return None
+                if t is None:
+                    tans.append(None)
+                else:
+                    if t.__class__ is not Tensor or t._rg:
+                        return None
+                    tans.append(t.data)
+                    has_tangent = True
+            elif cls is Tensor:
+                if a._rg:
+                    return None
+                p = a
+                tans.append(None)
+            elif cls in _SCALARS:
+                datas.append(a)
+                tans.append(None)
+                continue
+            else:
+                return None
+            if backend is None:
+                backend = p._backend
+            elif p._backend is not backend:
+                return None  # mixed backends: the general path raises the error
+            datas.append(p.data)
+        if not has_tangent or backend is None or _CURRENT_TRACER() is not None:
+            return None
+        xp = backend.xp
+        fwd = backend.kernels.get(prim) or prim.forward
+        jvp: Any = prim.jvp
+        try:
+            out = fwd(xp, *datas, **params) if params else fwd(xp, *datas)
+        except Exception as err:
+            raise _forward_error(prim, args, err) from err
+        tan = jvp(xp, tans, out, *datas, **params) if params else jvp(xp, tans, out, *datas)
+        if prim.nout == 1:
+            # the dual, its primal and its tangent built inline (this runs per operation)
+            d = _new(DualTensor)
+            d._level = self
+            d._primal = p = _new(Tensor)
+            p.data = out
+            p._backend = d._backend = backend
+            p._rg = d._rg = False
+            p._node = d._node = None
+            p._oi = d._oi = 0
+            p._grad = d._grad = None
+            p.name = d.name = None
+            p._hooks = d._hooks = None
+            if tan is None:
+                d._tangent = None
+            elif (
+                tan.__class__ is out.__class__ and tan.shape == out.shape and tan.dtype == out.dtype
+            ):
+                d._tangent = t = _new(Tensor)
+                t.data = tan
+                t._backend = backend
+                t._rg = False
+                t._node = None
+                t._oi = 0
+                t._grad = None
+                t.name = None
+                t._hooks = None
+            else:
+                d._tangent = _fit_raw(xp, backend, tan, out)
+            return d
+        return tuple(
+            dual(self, wrap(o, backend), _fit_raw(xp, backend, t, o)) for o, t in zip(out, tan)
+        )
+
+    def _general(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
+        """Primal and tangent as operations on tensors (recorded, traced, or processed
+        by the levels below), and a node at this level when an argument is on a tape."""
         primals: list[Any] = []
         tangents: list[Any] = []
         has_tangent = False
         rg = False  # an argument is on a tape: record a node at this level
-        fast = prim.jvp is not None
-        backend = None
         for a in args:
             if isinstance(a, DualTensor) and a._level is self:
                 p, t = a._primal, a._tangent
                 rg = rg or a._rg
-                if t is not None:
-                    has_tangent = True
-                    if fast and (t.__class__ is not Tensor or t._rg):
-                        fast = False
+                has_tangent = has_tangent or t is not None
             else:
                 p, t = a, None
                 if isinstance(a, Tensor):
                     rg = rg or a._rg
-            if fast and isinstance(p, Tensor):
-                if p.__class__ is not Tensor or p._rg:
-                    fast = False
-                elif backend is None:
-                    backend = p._backend
-                elif p._backend is not backend:
-                    fast = False  # mixed backends: the general path raises the error
             primals.append(p)
             tangents.append(t)
         differentiable = prim.differentiable and has_tangent
         record = rg and prim.differentiable and GRAD_ENABLED.get()
-        if fast and differentiable and not rg and _CURRENT_TRACER() is None:
-            return self._fast(prim, primals, tangents, params, backend)
         out = apply(prim, primals, params)
         if not differentiable:
             if not record:
@@ -273,31 +354,6 @@ class JVPLevel(Level):
                 d._node = node
                 d._oi = i
         return result
-
-    def _fast(
-        self,
-        prim: Primitive,
-        primals: list[Any],
-        tangents: list[Any],
-        params: Any,
-        backend: Any,
-    ) -> Any:
-        """One level, no trace, nothing on a tape: raw arrays and the backend's ``xp``."""
-        xp = backend.xp
-        datas = [p.data if isinstance(p, Tensor) else p for p in primals]
-        tans = [None if t is None else t.data for t in tangents]
-        fwd = backend.kernels.get(prim) or prim.forward
-        jvp: Any = prim.jvp
-        try:
-            out = fwd(xp, *datas, **params) if params else fwd(xp, *datas)
-        except Exception as err:
-            raise _forward_error(prim, primals, err) from err
-        tan = jvp(xp, tans, out, *datas, **params) if params else jvp(xp, tans, out, *datas)
-        if prim.nout == 1:
-            return dual(self, wrap(out, backend), _fit_raw(xp, backend, tan, out))
-        return tuple(
-            dual(self, wrap(o, backend), _fit_raw(xp, backend, t, o)) for o, t in zip(out, tan)
-        )
 
 
 def record_custom_jvp(
