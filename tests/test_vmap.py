@@ -122,6 +122,13 @@ def test_matmul_batched_and_unbatched(rng: np.random.Generator) -> None:
     close(ad.vmap(lambda x: x @ W)(X), loop(lambda x: x @ W, X))
     close(ad.vmap(lambda x, v: x @ v)(X, V), loop(lambda x, v: x @ v, X, V))
     close(ad.vmap(lambda w, x: w.T @ x[0], in_axes=(None, 0))(W, X), loop(lambda x: W.T @ x[0], X))
+    # contraction of size 1 (outer products, as per-example weight gradients are)
+    outer = lambda x: x[:, :1] @ x[:1, :]  # noqa: E731
+    close(ad.vmap(outer)(X), loop(outer, X))
+    u = make(rng.normal(size=(1,)))
+    V = make(rng.normal(size=(5, 1, 4)))
+    close(ad.vmap(lambda v: u @ v)(V), loop(lambda v: u @ v, V))
+    close(ad.vmap(lambda v: v.T @ u)(V), loop(lambda v: v.T @ u, V))
 
 
 def test_pytrees_in_and_out(rng: np.random.Generator) -> None:

@@ -55,7 +55,12 @@ def _matmul_batch(xp: Any, dims: Any, a: Any, b: Any) -> tuple[Any, int]:
         a = lift(xp, a, rank)
     if db is not None:
         b = lift(xp, b, rank)
-    out = xp.matmul(a, b)
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == 1 and b.shape[-2] == 1:
+        # a stack of outer products (a per-example weight gradient x^T g): the same
+        # products, without a batched matmul that BLAS runs one tiny matrix at a time
+        out = a * b
+    else:
+        out = xp.matmul(a, b)
     if vec_b:
         out = xp.squeeze(out, axis=-1)
     if vec_a:
