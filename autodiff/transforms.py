@@ -407,9 +407,6 @@ def jacobian(
         raise ValueError(f"mode must be 'auto', 'rev' or 'fwd', got {mode!r}.")
 
     def jac(*args: Any) -> Any:
-        from .creation import eye
-        from .ops.shape import reshape, stack
-
         nums = _argnums(argnums, len(args))
         chosen = tuple(args[n] for n in nums)
         leaves, structure = _tree.flatten(chosen)
@@ -430,18 +427,7 @@ def jacobian(
         if forward:
             outs, out_structure, blocks = _jac_fwd(fn, leaves)
         else:
-            blocks = [[None] * len(watched) for _ in outs]
-            for o_i, o in enumerate(outs):
-                basis = eye(o.size, dtype=o.dtype, device=o.device)
-                rows: list[list[Any]] = []
-                for k in range(o.size):
-                    cts = [
-                        reshape(basis[k, ...], o.shape) if q == o_i else _zeros_like(p)
-                        for q, p in enumerate(outs)
-                    ]
-                    rows.append(_vjp_core(outs, watched, cts, retain=True))
-                for i, x in enumerate(watched):
-                    blocks[o_i][i] = reshape(stack([r[i] for r in rows]), (*o.shape, *x.shape))
+            blocks = _jac_rev(outs, watched)
         single = isinstance(argnums, int)
         per_out = [
             (_tree.unflatten(structure, b)[0] if single else _tree.unflatten(structure, b))
@@ -459,38 +445,67 @@ def _check_floating(outs: list[Any]) -> None:
 
 
 def _jac_fwd(fn: Callable[..., Any], leaves: list[Any]) -> tuple[list[Any], Any, list[list[Any]]]:
-    """Forward-mode Jacobian: one ``jvp`` per input basis vector (a column)."""
+    """Forward-mode Jacobian: ``vmap`` of ``jvp`` over the input basis vectors (all the
+    columns of one input in one batched pass, no Python loop over them)."""
+    from ._vmap import vmap
     from .creation import eye, zeros
-    from .ops.shape import reshape, stack
+    from .ops.shape import reshape
 
     outs: list[Any] | None = None
     out_structure: Any = None
-    columns: list[list[list[Any]]] = []
+    columns: list[list[Any] | None] = []
     for i, x in enumerate(leaves):
-        basis = eye(x.size, dtype=x.dtype, device=x.device)
-        cols = []
-        for j in range(x.size):
-            tangents = [
-                reshape(basis[j, ...], x.shape) if k == i else None for k in range(len(leaves))
-            ]
-            out, t_out = jvp(fn, tuple(leaves), tuple(tangents))
-            if outs is None:
-                outs, out_structure = _tree.flatten(out)
-                _check_floating(outs)
-            cols.append(_tree.flatten(t_out)[0])
+        if not isinstance(x, Tensor) or x.size == 0:
+            columns.append(None)
+            continue
+        basis = reshape(eye(x.size, dtype=x.dtype, device=x.device), (x.size, *x.shape))
+
+        def column(t: Any, i: int = i) -> Any:
+            tangents = [t if k == i else None for k in range(len(leaves))]
+            return jvp(fn, tuple(leaves), tuple(tangents))[1]
+
+        t_out = vmap(column, out_axes=-1)(basis)
+        cols, out_structure = _tree.flatten(t_out)
+        _check_floating(cols)
+        if outs is None:
+            outs = [reshape(c[..., 0], c.shape[:-1]) for c in cols]  # shapes and dtypes
         columns.append(cols)
     if outs is None:  # every input is empty: the shapes come from one call
         outs, out_structure = _tree.flatten(fn(*leaves))
         _check_floating(outs)
     blocks: list[list[Any]] = [[None] * len(leaves) for _ in outs]
-    for i, (x, cols) in enumerate(zip(leaves, columns)):
+    for i, (x, per_out) in enumerate(zip(leaves, columns)):
         for o_i, o in enumerate(outs):
-            if cols:
-                col = stack([c[o_i] for c in cols], axis=-1)
-                blocks[o_i][i] = reshape(col, (*o.shape, *x.shape))
+            if per_out is not None:
+                blocks[o_i][i] = reshape(per_out[o_i], (*o.shape, *x.shape))
             else:
                 blocks[o_i][i] = zeros((*o.shape, *x.shape), dtype=o.dtype, device=o.device)
     return outs, out_structure, blocks
+
+
+def _jac_rev(outs: list[Any], watched: list[Any]) -> list[list[Any]]:
+    """Reverse-mode Jacobian: ``vmap`` of the VJP over the output basis vectors (all
+    the rows of one output in one batched backward pass)."""
+    from ._vmap import vmap
+    from .creation import eye, zeros
+    from .ops.shape import reshape
+
+    blocks: list[list[Any]] = [[None] * len(watched) for _ in outs]
+    for o_i, o in enumerate(outs):
+        if o.size == 0:
+            for i, x in enumerate(watched):
+                blocks[o_i][i] = zeros((*o.shape, *x.shape), dtype=o.dtype, device=o.device)
+            continue
+        basis = reshape(eye(o.size, dtype=o.dtype, device=o.device), (o.size, *o.shape))
+
+        def row(c: Any, o_i: int = o_i) -> Any:
+            cts = [c if q == o_i else _zeros_like(p) for q, p in enumerate(outs)]
+            return tuple(_vjp_core(outs, watched, cts, retain=True))
+
+        rows = vmap(row)(basis)
+        for i, x in enumerate(watched):
+            blocks[o_i][i] = reshape(rows[i], (*o.shape, *x.shape))
+    return blocks
 
 
 def _zeros_forward(xp: Any, a: Any) -> Any:
