@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._core import primitive
-from .._info import __array_namespace_info__
+from ..creation import _device_default, zeros
 from ..creation import var as named_leaf
-from ..creation import zeros
 from ..engine import apply1
 from ..tensor import Tensor
 from ._rules import dense_jvp, linear, shift_axes
@@ -351,7 +350,7 @@ def _arg(prim: Any, x: Any, axis: int | None, keepdims: bool) -> Tensor:
     if x.size == 0:  # nothing to compare: answered here (MLX refuses any empty argmax)
         kept = 1 if keepdims else None
         shape = tuple(kept if i == axis else n for i, n in enumerate(x.shape))
-        index = __array_namespace_info__().default_dtypes(device=x.device)["indexing"]
+        index = _device_default(x._backend, x.device, "indexing")
         return zeros(tuple(n for n in shape if n is not None), dtype=index, device=x.device)
     return apply1(prim, x, {"axis": axis, "keepdims": bool(keepdims)})
 
