@@ -25,6 +25,8 @@ __all__ = [
     "get_backend",
     "get_default_dtype",
     "get_device",
+    "move_array",
+    "resolve_device",
     "set_backend",
     "set_default_dtype",
     "use_backend",
@@ -314,3 +316,66 @@ def get_default_dtype(backend: Backend | None = None) -> DType:
     if _default_float is not None:
         return _default_float
     return (backend or get_backend()).default_float
+
+
+# -- devices ------------------------------------------------------------------
+
+
+def resolve_device(spec: Any, default_backend: Backend | None = None) -> Device:
+    """Turn ``spec`` (``Device``, ``"mlx:gpu"``, ``"cpu"``, a native device) into a ``Device``.
+
+    A bare label (``"cpu"``) means that device of ``default_backend`` (the current
+    backend when None).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._config import resolve_device
+    >>> str(resolve_device("numpy:cpu"))
+    'numpy:cpu'
+    >>> str(resolve_device("cpu", ad.backends.get("numpy")))
+    'numpy:cpu'
+    """
+    if isinstance(spec, Device):
+        return backends.get(spec.backend).device(spec)
+    if isinstance(spec, str):
+        head, _, rest = spec.partition(":")
+        if rest and head in backends.registered():
+            return backends.get(head).device(rest)
+    backend = default_backend if default_backend is not None else current().backend
+    return backend.device(spec)
+
+
+def move_array(data: Any, src: Backend, dst: Device) -> Any:
+    """Copy a native array of ``src`` onto ``dst`` (DLPack when possible, else the host).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import autodiff as ad
+    >>> from autodiff._config import move_array
+    >>> numpy_backend = ad.backends.get("numpy")
+    >>> move_array(np.array([1.0, 2.0]), numpy_backend, numpy_backend.device("cpu")).tolist()
+    [1.0, 2.0]
+    """
+    target = backends.get(dst.backend)
+    if target is src:
+        return data.to_device(dst.native)
+    if src.name != "mlx" and dst.label == "cpu" and hasattr(data, "__dlpack__"):
+        # zero-copy where both libraries speak DLPack on the same device
+        from_dlpack = getattr(target.xp, "from_dlpack", None)
+        if from_dlpack is not None:
+            try:
+                out = from_dlpack(data)
+                if target.dtype_of(out) is src.dtype_of(data):  # never narrow on the way
+                    return out
+            except (
+                TypeError,
+                ValueError,
+                RuntimeError,
+                BufferError,
+                AttributeError,
+                NotImplementedError,
+            ):
+                pass
+    return target.asarray(src.to_numpy(data), device=dst)

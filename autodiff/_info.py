@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtypes, backends
-from ._config import current, get_default_dtype
+from ._config import current, get_default_dtype, resolve_device
 from ._dtypes import DType
 from .tensor import Tensor, wrap
 
@@ -299,8 +299,6 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> T
     >>> ad.from_dlpack(np.arange(3.0)).tolist()
     [0.0, 1.0, 2.0]
     """
-    from ._move import resolve_device
-
     if isinstance(x, Tensor):
         x = x.data
     if device is None:
@@ -409,8 +407,6 @@ class Info:
     def _backend(self, device: Any) -> Any:
         if device is None:
             return current().backend, current().device
-        from ._move import resolve_device
-
         dev = resolve_device(device)
         return backends.get(dev.backend), dev
 

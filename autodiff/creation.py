@@ -5,9 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from . import _dtypes
-from ._config import current, get_default_dtype
-from ._move import resolve_device
+from . import _dtypes, backends
+from ._config import current, get_default_dtype, resolve_device
+from ._info import default_dtypes_for
 from .backends import Backend, Device
 from .tensor import Tensor, wrap
 
@@ -35,8 +35,6 @@ def _target(device: Any) -> tuple[Backend, Device]:
         sel = current()
         return sel.backend, sel.device
     dev = resolve_device(device)
-    from . import backends
-
     return backends.get(dev.backend), dev
 
 
@@ -117,8 +115,6 @@ def _from_python(obj: Any, backend: Backend, dev: Device, copy: Any) -> Any:
     # the backend (or this device) lacks a 64-bit dtype its own inference would pick
     # (MLX has no complex128; array_api_strict's no_float64 device has no float64):
     # infer on the host, then create in the device's defaults
-    from ._info import default_dtypes_for
-
     host = np.asarray(obj)
     key = _KIND_DEFAULT.get(host.dtype.kind)
     if key is None:
@@ -135,8 +131,6 @@ def _from_python(obj: Any, backend: Backend, dev: Device, copy: Any) -> Any:
 
 
 def _device_default(backend: Backend, dev: Device, key: str = "real floating") -> Any:
-    from ._info import default_dtypes_for
-
     return default_dtypes_for(backend, dev)[key]
 
 

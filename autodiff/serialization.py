@@ -33,7 +33,7 @@ import numpy as np
 import autodiff as ad
 
 from . import _dtypes
-from ._move import resolve_device
+from ._config import resolve_device
 
 __all__ = ["MAX_DEPTH", "MAX_MANIFEST_BYTES", "CheckpointError", "load", "save"]
 

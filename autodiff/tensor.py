@@ -791,7 +791,6 @@ def wrap(data: Any, backend: Any) -> Tensor:
 
 
 # Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
-from . import _move as _mv  # noqa: E402
 from . import _views as _vw  # noqa: E402
 from .engine import CURRENT_TRACER as _CURRENT_TRACER  # noqa: E402
 from .engine import TRACING as _TRACING  # noqa: E402
@@ -801,5 +800,6 @@ from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
+from .ops import move as _mv  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
 from .ops import transcendental as _tr  # noqa: E402

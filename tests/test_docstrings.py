@@ -48,7 +48,7 @@ MODULES = (
     "autodiff.viz",
     "autodiff._config",
     "autodiff._compute",
-    "autodiff._move",
+    "autodiff.ops.move",
     "autodiff._jit.compile",
     "autodiff._jit.trace",
     "autodiff._jit.graph",
