@@ -399,3 +399,37 @@ def test_custom_vjp_under_jvp_forward_of_fwd_and_hvp_through_bwd() -> None:
     assert calls  # the custom bwd ran on dual numbers
     xn = x.numpy()
     _close(hv.numpy(), 2 * np.cos(2 * xn) * v.numpy(), 1e-6, 1e-6)
+
+
+def test_vmap_of_jvp_and_jvp_of_vmap(rng: np.random.Generator) -> None:
+    A = make(rng.standard_normal((4, 4)))
+
+    def g(x: ad.Tensor) -> ad.Tensor:
+        return ad.tanh(A @ x) * x
+
+    x = make(rng.standard_normal(4))
+    ts = make(rng.standard_normal((3, 4)))
+    batched = ad.vmap(lambda t: ad.jvp(g, (x,), (t,))[1])(ts)
+    xs = make(rng.standard_normal((3, 4)))
+    _, jv = ad.jvp(ad.vmap(g), (xs,), (ts,))
+    _, atol, rtol = _tol()
+    for k in range(3):
+        one = ad.jvp(g, (x,), (ts[k],))[1]
+        _close(batched[k].numpy(), one.numpy(), atol, rtol)
+        _close(jv[k].numpy(), ad.jvp(g, (xs[k],), (ts[k],))[1].numpy(), atol, rtol)
+
+
+def test_hessian_of_several_arguments_matches_reverse_over_reverse(
+    rng: np.random.Generator,
+) -> None:
+    def f(a: ad.Tensor, b: ad.Tensor) -> ad.Tensor:
+        return ad.sum(ad.sin(a)[:, None] * b**2) + ad.sum(a**3)
+
+    a, b = make(rng.standard_normal(3)), make(rng.standard_normal((3, 2)))
+    H = ad.hessian(f, argnums=(0, 1))(a, b)
+    R = ad.jacobian(ad.grad(f, argnums=(0, 1)), argnums=(0, 1), mode="rev")(a, b)
+    _, atol, rtol = _tol()
+    for i in range(2):
+        for j in range(2):
+            assert H[i][j].shape == R[i][j].shape
+            _close(H[i][j].numpy(), R[i][j].numpy(), atol, rtol)
