@@ -428,3 +428,24 @@ def test_a_hot_program_goes_to_torch_compile(monkeypatch: pytest.MonkeyPatch) ->
         np.testing.assert_allclose(f(x).numpy(), want, rtol=1e-12)
     (program,) = f._programs.values()
     assert program.fast, program.fast_error  # the backend's compiled program, in use
+
+
+def test_a_gradients_seed_reads_only_the_outputs_shape() -> None:
+    """``ad.grad``'s seed is ``ones_like`` of the output: the program makes it from the
+    traced shape, so a linear function's compiled gradient keeps no forward operation
+    (reading the output made dead-code elimination keep the whole forward pass)."""
+
+    def chain(t: ad.Tensor) -> ad.Tensor:
+        for _ in range(5):
+            t = t * 0.5 + 1.0
+        return ad.sum(t)
+
+    f = ad.compile(ad.grad(chain), fuse=False, buffers=False)
+    for _ in range(3):
+        x = make(R.normal(size=3))
+        got = f(x)
+        _close(got, ad.grad(chain)(x))
+    np.testing.assert_allclose(got.numpy(), np.full(3, 0.5**5), rtol=rtol())
+    (program,) = f._programs.values()
+    names = [ins.prim.name for ins in program.code]
+    assert "add" not in names and names.count("multiply") == 5, names

@@ -10,6 +10,7 @@ that function to the backend's own compiler on the first replay.
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -40,8 +41,40 @@ _OPERATORS = {
 }
 
 
+#: primitives that read only their operand's shape, dtype and device (``ad.grad``'s seed,
+#: the zero gradient of an ignored input): name -> the namespace's creation function
+_SHAPE_ONLY = {"ones_like": "ones", "zeros_like": "zeros"}
+
+
+def _create(name: str, shape: tuple[int, ...], dtype: Any, device: Any, xp: Any) -> Any:
+    if device is None:
+        return getattr(xp, name)(shape, dtype=dtype)
+    return getattr(xp, name)(shape, dtype=dtype, device=device)
+
+
+def creations_from_shapes(code: list[Instr], values: dict[int, Any]) -> list[Instr]:
+    """Pass 1: ``ones_like(x)`` and ``zeros_like(x)`` become ``ones(shape, dtype, device)``
+    with ``x``'s, fixed for the trace's signature. They read nothing else of ``x``, so
+    dead-code elimination no longer keeps the whole computation of ``x`` for them (the
+    seed of ``ad.grad`` is ``ones_like`` of the output: a linear function's gradient
+    needs no forward pass)."""
+    out = []
+    for ins in code:
+        name = _SHAPE_ONLY.get(ins.prim.name)
+        plain = len(ins.ins) == 1 and ins.params is None and ins.fwd is ins.prim.forward
+        value = values.get(ins.ins[0]) if name is not None and plain else None
+        shape = getattr(value, "shape", None)
+        if name is None or value is None or shape is None:
+            out.append(ins)
+            continue
+        device = getattr(value, "device", None)
+        fwd = functools.partial(_create, name, tuple(shape), value.dtype, device)
+        out.append(Instr(ins.prim, fwd, ins.xp, (), ins.outs, ins.backend))
+    return out
+
+
 def eliminate_dead_code(code: list[Instr], keep: set[int]) -> list[Instr]:
-    """Pass 1: the instructions the results need, in program order.
+    """Pass 2: the instructions the results need, in program order.
 
     Walks the trace backwards from ``keep`` (the slots the program returns or writes
     back): an instruction stays when one of its outputs is needed, and then its operands
@@ -60,7 +93,7 @@ def eliminate_dead_code(code: list[Instr], keep: set[int]) -> list[Instr]:
 
 
 def traced_values(tracer: _Tracer) -> dict[int, Any]:
-    """Pass 2: every slot's value in the traced call (its shape, dtype and memory
+    """Every slot's value in the traced call (its shape, dtype and memory
     layout), which the backend's passes read to decide what to fuse or buffer."""
     values: dict[int, Any] = {}
     for array in tracer.keep:
@@ -166,8 +199,8 @@ class Program:
         keep = {r[1] for r in out_refs if r[0] == "slot"} | {
             w[2] for w in writes if w[2] is not None
         }
-        code = eliminate_dead_code(tracer.code, keep)
         values = traced_values(tracer)
+        code = eliminate_dead_code(creations_from_shapes(tracer.code, values), keep)
         code, self.allocate = backend_passes(code, values, tracer.literals, keep, fuse, buffers)
         self.fused = sum(1 for ins in code if ins.prim is FUSED)
         mark_last_uses(code, keep)
