@@ -21,7 +21,17 @@ def _move_vjp(xp: Any, g: Any, ans: Any, a: Any, dst: Device, src: Device) -> tu
     return (move_array(g, backends.get(dst.backend), src),)
 
 
-move_p = primitive("to_device", lambda xp, a, dst, src: a, _move_vjp)
+def _move_jvp(xp: Any, tangents: Any, ans: Any, a: Any, dst: Device, src: Device) -> Any:
+    # the tangent goes where the output lives
+    t = tangents[0]
+    if t is None:
+        return None
+    if isinstance(t, Tensor):
+        return to_device(t, dst)
+    return move_array(t, backends.get(src.backend), dst)
+
+
+move_p = primitive("to_device", lambda xp, a, dst, src: a, _move_vjp, jvp=_move_jvp)
 
 
 def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
