@@ -20,12 +20,7 @@ import math as _math
 import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-# tensor first: it completes its own imports of the engine and the ops
-# isort: off
-from .tensor import Tensor
-
-# isort: on
-from . import _core, backends, engine, fft, linalg
+from . import _core, _methods, backends, engine, fft, linalg
 from ._batching import VmapFallbackWarning
 from ._compute import compute
 from ._config import (
@@ -64,6 +59,7 @@ from ._info import (
 from ._jit.compile import CompiledFunction, TraceError, compile
 from ._jit.graph import Graph, Placeholder, placeholder
 from ._vmap import vmap
+from .anomaly import AnomalyError, detect_anomaly
 from .backends import Backend, BackendUnavailableError, Device
 from .creation import (
     arange,
@@ -213,7 +209,13 @@ from .ops.transcendental import (
     tan,
     tanh,
 )
+from .serialization import load, save
+from .tensor import Tensor
 from .transforms import grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad, vjp
+
+# isort: split
+# the layers above use only the public namespace, complete once the imports above ran
+from . import data, nn, optim, viz
 
 __version__ = "0.1.0"
 __array_api_version__ = "2024.12"
@@ -226,11 +228,6 @@ nan = _math.nan
 newaxis = None
 
 _core.NAMESPACE = _sys.modules[__name__]
-
-# layers above the core use only the namespace defined above
-from . import data, nn, optim, viz  # noqa: E402
-from .anomaly import AnomalyError, detect_anomaly  # noqa: E402
-from .serialization import load, save  # noqa: E402
 
 #: public submodules imported on first attribute access, so ``ad.testing.check_grads``
 #: works after ``import autodiff`` alone without making that import heavier

@@ -1,6 +1,18 @@
-"""Method forms of namespace functions: ``x.prod()``, ``x.var()``, ``x.clip(0, 1)`` ...
+"""``Tensor``'s operators and methods, bound onto the class once the ops exist.
 
-``Tensor`` inherits them from ``TensorMethods``, so editors and mypy see every one.
+``autodiff/tensor.py`` defines the tensor record; the operators (``x + y``, ``x[k]``,
+``x += y`` ...), the constructor, ``backward`` and the methods need the engine and the
+ops, which import ``tensor``. So they are written above the ops, in subclasses of
+``Tensor`` that are never instantiated (``TensorOperators`` in ``_operators.py``,
+``TensorMethods`` here), and ``bind()`` copies the very same functions onto
+``Tensor`` when ``autodiff`` is imported (as JAX binds its array methods): a method call
+costs what it would cost had the method been written in the class body. ``Tensor``
+declares every one of them for type checkers and editors (``tensor.py``'s
+``TYPE_CHECKING`` block), and mypy checks each implementation here against that
+declaration, as an override.
+
+``TensorMethods`` holds the method forms of namespace functions: ``x.prod()``,
+``x.var()``, ``x.clip(0, 1)`` ...
 Each method calls the namespace function of the same meaning (``ad.prod`` ...), so
 values and gradients are those of the function; keyword names are the namespace's
 (``axis=``, ``keepdims=``). PyTorch's spellings are accepted where they cannot change
@@ -15,14 +27,14 @@ instead of silently giving another number. The table of methods is in
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import autodiff as ad
 
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from ._operators import TensorOperators
+from .tensor import Tensor
 
-__all__ = ["TensorMethods"]
+__all__ = ["TensorMethods", "bind"]
 
 
 def _axis(name: str, axis: Any, dim: Any) -> Any:
@@ -61,20 +73,10 @@ _TUPLE_RESULT = (
 )
 
 
-class TensorMethods:
-    """Method forms of namespace functions, inherited by ``Tensor``."""
+class TensorMethods(Tensor):
+    """Method forms of namespace functions (bound onto ``Tensor`` by ``bind``)."""
 
     __slots__ = ()
-
-    if TYPE_CHECKING:  # what the methods use of Tensor, for the type checker
-
-        @property
-        def shape(self) -> tuple[int, ...]: ...
-        @property
-        def ndim(self) -> int: ...
-        @property
-        def device(self) -> Any: ...
-        def __mul__(self, other: Any) -> Tensor: ...
 
     # -- reductions ------------------------------------------------------------
     def sum(
@@ -431,3 +433,22 @@ def _stat_axis(name: str, axis: Any, dim: Any, correction: float | None) -> Any:
             f"correction=1 (unbiased), the standard's and NumPy's to 0."
         )
     return _axis(name, axis, dim)
+
+
+#: class plumbing that ``bind`` never copies (``__hash__``: a class that defines
+#: ``__eq__`` gets ``__hash__ = None``; ``Tensor`` keeps ``object.__hash__``)
+_NOT_BOUND = frozenset(("__module__", "__qualname__", "__doc__", "__slots__", "__hash__"))
+
+
+def bind() -> None:
+    """Put the operators and methods defined here on ``Tensor`` (the same function
+    objects: no indirection per call). ``autodiff/__init__.py`` calls it once the ops
+    exist; calling it again changes nothing."""
+    for cls in (TensorOperators, TensorMethods):
+        for name, member in vars(cls).items():
+            if name in _NOT_BOUND or not (callable(member) or isinstance(member, property)):
+                continue
+            setattr(Tensor, name, member)
+
+
+bind()

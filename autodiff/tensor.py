@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import _core, backends
+from ._core import CURRENT_TRACER as _CURRENT_TRACER
+from ._core import TRACING as _TRACING
 from ._dtypes import DType
-from ._methods import TensorMethods
+from .grad_mode import is_grad_enabled as _grad_enabled
 
 __all__ = ["Tensor", "init_leaf", "wrap"]
 
 _new = object.__new__
 
 
-class Tensor(TensorMethods):
+class Tensor:
     """An N-d array of one backend that can take part in differentiation.
 
     Create tensors with ``ad.tensor``, ``ad.var``, ``ad.constant`` or any
@@ -63,19 +66,6 @@ class Tensor(TensorMethods):
     _grad: Tensor | None
     name: str | None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None
-
-    def __init__(
-        self,
-        data: Any,
-        *,
-        dtype: Any = None,
-        device: Any = None,
-        requires_grad: bool = False,
-    ) -> None:
-        from .creation import tensor
-
-        made = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-        init_leaf(self, made.data, made._backend, made._rg)
 
     # -- attributes ----------------------------------------------------------
     @property
@@ -152,70 +142,6 @@ class Tensor(TensorMethods):
     def grad_fn(self) -> str | None:
         """Name of the primitive that made this tensor (None for leaves)."""
         return None if self._node is None else self._node.prim.name
-
-    # -- reverse mode ----------------------------------------------------------
-    def backward(
-        self,
-        grad: Any = None,
-        *,
-        retain_graph: bool = False,
-        create_graph: bool = False,
-    ) -> Any:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
-
-        Parameters
-        ----------
-        grad : Tensor or array-like, optional
-            The cotangent; required unless the tensor has a single element.
-        retain_graph : bool
-            Keep the graph so backward can run through it again.
-        create_graph : bool
-            Record the backward pass, so gradients can be differentiated again.
-
-        Returns
-        -------
-        Gradients
-            This call's gradients, by leaf tensor or leaf name.
-
-        Examples
-        --------
-        >>> import autodiff as ad
-        >>> x = ad.var("x", 3.0)
-        >>> grads = (x * x + x).backward()
-        >>> float(grads["x"])
-        7.0
-        """
-        from .engine import Gradients, backward
-
-        if not self._rg:
-            raise RuntimeError(
-                "backward() called on a tensor that does not require grad: no input of the "
-                "computation requires grad. Create inputs with requires_grad=True or ad.var()."
-            )
-        if grad is None:
-            if self.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient works only on a single-element tensor; "
-                    f"this one has shape {self.shape}. Reduce it first (e.g. y.sum()."
-                    f"backward()) or pass grad= of shape {self.shape}."
-                )
-            g = self._backend.xp.ones_like(self.data)
-        else:
-            g = (
-                grad.data
-                if isinstance(grad, Tensor)
-                else self._backend.asarray(grad, dtype=self.dtype, device=self.device)
-            )
-            if tuple(g.shape) != self.shape:
-                raise ValueError(
-                    f"backward(): grad has shape {tuple(g.shape)} but the tensor has shape "
-                    f"{self.shape}; they must match."
-                )
-        root_grad: Any = g
-        if create_graph:
-            root_grad = grad if isinstance(grad, Tensor) else wrap(g, self._backend)
-        items = backward([self], [root_grad], retain_graph=retain_graph, create_graph=create_graph)
-        return Gradients(items)
 
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """Call ``fn(grad)`` when the gradient for this tensor is computed.
@@ -309,14 +235,13 @@ class Tensor(TensorMethods):
         return (self[i] for i in range(self.data.shape[0]))
 
     def __array_namespace__(self, *, api_version: str | None = None) -> Any:
-        import autodiff
-
-        if api_version is not None and api_version not in autodiff.SUPPORTED_API_VERSIONS:
+        namespace = _core.NAMESPACE
+        if api_version is not None and api_version not in namespace.SUPPORTED_API_VERSIONS:
             raise ValueError(
                 f"api_version {api_version!r} is not supported; autodiff implements "
-                f"{', '.join(autodiff.SUPPORTED_API_VERSIONS)}."
+                f"{', '.join(namespace.SUPPORTED_API_VERSIONS)}."
             )
-        return autodiff
+        return namespace
 
     def __dlpack__(
         self,
@@ -444,287 +369,212 @@ class Tensor(TensorMethods):
 
     __hash__ = object.__hash__
 
-    # -- operators (the primitives live in autodiff.ops) -------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return _apply2(_ew.add_p, self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return _apply2(_ew.add_p, other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _apply2(_ew.sub_p, self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return _apply2(_ew.sub_p, other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        if other is self:
-            # x * x: one primitive whose rule is 2 x g, not two products and a sum
-            return _apply1(_ew.square_p, self)
-        return _apply2(_ew.mul_p, self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return _apply2(_ew.mul_p, other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _apply2(_ew.div_p, self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return _apply2(_ew.div_p, other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return _apply2(_ew.pow_p, self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return _apply2(_ew.pow_p, other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return _la.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return _la.matmul(other, self)
-
-    def __floordiv__(self, other: Any) -> Tensor:
-        return _apply2(_ew.floor_divide_p, self, other)
-
-    def __rfloordiv__(self, other: Any) -> Tensor:
-        return _apply2(_ew.floor_divide_p, other, self)
-
-    def __mod__(self, other: Any) -> Tensor:
-        return _apply2(_ew.remainder_p, self, other)
-
-    def __rmod__(self, other: Any) -> Tensor:
-        return _apply2(_ew.remainder_p, other, self)
-
-    def __and__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_and_p, self, other)
-
-    def __rand__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_and_p, other, self)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_or_p, self, other)
-
-    def __ror__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_or_p, other, self)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_xor_p, self, other)
-
-    def __rxor__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_xor_p, other, self)
-
-    def __lshift__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_left_shift_p, self, other)
-
-    def __rlshift__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_left_shift_p, other, self)
-
-    def __rshift__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_right_shift_p, self, other)
-
-    def __rrshift__(self, other: Any) -> Tensor:
-        return _apply2(_ew.bitwise_right_shift_p, other, self)
-
-    def __invert__(self) -> Tensor:
-        return _apply1(_ew.bitwise_invert_p, self)
-
-    # in-place operators: the tensor object is rebound to the result (see _inplace)
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.add_p, other)
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.sub_p, other)
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.mul_p, other)
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.div_p, other)
-
-    def __ipow__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.pow_p, other)
-
-    def __ifloordiv__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.floor_divide_p, other)
-
-    def __imod__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.remainder_p, other)
-
-    def __iand__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.bitwise_and_p, other)
-
-    def __ior__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.bitwise_or_p, other)
-
-    def __ixor__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.bitwise_xor_p, other)
-
-    def __ilshift__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.bitwise_left_shift_p, other)
-
-    def __irshift__(self, other: Any) -> Tensor:
-        return self._inplace(_ew.bitwise_right_shift_p, other)
-
-    def __imatmul__(self, other: Any) -> Tensor:
-        return self._inplace(None, other)
-
-    def _inplace(self, prim: Any, other: Any) -> Tensor:
-        """``x op= y``: rebind ``x`` to ``x op y``, which must keep x's shape and dtype.
-
-        As with ``x[key] = v``, the memory of ``x`` is not written: ``x.data`` becomes the
-        new array and, when recording, ``x`` becomes a non-leaf whose graph holds the old
-        value, while operations recorded before keep the value they used. A view writes
-        through to its base, and every live view of the base sees the new value (see
-        ``autodiff._views``). A leaf that requires grad can be updated only under
-        ``ad.no_grad()``.
-        """
-        recording = _grad_enabled()
-        if self._node is None and self._rg and recording:
-            raise RuntimeError(
-                "a leaf tensor that requires grad is being used in an in-place operation: "
-                "update it under `with ad.no_grad():`, or compute a new tensor (x = x + y)."
-            )
-        with _vw.WRITE_LOCK:  # read, compute and rebind as one step (threads)
-            self._inplace_locked(prim, other)
-        return self
-
-    def _inplace_locked(self, prim: Any, other: Any) -> None:
-        old = wrap(self.data, self._backend)
-        old._rg, old._node, old._oi = self._rg, self._node, self._oi
-        out = _la.matmul(old, other) if prim is None else _apply2(prim, old, other)
-        if out.shape != self.shape:
-            raise ValueError(
-                f"an in-place operation cannot change the shape of a tensor: {self.shape} "
-                f"would become {out.shape}; write x = x op y instead."
-            )
-        if out.dtype is not self.dtype:
-            if not self._backend.inplace_casts(self.dtype, out.dtype):
-                raise TypeError(
-                    f"an in-place operation cannot change the dtype of a tensor: "
-                    f"{self.dtype.name} would become {out.dtype.name}; cast first or write "
-                    "x = x op y instead."
-                )
-            # as the backend does in place (NumPy: int32 += int64 stays int32)
-            out = _sh.astype(out, self.dtype)
-        _ix.assign(self, out)
-
-    def __neg__(self) -> Tensor:
-        return _apply1(_ew.neg_p, self)
-
-    def __pos__(self) -> Tensor:
-        return _apply1(_ew.pos_p, self)
-
-    def __abs__(self) -> Tensor:
-        return _apply1(_ew.abs_p, self)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _apply2(_ew.equal_p, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _apply2(_ew.not_equal_p, self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return _apply2(_ew.less_p, self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _apply2(_ew.less_equal_p, self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return _apply2(_ew.greater_p, self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _apply2(_ew.greater_equal_p, self, other)
-
-    def __getitem__(self, key: Any) -> Tensor:
-        return _ix.getitem(self, key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """``x[key] = value``: rebinds ``x`` to a new value (see ``autodiff.ops.indexing.setitem``)."""
-        _ix.setitem(self, key, value)
-
-    # -- method forms users know ---------------------------------------------------
-    @property
-    def T(self) -> Tensor:
-        """Transpose of a tensor with at most two dimensions."""
-        if self.ndim > 2:
-            raise ValueError(
-                f".T needs a tensor with at most 2 dimensions, got {self.ndim}; use .mT to "
-                "transpose the last two axes or .transpose(axes)."
-            )
-        return _sh.permute_dims(self, tuple(range(self.ndim))[::-1])
-
-    @property
-    def mT(self) -> Tensor:
-        """Transpose of the last two axes (a stack of matrices)."""
-        return _sh.matrix_transpose(self)
-
-    # sum, mean, max, min, prod, var, clip ... : see TensorMethods (autodiff/_methods.py)
-
-    def exp(self) -> Tensor:
-        """Elementwise e**x."""
-        return _apply1(_tr.exp_p, self)
-
-    def log(self) -> Tensor:
-        """Elementwise natural logarithm."""
-        return _apply1(_tr.log_p, self)
-
-    def sin(self) -> Tensor:
-        """Elementwise sine."""
-        return _apply1(_tr.sin_p, self)
-
-    def cos(self) -> Tensor:
-        """Elementwise cosine."""
-        return _apply1(_tr.cos_p, self)
-
-    def tanh(self) -> Tensor:
-        """Elementwise hyperbolic tangent."""
-        return _apply1(_tr.tanh_p, self)
-
-    def sqrt(self) -> Tensor:
-        """Elementwise square root."""
-        return _apply1(_tr.sqrt_p, self)
-
-    def relu(self) -> Tensor:
-        """Elementwise max(x, 0); the gradient at 0 is 0."""
-        return _apply1(_ew.relu_p, self)
-
-    def sigmoid(self) -> Tensor:
-        """Elementwise logistic function 1 / (1 + exp(-x))."""
-        return _apply1(_tr.sigmoid_p, self)
-
-    def abs(self) -> Tensor:
-        """Elementwise absolute value; the gradient at 0 is 0."""
-        return _apply1(_ew.abs_p, self)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        """Reshape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``)."""
-        if len(shape) == 1 and not isinstance(shape[0], int):
-            shape = tuple(shape[0])
-        return _sh.reshape(self, shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute axes (reverse them when none are given)."""
-        if len(axes) == 1 and not isinstance(axes[0], int):
-            axes = tuple(axes[0])
-        if not axes:
-            axes = tuple(range(self.ndim))[::-1]
-        return _sh.permute_dims(self, axes)
-
-    def matmul(self, other: Any) -> Tensor:
-        """Matrix product ``self @ other``."""
-        return _la.matmul(self, other)
-
-    def astype(self, dtype: Any, *, copy: bool = True) -> Tensor:
-        """Cast to ``dtype`` (differentiable between floating dtypes)."""
-        return _sh.astype(self, dtype, copy=copy)
-
-    def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
-        """Move to ``device`` (``"numpy:cpu"``, ``ad.Device`` ...), across backends too.
-
-        The move is differentiable: gradients flow back to the source device.
-        """
-        return _mv.to_device(self, device, stream=stream)
+    # -- bound by autodiff._methods once the ops exist -------------------------------
+    if TYPE_CHECKING:  # the operator surface and methods, for type checkers and editors
+        # TensorOperators (_operators.py)
+        def __init__(
+            self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False
+        ) -> None: ...
+        def backward(
+            self, grad: Any = None, *, retain_graph: bool = False, create_graph: bool = False
+        ) -> Any: ...
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __floordiv__(self, other: Any) -> Tensor: ...
+        def __rfloordiv__(self, other: Any) -> Tensor: ...
+        def __mod__(self, other: Any) -> Tensor: ...
+        def __rmod__(self, other: Any) -> Tensor: ...
+        def __and__(self, other: Any) -> Tensor: ...
+        def __rand__(self, other: Any) -> Tensor: ...
+        def __or__(self, other: Any) -> Tensor: ...
+        def __ror__(self, other: Any) -> Tensor: ...
+        def __xor__(self, other: Any) -> Tensor: ...
+        def __rxor__(self, other: Any) -> Tensor: ...
+        def __lshift__(self, other: Any) -> Tensor: ...
+        def __rlshift__(self, other: Any) -> Tensor: ...
+        def __rshift__(self, other: Any) -> Tensor: ...
+        def __rrshift__(self, other: Any) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def __iadd__(self, other: Any) -> Tensor: ...
+        def __isub__(self, other: Any) -> Tensor: ...
+        def __imul__(self, other: Any) -> Tensor: ...
+        def __itruediv__(self, other: Any) -> Tensor: ...
+        def __ipow__(self, other: Any) -> Tensor: ...
+        def __ifloordiv__(self, other: Any) -> Tensor: ...
+        def __imod__(self, other: Any) -> Tensor: ...
+        def __iand__(self, other: Any) -> Tensor: ...
+        def __ior__(self, other: Any) -> Tensor: ...
+        def __ixor__(self, other: Any) -> Tensor: ...
+        def __ilshift__(self, other: Any) -> Tensor: ...
+        def __irshift__(self, other: Any) -> Tensor: ...
+        def __imatmul__(self, other: Any) -> Tensor: ...
+        def _inplace(self, prim: Any, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+        def __lt__(self, other: Any) -> Tensor: ...
+        def __le__(self, other: Any) -> Tensor: ...
+        def __gt__(self, other: Any) -> Tensor: ...
+        def __ge__(self, other: Any) -> Tensor: ...
+        def __getitem__(self, key: Any) -> Tensor: ...
+        def __setitem__(self, key: Any, value: Any) -> None: ...
+        @property
+        def T(self) -> Tensor: ...
+        @property
+        def mT(self) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sin(self) -> Tensor: ...
+        def cos(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def reshape(self, *shape: Any) -> Tensor: ...
+        def transpose(self, *axes: Any) -> Tensor: ...
+        def matmul(self, other: Any) -> Tensor: ...
+        def astype(self, dtype: Any, *, copy: bool = True) -> Tensor: ...
+        def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor: ...
+        # TensorMethods (_methods.py)
+        def sum(
+            self,
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            dtype: Any = None,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def mean(
+            self,
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def prod(
+            self,
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            dtype: Any = None,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor: ...
+        def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None) -> Tensor: ...
+        def var(
+            self,
+            axis: Any = None,
+            *,
+            correction: float | None = None,
+            keepdims: bool = False,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def std(
+            self,
+            axis: Any = None,
+            *,
+            correction: float | None = None,
+            keepdims: bool = False,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def argmax(
+            self,
+            axis: int | None = None,
+            keepdims: bool = False,
+            *,
+            dim: int | None = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def argmin(
+            self,
+            axis: int | None = None,
+            keepdims: bool = False,
+            *,
+            dim: int | None = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def all(
+            self,
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def any(
+            self,
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def cumsum(
+            self, axis: int | None = None, *, dtype: Any = None, dim: int | None = None
+        ) -> Tensor: ...
+        def cumprod(
+            self, axis: int | None = None, *, dtype: Any = None, dim: int | None = None
+        ) -> Tensor: ...
+        def norm(
+            self,
+            ord: Any = None,  # noqa: A002
+            axis: Any = None,
+            keepdims: bool = False,
+            *,
+            p: Any = None,
+            dim: Any = None,
+            keepdim: bool | None = None,
+        ) -> Tensor: ...
+        def clip(self, min: Any = None, max: Any = None) -> Tensor: ...  # noqa: A002
+
+        clamp = clip
+
+        def round(self, decimals: int = 0) -> Tensor: ...
+        def conj(self) -> Tensor: ...
+        @property
+        def real(self) -> Tensor: ...
+        @property
+        def imag(self) -> Tensor: ...
+        def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor: ...
+        def unsqueeze(self, dim: int) -> Tensor: ...
+        def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor: ...
+        def ravel(self) -> Tensor: ...
+        def view(self, *shape: Any) -> Tensor: ...
+        def permute(self, *dims: Any) -> Tensor: ...
+        def swapaxes(self, axis1: int, axis2: int) -> Tensor: ...
+        def expand(self, *sizes: Any) -> Tensor: ...
+        def sort(
+            self, axis: int = -1, *, descending: bool = False, stable: bool = True, dim: Any = None
+        ) -> Tensor: ...
+        def argsort(
+            self,
+            axis: int = -1,
+            *,
+            descending: bool = False,
+            stable: bool = True,
+            dim: int | None = None,
+        ) -> Tensor: ...
+        def take(self, indices: Any, axis: int | None = None) -> Tensor: ...
+        def nonzero(self) -> tuple[Tensor, ...]: ...
+        def dot(self, other: Any) -> Tensor: ...
 
 
 def init_leaf(t: Tensor, data: Any, backend: Any, requires_grad: bool = False) -> None:
@@ -762,8 +612,6 @@ def _rebuild(
     name: str | None,
 ) -> Tensor:
     """Unpickle a tensor (see ``Tensor.__reduce_ex__``)."""
-    from . import backends
-
     backend = backends.get(backend_name)
     t = _new(cls)
     init_leaf(t, backend.asarray(host, dtype=dtype, device=device), backend, requires_grad)
@@ -788,18 +636,3 @@ def wrap(data: Any, backend: Any) -> Tensor:
     t.name = None
     t._hooks = None
     return t
-
-
-# Imported last: the op modules import this module for ``Tensor`` and ``wrap``.
-from . import _views as _vw  # noqa: E402
-from .engine import CURRENT_TRACER as _CURRENT_TRACER  # noqa: E402
-from .engine import TRACING as _TRACING  # noqa: E402
-from .engine import apply1 as _apply1  # noqa: E402
-from .engine import apply2 as _apply2  # noqa: E402
-from .grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402
-from .ops import elementwise as _ew  # noqa: E402
-from .ops import indexing as _ix  # noqa: E402
-from .ops import linalg as _la  # noqa: E402
-from .ops import move as _mv  # noqa: E402
-from .ops import shape as _sh  # noqa: E402
-from .ops import transcendental as _tr  # noqa: E402
