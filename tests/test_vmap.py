@@ -492,6 +492,9 @@ def test_vmap_and_compile_compose(rng: np.random.Generator) -> None:
     want = loop(lambda x: ad.grad(_loss)(w, x), X)
     close(ad.compile(pe)(w, X), want)
     close(ad.compile(lambda w, X: pe(w, X) * 2.0)(w, X), want * 2.0)
+    # a compiled function called inside vmap
+    inner = ad.compile(lambda r: ad.sin(r) * ad.sum(r))
+    close(ad.vmap(inner)(X), loop(lambda r: ad.sin(r) * ad.sum(r), X))
     fast = ad.compile(pe)
     X2 = make(rng.normal(size=(4, 3)))
     close(fast(w, X2), loop(lambda x: ad.grad(_loss)(w, x), X2))
