@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .engine import record_rebind
+from .engine import apply1, record_rebind
 from .grad_mode import GRAD_ENABLED
 from .tensor import Tensor, wrap
 
@@ -273,8 +273,6 @@ def refresh(base: Tensor) -> None:
     refs: list[Any] | None = getattr(base, "_views", None)
     if not refs:
         return
-    from .engine import apply1
-
     alive = []
     shape = tuple(base.data.shape)
     for r in refs:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import _core, _tree, engine
+from . import _core, _tree, backends, engine
 from .backends._base import BY_NAMESPACE
 from .engine import Node, Primitive
 from .grad_mode import GRAD_ENABLED, enable_grad, no_grad
@@ -324,8 +324,6 @@ def _rng_states() -> list[tuple[Any, Any]]:
     """``(set_state, state)`` of every random generator a recomputation must replay: each
     backend's (those created so far) and NumPy's and Python's global ones."""
     import random
-
-    from . import backends
 
     states: list[Any] = [(random.setstate, random.getstate())]
     np = sys.modules.get("numpy")

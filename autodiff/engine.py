@@ -35,6 +35,7 @@ from ._core import (
     identity,
     primitive,
 )
+from ._dtypes import ALL_DTYPES
 from .backends._base import BY_NAMESPACE
 from .grad_mode import GRAD_ENABLED, enable_grad
 from .tensor import Tensor, wrap
@@ -169,8 +170,6 @@ def _forward_error(prim: Primitive, args: Sequence[Any], err: Exception) -> Exce
     if isinstance(err, AttributeError) and getattr(err, "name", None):
         backend = next((a._backend for a in args if isinstance(a, Tensor)), None)
         where = f"the {backend.name} backend" if backend is not None else "this backend"
-        from ._dtypes import ALL_DTYPES
-
         if err.name in {d.name for d in ALL_DTYPES}:
             return TypeError(
                 f"{prim.name}: {where} has no {err.name} dtype, which this operation needs for "
@@ -583,6 +582,47 @@ def _backward(
     accumulate: bool,
     stop: bool = False,
 ) -> dict[int, tuple[Tensor, Any]]:
+    """The reverse pass itself (``backward`` chooses the mode and handles failures).
+
+    1. **Pending nodes.** A node is *pending* once it has received a gradient (the
+       roots' nodes first, through ``send``). Its gradient waits in ``grads`` (one
+       array, or a list of one slot per output when ``nout > 1``) and its
+       ``(seq, node)`` in the ``heap``. Sequence numbers count down, so the heap pops
+       the newest pending node; creation order is a topological order, so every node
+       runs once, after every node that feeds it: traversal and ordering in one pass,
+       no recursion, nothing visited that the roots do not reach.
+    2. **The chain fast path.** While exactly one node is pending (a chain of
+       operations, the common case) it waits in ``nxt`` with its gradient in
+       ``nxt_g``, neither in the heap nor in the dict. Whatever makes a second node
+       pending calls ``flush`` first, which moves ``nxt`` into the heap, so the newest
+       pending node always runs next.
+    3. **The rule.** For the popped node: with ``plain`` (first order, one output,
+       no hooks, no captures, no anomaly checks) the rule runs on the raw arrays it
+       saved (``node.args``) with the backend's namespace; otherwise ``_prepare``
+       makes the cotangents of several outputs complete (zeros for missing ones),
+       runs the node's hooks, captures gradients for ``inputs=`` and, under
+       ``create_graph``, hands the rule tensors with ``xp = autodiff`` so the pass is
+       itself recorded. A checkpoint's recomputation (``stop``) stops at the nodes of
+       its inputs (``_stop_at``). A ``holomorphic`` rule on complex data gets the
+       conjugate cotangent and its results are conjugated back. ``vjps`` rules run
+       only for inputs that require grad; ``identity`` passes ``g`` on uncalled.
+    4. **Rebound inputs.** When an in-place write rebound a tensor (``REBOUND`` is
+       not empty), each input is taken ``as_used(t, node.seq)``: the state the node
+       saw, so the gradient goes to the value the operation used, not the later one.
+    5. **Shape and dtype.** The engine, not the rule, sums a gradient over the axes
+       broadcasting added (``_unbroadcast``) and casts it to the input's dtype (the
+       real part for a real input of a complex computation); anomaly mode checks it
+       is finite.
+    6. **Passing on.** A gradient for an input made by a one-output node goes into
+       ``nxt``, is added to a pending gradient, or makes the node pending; leaves
+       and multi-output nodes go through ``send``. Unless ``retain_graph``, a node
+       drops its saved inputs, arrays and result once its rule ran (a second pass
+       raises ``_freed``).
+    7. **Leaves.** Gradients reaching leaves are summed per leaf in ``leaves``. After
+       the graph, every leaf hook runs first (one that raises leaves every ``.grad``
+       as it was), then each gradient is wrapped as a tensor, returned (for every
+       leaf, or for those in ``inputs``) and, with ``accumulate``, added to ``.grad``.
+    """
     raw = not create_graph
     check_finite = _ANOMALY_ACTIVE[0] and _anomaly.enabled()
     # a node becomes pending when it first receives a gradient; running the newest
