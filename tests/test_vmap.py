@@ -241,6 +241,21 @@ def test_a_leaked_batched_value_raises(rng: np.random.Generator) -> None:
     assert "finished" in repr(kept[0])
 
 
+def test_batched_indices_and_embeddings(fdtype: ad.DType, rng: np.random.Generator) -> None:
+    emb = ad.nn.Embedding(10, 3, dtype=fdtype)
+    idx = ad.asarray(rng.integers(-10, 10, (5, 2)), dtype=ad.int64)
+    pos = idx % 10
+    close(ad.vmap(emb)(pos), ad.stack([emb(pos[i]) for i in range(5)]), rtol(1e-12))
+    w = ad.asarray(rng.normal(size=(10,)), dtype=fdtype)
+    take = lambda i: ad.take(w, i, axis=0)  # noqa: E731
+    close(ad.vmap(take)(idx), loop(take, idx), rtol(1e-12))  # negative indices too
+    with pytest.raises(IndexError, match="out of range"):
+        ad.vmap(take)(idx + 10)
+    # per-example gradients of an embedding table
+    g = ad.vmap(ad.grad(lambda w, i: ad.sum(ad.take(w, i, axis=0) ** 2)), in_axes=(None, 0))(w, idx)
+    close(g, loop(lambda i: ad.grad(lambda w: ad.sum(ad.take(w, i, axis=0) ** 2))(w), idx))
+
+
 def test_data_dependent_indexing_raises(rng: np.random.Generator) -> None:
     # sort, nonzero, unique, take_along_axis compute positions from index data
     x = make(rng.normal(size=(3, 4)))

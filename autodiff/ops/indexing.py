@@ -488,12 +488,21 @@ def take(x: Tensor, indices: Any, /, *, axis: int | None = None) -> Tensor:
         axis = 0
     axis = normalize_axis(axis, x.ndim)
     n = x.shape[axis]
-    host = idx._backend.to_numpy(idx.data)
+    host = idx._backend.to_numpy(_batch_data(idx))
     if host.size and (host.min() < -n or host.max() >= n):
         raise IndexError(f"take: an index is out of range for axis {axis} with size {n}.")
     if host.size and host.min() < 0:
-        idx = as_tensor(host % n, like=x)
+        # (a batched index stays batched: the wrap is computed on it)
+        idx = idx % n if hasattr(idx, "_val") else as_tensor(host % n, like=x)
     return apply(take_p, (x, idx), {"axis": axis})
+
+
+def _batch_data(t: Tensor) -> Any:
+    """``t.data``; for an index batched by ``vmap``, the indices of every example (checked
+    all at once: a check, not control flow per example)."""
+    while getattr(t, "_val", None) is not None:
+        t = t._val  # type: ignore[attr-defined]
+    return t.data
 
 
 def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
