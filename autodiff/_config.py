@@ -22,6 +22,7 @@ from .backends import Backend, BackendUnavailableError, Device
 
 __all__ = [
     "Selection",
+    "default_dtypes_for",
     "get_backend",
     "get_default_dtype",
     "get_device",
@@ -316,6 +317,36 @@ def get_default_dtype(backend: Backend | None = None) -> DType:
     if _default_float is not None:
         return _default_float
     return (backend or get_backend()).default_float
+
+
+def default_dtypes_for(backend: Any, device: Any) -> dict[str, DType]:
+    """The default dtypes on ``device`` of ``backend``: the backend's (or
+    ``set_default_dtype``'s) where the device holds them, the 32-bit ones where it
+    does not (array_api_strict's ``no_float64``, MLX's GPU, PyTorch's MPS).
+
+    The default complex dtype follows the default float (complex64 beside float32).
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> from autodiff._config import default_dtypes_for
+    >>> numpy = ad.backends.get("numpy")
+    >>> default_dtypes_for(numpy, numpy.default_device)["integral"]
+    autodiff.int64
+    """
+    real = get_default_dtype(backend)
+    if not backend.supports(real, device):
+        real = _dtypes.float32
+    cplx = _dtypes.complex64 if real.bits == 32 else _dtypes.complex128
+    if not backend.supports(cplx, device):
+        cplx = _dtypes.complex64
+    integral = _dtypes.int64 if backend.supports(_dtypes.int64, device) else _dtypes.int32
+    return {
+        "real floating": real,
+        "complex floating": cplx,
+        "integral": integral,
+        "indexing": integral,
+    }
 
 
 # -- devices ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtypes, backends
-from ._config import current, get_default_dtype, resolve_device
+from ._config import current, default_dtypes_for, get_default_dtype, resolve_device
 from ._dtypes import DType
 from .tensor import Tensor, wrap
 
@@ -350,28 +350,6 @@ def conformance_markdown() -> list[str]:
     for name, (passed, failed, skipped) in CONFORMANCE.items():
         lines.append(f"| {name} | {passed} | {failed} | {skipped} |")
     return lines
-
-
-def default_dtypes_for(backend: Any, device: Any) -> dict[str, DType]:
-    """The default dtypes on ``device`` of ``backend``: the backend's (or
-    ``set_default_dtype``'s) where the device holds them, the 32-bit ones where it
-    does not (array_api_strict's ``no_float64``, MLX's GPU, PyTorch's MPS).
-
-    The default complex dtype follows the default float (complex64 beside float32).
-    """
-    real = get_default_dtype(backend)
-    if not backend.supports(real, device):
-        real = _dtypes.float32
-    cplx = _COMPLEX[real.bits]
-    if not backend.supports(cplx, device):
-        cplx = _dtypes.complex64
-    integral = _dtypes.int64 if backend.supports(_dtypes.int64, device) else _dtypes.int32
-    return {
-        "real floating": real,
-        "complex floating": cplx,
-        "integral": integral,
-        "indexing": integral,
-    }
 
 
 class Info:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .tensor import Tensor
-
 __all__ = ["flatten", "tree_map", "unflatten"]
 
 
@@ -20,7 +18,7 @@ def flatten(tree: Any) -> tuple[list[Any], Any]:
 
 
 def _flatten(tree: Any, leaves: list[Any]) -> Any:
-    if isinstance(tree, (tuple, list)) and not isinstance(tree, Tensor):
+    if isinstance(tree, (tuple, list)):
         return (type(tree), [_flatten(t, leaves) for t in tree])
     if isinstance(tree, dict):
         return (dict, [(k, _flatten(v, leaves)) for k, v in tree.items()])

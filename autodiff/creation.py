@@ -6,8 +6,7 @@ import operator
 from typing import Any
 
 from . import _dtypes, backends
-from ._config import current, get_default_dtype, resolve_device
-from ._info import default_dtypes_for
+from ._config import current, default_dtypes_for, get_default_dtype, resolve_device
 from .backends import Backend, Device
 from .tensor import Tensor, wrap
 
