@@ -527,7 +527,7 @@ def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
             "they must match."
         )
     axis = normalize_axis(axis, x.ndim)
-    host = idx._backend.to_numpy(idx.data)
+    host = idx._backend.to_numpy(_batch_data(idx))
     n = x.shape[axis]
     if host.size and (host.min() < -n or host.max() >= n):
         raise IndexError(
@@ -535,6 +535,11 @@ def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
         )
     hx = host.__array_namespace__()
     positions = hx.reshape(hx.arange(x.size), x.shape)
+    batched = hasattr(idx, "_val")
+    if batched:
+        # indices batched by vmap (one set per example): the flat positions of axis 0
+        # (constant), plus the index times the axis's stride, as operations on the index
+        host = hx.zeros(tuple(idx.shape), dtype=host.dtype)
     try:
         pos = hx.take_along_axis(positions, host % max(n, 1), axis=axis)
     except (ValueError, IndexError) as err:
@@ -542,4 +547,10 @@ def take_along_axis(x: Tensor, indices: Any, /, *, axis: int = -1) -> Tensor:
             f"take_along_axis: indices of shape {idx.shape} do not fit x of shape {x.shape} "
             f"along axis {axis}: {err}"
         ) from err
+    if batched:
+        stride = math.prod(x.shape[axis + 1 :])
+        base = wrap(x._backend.asarray(pos, device=x.device), x._backend)
+        flat_pos = reshape(base + (idx % max(n, 1)) * stride, (-1,))
+        out = apply(take_p, (reshape(x, (-1,)), flat_pos), {"axis": 0})
+        return reshape(out, tuple(pos.shape))
     return _gather_flat(x, pos)
