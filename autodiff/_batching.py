@@ -386,6 +386,13 @@ class BatchTensor(LevelTensor):
         v = value if isinstance(value, Tensor) else xp.asarray(value, dtype=self.dtype)
         if v.dtype != self.dtype:
             v = xp.astype(v, self.dtype)
+        from .ops.indexing import _is_advanced, _set_positions, flat_positions
+
+        parts = key if isinstance(key, tuple) else (key,)
+        if any(_is_advanced(k) for k in parts):
+            # integer-array or mask keys, the same for every example: flat positions
+            self._rebind(_set_positions(self, flat_positions(self, key), v, old=self))
+            return
         # a mask of the positions written, the same for every example
         mask = xp.zeros(self.shape, dtype=xp.bool, device=self._val.device)
         mask[key] = True
@@ -432,18 +439,13 @@ class BatchTensor(LevelTensor):
             new = self._level.wrap(new, None)
         self._val, self._bdim = new._val, new._bdim
         self._rg, self._node, self._oi = new._rg, new._node, new._oi
+        self._wflag = 0  # writable before (checked); views taken while writing were internal
 
 
 def _scatter_basic(x: BatchTensor, key: Any, v: Any) -> Any:
-    """``v`` placed at the basic or advanced ``key`` of zeros shaped like ``x``."""
-    from .ops.indexing import _is_advanced, _normalize_key, scatter_p
+    """``v`` placed at the basic ``key`` of zeros shaped like ``x``."""
+    from .ops.indexing import _normalize_key, scatter_p
 
-    parts = key if isinstance(key, tuple) else (key,)
-    if any(_is_advanced(k) for k in parts):
-        raise NotImplementedError(
-            "x[key] = value with an advanced (integer array or mask) key on a batched "
-            "value is not supported under vmap; use ad.where(mask, value, x)."
-        )
     return _apply(scatter_p, (v,), {"key": _normalize_key(key, x.shape), "shape": x.shape})
 
 

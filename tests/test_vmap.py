@@ -303,6 +303,22 @@ def test_inplace_writes_are_batched(rng: np.random.Generator) -> None:
     close(ad.vmap(f)(x), loop(f, x))
 
 
+def test_inplace_writes_with_array_keys(rng: np.random.Generator) -> None:
+    x = make(rng.normal(size=(4, 3, 5)))
+    idx = make(np.array([3, 0, 3]), dtype=ad.int64)  # repeated: the last write wins
+    mask = make(rng.normal(size=(5,)) > 0, dtype=ad.bool)
+
+    def f(r: Any) -> Any:
+        y = r * 1.0
+        y[:, idx] = ad.reshape(ad.arange(9.0, dtype=r.dtype), (3, 3))
+        y[1, mask] = -1.0
+        return y
+
+    close(ad.vmap(f)(x), loop(f, x))
+    g = lambda r: ad.sum(f(r) * r)  # noqa: E731
+    close(ad.vmap(ad.grad(g))(x), loop(ad.grad(g), x))
+
+
 def test_inplace_write_keeps_earlier_gradients(rng: np.random.Generator) -> None:
     X = make(rng.normal(size=(4, 3)))
     w = make(rng.normal(size=(3,)))

@@ -404,9 +404,10 @@ def assign(t: Tensor, new: Tensor) -> None:
     _views.refresh(t)
 
 
-def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
+def _set_positions(x: Tensor, pos: Any, v: Tensor, old: Tensor | None = None) -> Tensor:
     """``x`` with ``v`` (broadcast) placed at the flat positions ``pos`` (a host integer
-    array), computed functionally; the last of repeated positions wins."""
+    array), computed functionally; the last of repeated positions wins. ``old``: the
+    value of ``x`` to compute from (default: ``x``'s current state, as a new tensor)."""
     try:
         vb = broadcast_to(v, tuple(pos.shape))
     except ValueError as err:
@@ -422,8 +423,9 @@ def _set_positions(x: Tensor, pos: Any, v: Tensor) -> Tensor:
     keep[uniq] = False
 
     backend = x._backend
-    old = wrap(x.data, backend)
-    old._rg, old._node, old._oi = x._rg, x._node, x._oi
+    if old is None:
+        old = wrap(x.data, backend)
+        old._rg, old._node, old._oi = x._rg, x._node, x._oi
 
     def dev(a: Any) -> Tensor:
         return wrap(backend.asarray(a, device=x.device), backend)
