@@ -42,6 +42,7 @@ from .engine import (
     apply,
     backward,
     identity,
+    record_rebind,
 )
 from .grad_mode import GRAD_ENABLED, enable_grad
 from .tensor import Tensor, wrap
@@ -166,11 +167,52 @@ class DualTensor(LevelTensor):
     def _leaf(self) -> DualTensor:
         return dual(self._level, self._primal, self._tangent)  # type: ignore[arg-type]
 
+    def _snapshot(self) -> DualTensor:
+        """This dual as it is now, tape included (what a rebinding keeps for the
+        operations recorded before it)."""
+        d = dual(self._level, self._primal, self._tangent)  # type: ignore[arg-type]
+        d._rg, d._node, d._oi = self._rg, self._node, self._oi
+        return d
+
+    def _rebind(self, new: Any) -> None:
+        """``self`` takes the value of ``new`` (an in-place write, done functionally)."""
+        if isinstance(new, DualTensor) and new._level is self._level:
+            p, t, rg, node, oi = new._primal, new._tangent, new._rg, new._node, new._oi
+        else:
+            p, t, rg, node, oi = new, None, new._rg, None, 0
+            if rg:  # a value of the level below on a tape: the write is not on this level's
+                rg = False
+        if GRAD_ENABLED.get() and (node is not self._node or rg is not self._rg):
+            if self._node is None and self._rg:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad is being used in an in-place "
+                    "operation: update it under `with ad.no_grad():`, or compute a new "
+                    "tensor (x = x + y)."
+                )
+            record_rebind(self, self._snapshot())
+            self._rg, self._node, self._oi = rg, node, oi
+        self._primal, self._tangent = p, t
+
     def _inplace(self, prim: Any, other: Any) -> Tensor:
-        raise _no_inplace()
+        """``x op= y`` on a dual: ``x`` is rebound to ``x op y`` (primal and tangent)."""
+        from .ops.linalg import matmul
+
+        old = self._snapshot()
+        out = matmul(old, other) if prim is None else apply(prim, (old, other))
+        if out.shape != self.shape or out.dtype != self.dtype:
+            raise TypeError(
+                f"an in-place operation cannot change the shape or dtype of a tensor: "
+                f"{self.shape} {self.dtype.name} would become {out.shape} {out.dtype.name}; "
+                "write x = x op y instead."
+            )
+        self._rebind(out)
+        return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        raise _no_inplace()
+        """``x[key] = value`` on a dual: computed functionally from dual operations
+        (the tangent at the written positions becomes the value's), then ``x`` is
+        rebound. A view of a dual is a copy: a write into it does not reach its base."""
+        self._rebind(_set(self._snapshot(), key, value))
 
     def __copy__(self) -> DualTensor:
         return self._leaf()
@@ -183,11 +225,51 @@ class DualTensor(LevelTensor):
     __str__ = __repr__
 
 
-def _no_inplace() -> TypeError:
-    return TypeError(
-        "in-place writes (x[k] = v, x += y) are not supported on values inside jvp; "
-        "compute a new tensor (x = x + y, ad.where(mask, v, x)) instead."
-    )
+def _set(x: DualTensor, key: Any, value: Any) -> Any:
+    """``x`` with ``value`` placed at ``key``, from operations on dual numbers (as
+    ``ops.indexing.setitem`` computes it; positions come from a plain proxy)."""
+    import math
+
+    import autodiff as ad
+
+    from .ops import indexing as ix
+
+    v = value if isinstance(value, Tensor) else ad.asarray(value, dtype=x.dtype, device=x.device)
+    if v.dtype != x.dtype:
+        v = v.astype(x.dtype)
+    shape = x.shape
+    proxy = ad.zeros(shape, dtype=ad.bool, device=x.device)  # a plain tensor: host positions
+    parts = key if isinstance(key, tuple) else (key,)
+    if not any(ix._is_advanced(k) for k in parts):
+        nkey = ix._normalize_key(key, shape)
+        sel_shape = proxy[nkey].shape
+        vb = ad.broadcast_to(v, sel_shape)
+        placed = apply(ix.scatter_p, (vb,), {"key": nkey, "shape": shape})
+        if math.prod(sel_shape) == math.prod(shape):
+            return placed
+        hit = apply(
+            ix.scatter_p,
+            (ad.ones(sel_shape, dtype=ad.bool, device=x.device),),
+            {"key": nkey, "shape": shape},
+        )
+        return ad.where(hit, placed, x)
+    pos = ix.flat_positions(proxy, key)
+    vb = ad.broadcast_to(v, tuple(pos.shape))
+    flat_pos = pos.reshape(-1)
+    hx = flat_pos.__array_namespace__()
+    uniq, first_rev = hx.unique(flat_pos[::-1], return_index=True)
+    src = flat_pos.size - 1 - first_rev
+    keep = hx.ones(x.size, dtype=bool)
+    keep[uniq] = False
+
+    def dev(a: Any) -> Any:
+        return ad.asarray(a, device=x.device)
+
+    picked = apply(ix.take_p, (ad.reshape(vb, (-1,)), dev(src)), {"axis": 0})
+    placed = apply(ix.scatter_add_p, (picked, dev(uniq)), {"axis": 0, "size": x.size})
+    if not keep.any():
+        return ad.reshape(placed, shape)
+    return ad.reshape(ad.where(dev(keep), ad.reshape(x, (-1,)), placed), shape)
 
 
 def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:

@@ -255,6 +255,14 @@ def rebind(t: Tensor, new: Tensor) -> None:
     state is kept for them (``engine.record_rebind``), so a rule always uses the value
     its operation used and no cycle can form.
     """
+    level = getattr(new, "_level", None)
+    if level is not None and getattr(t, "_level", None) is None:
+        raise TypeError(
+            f"cannot write a value computed inside {level.kind} into a tensor made without "
+            f"the {level.kind}'s inputs (it would lose its {level.kind} part); build the "
+            "result functionally (ad.where, ad.concat, ad.pad ...) or start it from an "
+            "input (y = x * 0, then y[k] = v)."
+        )
     if GRAD_ENABLED.get() and (new._node is not t._node or new._rg is not t._rg):
         if t._node is None and t._rg:
             raise RuntimeError(

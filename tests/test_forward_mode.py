@@ -299,7 +299,7 @@ def test_a_leaked_dual_raises() -> None:
     assert "finished" in repr(kept[0])
 
 
-def test_python_values_of_duals_and_inplace_error() -> None:
+def test_python_values_of_duals_and_inplace_writes() -> None:
     def f(x: ad.Tensor) -> ad.Tensor:
         assert x.shape == (2,) and x.ndim == 1 and x.size == 2 and x.dtype == make(1.0).dtype
         if float(x[0]) > 0:  # concrete primals: Python control flow
@@ -310,11 +310,25 @@ def test_python_values_of_duals_and_inplace_error() -> None:
     assert t.tolist() == [2.0, 2.0]
 
     def g(x: ad.Tensor) -> ad.Tensor:
-        x[0] = 5.0
-        return x
+        y = x * 1.0
+        y[0] = x[1] ** 2  # basic key, a dual value
+        y[ad.asarray([2, 2])] = 7.0  # advanced key, repeated, a constant: zero tangent
+        y += ad.sin(x)
+        y[1:] *= 3.0
+        return y
 
-    with pytest.raises(TypeError, match="in-place"):
-        ad.jvp(g, (make([1.0, 2.0]),), (make([1.0, 1.0]),))
+    x, v = make([1.0, 2.0, 3.0]), make([0.5, -1.0, 2.0])
+    _, t = ad.jvp(g, (x,), (v,))
+    eps, atol, rtol = _tol()
+    (n,) = _fd(g, [x], [v], eps)
+    _close(t.numpy(), n, atol, rtol)
+    # and under a grad inside the jvp (the writes recorded at the jvp's level)
+    w = make([0.2, 0.1, -0.3])
+    _, hv = ad.jvp(ad.grad(lambda x: ad.sum(g(x) ** 2 * w)), (x,), (v,))
+    _, (ref,) = ad.hvp(lambda x: ad.sum(g(x) ** 2 * w), (x,), (v,))
+    (n2,) = _fd(ad.grad(lambda x: ad.sum(g(x) ** 2 * w)), [x], [v], eps)
+    _close(hv.numpy(), n2, atol, rtol)
+    _close(ref.numpy(), n2, atol, rtol)
 
 
 def test_jvp_under_compile_and_compile_of_jvp(rng: np.random.Generator) -> None:
@@ -433,3 +447,13 @@ def test_hessian_of_several_arguments_matches_reverse_over_reverse(
         for j in range(2):
             assert H[i][j].shape == R[i][j].shape
             _close(H[i][j].numpy(), R[i][j].numpy(), atol, rtol)
+
+
+def test_writing_a_dual_into_a_constant_tensor_raises_instead_of_dropping_the_tangent() -> None:
+    def f(x: ad.Tensor) -> ad.Tensor:
+        y = ad.zeros((4,), dtype=x.dtype)
+        y[1:3] = x
+        return y
+
+    with pytest.raises(TypeError, match="inside jvp"):
+        ad.jvp(f, (make([1.0, 2.0]),), (make([1.0, 1.0]),))
