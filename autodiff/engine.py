@@ -85,7 +85,7 @@ def record_rebind(t: Tensor, old: Tensor) -> None:
     key = id(t)
     entry = REBOUND.get(key)
     if entry is None:
-        ref = weakref.ref(t, lambda _, key=key: REBOUND.pop(key, None))  # type: ignore[misc]
+        ref = weakref.ref(t, lambda _, key=key, rebound=REBOUND: rebound.pop(key, None))  # type: ignore[misc]
         entry = REBOUND[key] = (ref, [], [])
     olds = entry[2]
     n = len(olds)
