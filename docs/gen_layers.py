@@ -47,7 +47,7 @@ class Layer:
     may_import: tuple[str, ...] | None = None
 
 
-#: bottom first. Names that do not exist (yet) match nothing and cost nothing.
+#: bottom first
 LAYERS: tuple[Layer, ...] = (
     Layer(
         "core",
@@ -77,7 +77,7 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "ops",
         "the primitives: forward and gradient rules side by side",
-        ("ops", "ops.*", "_move"),
+        ("ops", "ops.*"),
     ),
     Layer(
         "namespace",
@@ -86,7 +86,7 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "transforms",
-        "transforms, custom rules, ad.compile, ad.testing",
+        "transforms, custom rules, ad.compile, ad.testing and its gradient samples",
         (
             "transforms",
             "custom",
@@ -103,6 +103,7 @@ LAYERS: tuple[Layer, ...] = (
             "_jit.graph",
             "_jit.guards",
             "testing",
+            "_samples",
         ),
     ),
     Layer(
@@ -114,12 +115,10 @@ LAYERS: tuple[Layer, ...] = (
             "optim",
             "optim.*",
             "data",
-            "data.*",
             "training",
             "cli",
             "__main__",
             "checks",
-            "_samples",
             "serialization",
             "viz",
         ),
@@ -239,6 +238,16 @@ def assign(modules: Mapping[str, Path] | list[str]) -> dict[str, list[str]]:
         ]
         for module in modules
     }
+
+
+def stale(modules: Mapping[str, Path] | list[str]) -> list[str]:
+    """Return the ``layer: pattern`` entries of ``LAYERS`` that match no module."""
+    return [
+        f"{layer.name}: {pattern}"
+        for layer in LAYERS
+        for pattern in layer.modules
+        if not any(fnmatchcase(module, pattern) for module in modules)
+    ]
 
 
 def _allowed(layer: Layer, target: str, target_layer: str) -> bool:

@@ -1,5 +1,6 @@
-"""The layers of autodiff: the table in ``docs/gen_layers.py`` holds every module, no import
-goes against it, and ``docs/architecture.md`` shows the imports as they are.
+"""The layers of autodiff: the table in ``docs/gen_layers.py`` holds every module (and only
+modules that exist), no import goes against it, and ``docs/architecture.md`` shows the
+imports as they are.
 
 Import cycles are ``tests/test_import_cycles.py``'s to find.
 """
@@ -44,6 +45,14 @@ def test_every_module_has_exactly_one_layer() -> None:
     assert not loose, (
         "each module of autodiff/ must match the patterns of exactly one layer in LAYERS "
         f"(docs/gen_layers.py); these match {{module: layers}}: {loose}"
+    )
+
+
+def test_every_entry_of_the_table_names_a_module() -> None:
+    unused = gen.stale(gen.find_modules())
+    assert not unused, (
+        f"LAYERS in docs/gen_layers.py names modules that no longer exist: {unused}; "
+        f"remove them and {REGENERATE}"
     )
 
 
