@@ -54,8 +54,8 @@ def old_jvp(f: Callable[..., Any], primals: tuple[Any, ...], tangents: tuple[Any
             total = term if total is None else total + term
         return total
 
-    _, pull2 = ad.vjp(linear, ad.zeros_like(out))
-    return out, pull2(ad.ones_like(linear(ad.zeros_like(out))))[0]
+    total, pull2 = ad.vjp(linear, ad.zeros_like(out))
+    return out, pull2(ad.ones_like(total))[0]
 
 
 def old_jacfwd(f: Callable[[Any], Any], x: Any) -> Any:
