@@ -22,6 +22,7 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "isdtype",
     "to_dtype",
     "uint8",
     "uint16",
@@ -159,3 +160,35 @@ def to_dtype(obj: Any) -> DType:
         f"{obj!r} is not a dtype autodiff knows; use one of "
         f"{', '.join(d.name for d in ALL_DTYPES)} (for example ad.float32)."
     )
+
+
+_KINDS = {
+    "bool": ("bool",),
+    "signed integer": ("signed integer",),
+    "unsigned integer": ("unsigned integer",),
+    "integral": ("signed integer", "unsigned integer"),
+    "real floating": ("real floating",),
+    "complex floating": ("complex floating",),
+    "numeric": ("signed integer", "unsigned integer", "real floating", "complex floating"),
+}
+
+
+def isdtype(dtype: Any, kind: Any) -> _builtin_bool:
+    """Whether ``dtype`` is of ``kind``: a dtype, a kind name (``"integral"``,
+    ``"real floating"``, ``"numeric"`` ...), or a tuple of those.
+
+    Examples
+    --------
+    >>> import autodiff as ad
+    >>> ad.isdtype(ad.float32, "real floating"), ad.isdtype(ad.int8, ("bool", "integral"))
+    (True, True)
+    """
+    dt = to_dtype(dtype)
+    if isinstance(kind, tuple):
+        return any(isdtype(dt, k) for k in kind)
+    if isinstance(kind, str):
+        kinds = _KINDS.get(kind)
+        if kinds is None:
+            raise ValueError(f"isdtype: unknown kind {kind!r}; use one of {sorted(_KINDS)}.")
+        return dt.kind in kinds
+    return dt is to_dtype(kind)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import _dtypes, backends
 from ._config import current, default_dtypes_for, get_default_dtype, resolve_device
-from ._dtypes import DType
+from ._dtypes import DType, isdtype
 from .tensor import Tensor, wrap
 
 __all__ = [
@@ -29,42 +29,11 @@ __all__ = [
     "result_type",
 ]
 
-_KINDS = {
-    "bool": ("bool",),
-    "signed integer": ("signed integer",),
-    "unsigned integer": ("unsigned integer",),
-    "integral": ("signed integer", "unsigned integer"),
-    "real floating": ("real floating",),
-    "complex floating": ("complex floating",),
-    "numeric": ("signed integer", "unsigned integer", "real floating", "complex floating"),
-}
-
 
 def _dtype(obj: Any) -> DType:
     if isinstance(obj, Tensor):
         return obj.dtype
     return _dtypes.to_dtype(obj)
-
-
-def isdtype(dtype: Any, kind: Any) -> bool:
-    """Whether ``dtype`` is of ``kind``: a dtype, a kind name (``"integral"``,
-    ``"real floating"``, ``"numeric"`` ...), or a tuple of those.
-
-    Examples
-    --------
-    >>> import autodiff as ad
-    >>> ad.isdtype(ad.float32, "real floating"), ad.isdtype(ad.int8, ("bool", "integral"))
-    (True, True)
-    """
-    dt = _dtypes.to_dtype(dtype)
-    if isinstance(kind, tuple):
-        return builtins.any(isdtype(dt, k) for k in kind)
-    if isinstance(kind, str):
-        kinds = _KINDS.get(kind)
-        if kinds is None:
-            raise ValueError(f"isdtype: unknown kind {kind!r}; use one of {sorted(_KINDS)}.")
-        return dt.kind in kinds
-    return dt is _dtypes.to_dtype(kind)
 
 
 _FLOATS = {32: _dtypes.float32, 64: _dtypes.float64}

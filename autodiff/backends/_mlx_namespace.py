@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._dtypes import isdtype
 from ._mlx_linalg import MLXFFT, MLXLinalg
 
 __all__ = ["MLXNamespace"]
@@ -136,8 +137,6 @@ class MLXNamespace:
 
     # -- data types ----------------------------------------------------------------
     def isdtype(self, dtype: Any, kind: Any) -> bool:
-        from .._info import isdtype
-
         return isdtype(dtype, kind)
 
     # -- elementwise functions MLX lacks -----------------------------------------------
