@@ -204,6 +204,28 @@ def test_a_module_given_as_an_argument_is_guarded() -> None:
     assert np.isclose(f(model, x).item(), ad.sum(layer(x)).item())
 
 
+class _Declared:
+    #: the guards skip ``cache`` (the walk is what the class declares, as ad.nn.Module does)
+    __compile_guards__ = (("cache",), ())
+
+    def __init__(self) -> None:
+        self.scale = 2.0
+        self.cache: list[int] = []
+
+
+def test_a_class_declares_how_the_guards_walk_it() -> None:
+    obj = _Declared()
+    f = ad.compile(lambda x: x * obj.scale)
+    x = make([1.0])
+    f(x)
+    obj.cache.append(1)  # skipped by the class's declaration: still replays
+    f(x)
+    assert (f.traces, f.replays) == (1, 1)
+    obj.scale = 3.0  # checked: the stale program is not replayed
+    assert f(x).item() == 3.0
+    assert f.replays == 1
+
+
 def test_a_changed_default_dtype_traces_again() -> None:
     backend = ad.get_backend()
     if not backend.supports(ad.float64):

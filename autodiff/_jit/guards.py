@@ -10,6 +10,12 @@ tuples, dicts and sets of them) is compared by value, anything else by identity,
 rebound global, a replaced submodule or parameter, or a changed entry makes the next call
 trace again instead of replaying a stale program.
 
+A class can say how its instances are walked with a class attribute
+``__compile_guards__ = (skipped, methods)``: every attribute in the instance's ``__dict__``
+but the names in ``skipped`` is checked, and the globals and closures of the methods named
+in ``methods`` are walked. ``ad.nn.Module`` declares ``(("_parameters", "_modules"),
+("forward",))``, so this module needs no knowledge of ``nn``.
+
 Not walked: Python modules, classes, and the attributes of objects of library classes
 (NumPy arrays, optimizers: those guard their own hyper-parameters with ``guard``). Code
 of installed packages and the standard library is walked through its closures only.
@@ -157,8 +163,6 @@ class _Walk:
         if id(v) in self.seen or len(self.checks) >= _BUDGET:
             return
         self.seen.add(id(v))
-        from ..nn.module import Module
-
         t = type(v)
         if t is types.FunctionType:
             self.function(v)
@@ -181,9 +185,10 @@ class _Walk:
                 self.value(a, "item", v, i)
         elif t is dict:
             self.dict(v)
-        elif isinstance(v, Module):
-            self.dict(v.__dict__, ("_parameters", "_modules"))
-            self.methods(t, ("forward",))
+        elif (declared := getattr(t, "__compile_guards__", None)) is not None:
+            skipped, methods = declared  # ad.nn.Module declares its own (see the docstring)
+            self.dict(v.__dict__, skipped)
+            self.methods(t, methods)
         elif callable(getattr(v, "__wrapped__", None)):
             self.inside(v.__wrapped__)  # a wrapper (an ad.compile'd function): what it calls
         elif hasattr(v, "__dict__") and _user_module(getattr(t, "__module__", "")):

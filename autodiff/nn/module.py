@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import autodiff as ad
 
@@ -53,6 +53,13 @@ class Module:
     _parameters: dict[str, Parameter]
     _modules: dict[str, Module]
     training: bool
+
+    #: how ``ad.compile``'s guards walk a module: every attribute but these two dicts
+    #: (whose entries are attributes too), and the globals and closures of ``forward``
+    __compile_guards__: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]] = (
+        ("_parameters", "_modules"),
+        ("forward",),
+    )
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
