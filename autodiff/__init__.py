@@ -58,6 +58,7 @@ from ._info import (
 )
 from ._jit.compile import CompiledFunction, TraceError, compile
 from ._jit.graph import Graph, Placeholder, placeholder
+from ._jit.trace import each_call, guard, host_value
 from ._vmap import vmap
 from .anomaly import AnomalyError, detect_anomaly
 from .backends import Backend, BackendUnavailableError, Device
@@ -313,6 +314,7 @@ __all__ = [
     "diff",
     "divide",
     "e",
+    "each_call",
     "empty",
     "empty_like",
     "enable_grad",
@@ -337,7 +339,9 @@ __all__ = [
     "grad",
     "greater",
     "greater_equal",
+    "guard",
     "hessian",
+    "host_value",
     "hvp",
     "hypot",
     "iinfo",

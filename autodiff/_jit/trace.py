@@ -206,11 +206,10 @@ def guard(fn: Callable[[], Any]) -> None:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._jit.trace import guard
     >>> settings = {"scale": 2.0}
     >>> @ad.compile
     ... def f(x):
-    ...     guard(lambda: settings["scale"])
+    ...     ad.guard(lambda: settings["scale"])
     ...     return x * settings["scale"]
     >>> _ = f(ad.ones(2)); settings["scale"] = 3.0
     >>> f(ad.ones(2)).tolist(), f.traces  # the guard saw the change: traced again
@@ -232,9 +231,8 @@ def host_value(fn: Callable[[], Any], like: Tensor) -> Any:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._jit.trace import host_value
     >>> rate = {"lr": 0.5}
-    >>> step = ad.compile(lambda w: w - host_value(lambda: rate["lr"], w) * w)
+    >>> step = ad.compile(lambda w: w - ad.host_value(lambda: rate["lr"], w) * w)
     >>> _ = step(ad.ones(2)); rate["lr"] = 0.25
     >>> step(ad.ones(2)).tolist(), step.traces  # replayed with the new rate
     ([0.75, 0.75], 1)
@@ -258,9 +256,8 @@ def each_call(fn: Callable[[], Any]) -> None:
     Examples
     --------
     >>> import autodiff as ad
-    >>> from autodiff._jit.trace import each_call
     >>> calls = []
-    >>> f = ad.compile(lambda x: (each_call(lambda: calls.append(1)), x * 2)[1])
+    >>> f = ad.compile(lambda x: (ad.each_call(lambda: calls.append(1)), x * 2)[1])
     >>> _ = f(ad.ones(1)); _ = f(ad.ones(1)); _ = f(ad.ones(1))
     >>> len(calls), f.replays
     (3, 2)

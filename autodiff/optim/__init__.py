@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import autodiff as ad
+from autodiff import each_call, guard, host_value
 
-from .._jit.trace import each_call, guard, host_value
 from .lr_scheduler import CosineAnnealingLR, StepLR
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "StepLR"]
