@@ -11,7 +11,7 @@ from typing import Any
 
 import autodiff as ad
 
-from ..ops.special import _cross_entropy, softmax_cross_entropy
+from ..ops.special import softmax_cross_entropy
 
 __all__ = [
     "binary_cross_entropy",
@@ -379,7 +379,9 @@ def cross_entropy(
     if label_smoothing == 0.0 and w is None:
         # the fused primitive skips ignored samples itself (and divides by the kept count
         # for the mean): one node, plus the sum
-        per_sample = _cross_entropy(input, target, ignore_index, reduction == "mean")
+        per_sample = softmax_cross_entropy(
+            input, target, ignore_index=ignore_index, mean=reduction == "mean"
+        )
         return per_sample if reduction == "none" else ad.sum(per_sample)
     ignored, safe = _ignore(target, ignore_index)
     if label_smoothing == 0.0:

@@ -286,7 +286,7 @@ softmax_cross_entropy_p = primitive(
 
 
 def softmax_cross_entropy(
-    logits: Any, labels: Any, /, *, ignore_index: int | None = None
+    logits: Any, labels: Any, /, *, ignore_index: int | None = None, mean: bool = False
 ) -> Tensor:
     """Per-sample ``-log softmax(logits)[label]``, classes on the last axis, in one primitive.
 
@@ -303,6 +303,10 @@ def softmax_cross_entropy(
         Integer classes of shape ``(...)``.
     ignore_index : int, optional
         A label whose samples get loss 0 and no gradient (PyTorch's ``ignore_index``).
+    mean : bool, optional
+        Divide each sample's loss by the number of samples kept (not ignored), so that the
+        losses sum to their mean, still in one node: ``ad.nn.cross_entropy``'s default
+        reduction is this and a sum.
 
     Examples
     --------
@@ -315,13 +319,12 @@ def softmax_cross_entropy(
     [nan]
     >>> softmax_cross_entropy(ad.tensor([[1.0, 1.0]]), ad.tensor([-100]), ignore_index=-100).tolist()
     [0.0]
+    >>> halves = softmax_cross_entropy(ad.tensor([[2.0, 0.0], [0.0, 2.0]]), ad.tensor([0, 1]), mean=True)
+    >>> [round(v, 4) for v in halves.tolist()]
+    [0.0635, 0.0635]
     """
-    return _cross_entropy(logits, labels, ignore_index, False)
-
-
-def _cross_entropy(logits: Any, labels: Any, ignore_index: int | None, mean: bool) -> Tensor:
-    # the per-sample losses; with mean=True each divided by the number of samples kept,
-    # so that their sum is the mean (ad.nn.cross_entropy's default: two operations)
+    # with mean=True each loss is divided by the number of samples kept, so that their
+    # sum is the mean (ad.nn.cross_entropy's default: two operations)
     x = as_tensor(logits)
     t = as_tensor(labels, x)
     if t.dtype.kind not in ("signed integer", "unsigned integer"):
@@ -339,3 +342,8 @@ def _cross_entropy(logits: Any, labels: Any, ignore_index: int | None, mean: boo
         params = {"ignore_index": ignore_index, "mean": mean}
         loss, _ = apply(softmax_cross_entropy_p, (x, t), params)
     return loss
+
+
+def _cross_entropy(logits: Any, labels: Any, ignore_index: int | None, mean: bool) -> Tensor:
+    """``softmax_cross_entropy`` with its options as positional arguments."""
+    return softmax_cross_entropy(logits, labels, ignore_index=ignore_index, mean=mean)
