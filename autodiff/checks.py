@@ -11,11 +11,12 @@ import numpy as np
 import autodiff as ad
 
 from ._core import PRIMITIVES
-from ._info import conformance_markdown
+from ._info import CONFORMANCE, conformance_markdown
 from ._samples import SAMPLES, best_dtype
 from .testing import check_grads
 
 __all__ = [
+    "CONFORMANCE",
     "SAMPLES",
     "CheckRow",
     "cross_backend_errors",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import autodiff as ad
-from autodiff.checks import run_checks
+from autodiff.checks import CONFORMANCE, run_checks
 from autodiff.serialization import CheckpointError
 from autodiff.training import (
     TrainConfig,
@@ -23,8 +23,6 @@ from autodiff.training import (
     plot_curves,
     train_classifier,
 )
-
-from ._info import CONFORMANCE
 
 __all__ = ["build_parser", "main"]
 

@@ -17,15 +17,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ._vmap import vmap
-from .nn.module import Module
-from .tensor import Tensor
-from .transforms import grad
+import autodiff as ad
 
 __all__ = ["functional_call", "per_example_grads", "stack_module_state"]
 
 
-def _owner(module: Module, name: str) -> tuple[Module, str]:
+def _owner(module: ad.nn.Module, name: str) -> tuple[ad.nn.Module, str]:
     *path, leaf = name.split(".")
     owner = module
     for part in path:
@@ -42,7 +39,7 @@ def _owner(module: Module, name: str) -> tuple[Module, str]:
 
 
 @contextmanager
-def _swapped(module: Module, params: Mapping[str, Any]) -> Iterator[None]:
+def _swapped(module: ad.nn.Module, params: Mapping[str, Any]) -> Iterator[None]:
     """``module`` with the attributes named in ``params`` set to the given values (the
     registered parameters stay; the attributes are restored afterwards)."""
     saved = []
@@ -58,7 +55,7 @@ def _swapped(module: Module, params: Mapping[str, Any]) -> Iterator[None]:
 
 
 def functional_call(
-    module: Module,
+    module: ad.nn.Module,
     params: Mapping[str, Any],
     args: Any = (),
     kwargs: Mapping[str, Any] | None = None,
@@ -95,14 +92,14 @@ def functional_call(
     >>> ad.func.functional_call(lin, p, ad.tensor([[1.0, 2.0]])).tolist()
     [[3.0]]
     """
-    if not isinstance(module, Module):
+    if not isinstance(module, ad.nn.Module):
         raise TypeError(f"functional_call: expected an nn.Module, got {type(module).__name__}.")
     call_args = args if isinstance(args, tuple) else (args,)
     with _swapped(module, params):
         return module(*call_args, **(kwargs or {}))
 
 
-def stack_module_state(models: Sequence[Module]) -> dict[str, Tensor]:
+def stack_module_state(models: Sequence[ad.nn.Module]) -> dict[str, ad.Tensor]:
     """The parameters of models of one architecture, stacked along a new axis 0.
 
     For an ensemble: ``ad.vmap(lambda p, x: functional_call(models[0], p, x),
@@ -117,13 +114,11 @@ def stack_module_state(models: Sequence[Module]) -> dict[str, Tensor]:
     >>> ad.func.stack_module_state(models)["weight"].shape
     (4, 2, 3)
     """
-    from .ops.shape import stack
-
     models = list(models)
     if not models:
         raise ValueError("stack_module_state: give at least one model.")
     names = [n for n, _ in models[0].named_parameters()]
-    out: dict[str, Tensor] = {}
+    out: dict[str, ad.Tensor] = {}
     for k, m in enumerate(models):
         got = [n for n, _ in m.named_parameters()]
         if got != names:
@@ -139,19 +134,19 @@ def stack_module_state(models: Sequence[Module]) -> dict[str, Tensor]:
                 f"stack_module_state: parameter {name!r} has shapes {sorted(shapes)} across "
                 "the models; they must be equal."
             )
-        t = stack([p.detach() for p in ps], axis=0)
+        t = ad.stack([p.detach() for p in ps], axis=0)
         t.requires_grad = any(p.requires_grad for p in ps)
         out[name] = t
     return out
 
 
 def per_example_grads(
-    model: Module,
+    model: ad.nn.Module,
     loss_fn: Callable[[Any, Any], Any],
     X: Any,
     y: Any,
     params: Mapping[str, Any] | None = None,
-) -> dict[str, Tensor]:
+) -> dict[str, ad.Tensor]:
     """The gradient of the loss of each example, for every parameter of ``model``.
 
     ``loss_fn(model(x), y)`` is evaluated for each example (``x = X[i]`` with a batch
@@ -185,14 +180,12 @@ def per_example_grads(
     >>> g["weight"].shape, g["bias"].shape
     ((5, 1, 3), (5, 1))
     """
-    from .ops.shape import expand_dims
-
     if params is None:
         params = {n: p.detach() for n, p in model.named_parameters()}
 
     def loss(p: Mapping[str, Any], x: Any, t: Any) -> Any:
-        out = functional_call(model, p, (expand_dims(x, axis=0),))
-        return loss_fn(out, expand_dims(t, axis=0))
+        out = functional_call(model, p, (ad.expand_dims(x, axis=0),))
+        return loss_fn(out, ad.expand_dims(t, axis=0))
 
-    result: dict[str, Tensor] = vmap(grad(loss), in_axes=(None, 0, 0))(dict(params), X, y)
+    result: dict[str, ad.Tensor] = ad.vmap(ad.grad(loss), in_axes=(None, 0, 0))(dict(params), X, y)
     return result

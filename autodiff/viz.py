@@ -19,8 +19,6 @@ from typing import Any
 
 import autodiff as ad
 
-from .engine import Node, as_used
-
 __all__ = ["render", "to_dot"]
 
 
@@ -77,8 +75,8 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
         '  node [fontname="Helvetica", fontsize=10];',
     ]
     ids: dict[int, str] = {}
-    drawn: list[Node] = []
-    queue: list[Node] = [
+    drawn: list[ad.engine.Node] = []
+    queue: list[ad.engine.Node] = [
         t._node for t in outputs if isinstance(t, ad.Tensor) and t._node is not None
     ]
     seen = {id(n) for n in queue}
@@ -93,7 +91,7 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
             hidden += 1
         for t in node.inputs or ():
             if isinstance(t, ad.Tensor):
-                t = as_used(t, node.seq)  # as the node used it, before any in-place write
+                t = ad.engine.as_used(t, node.seq)  # as the node used it, before any in-place write
             if isinstance(t, ad.Tensor) and t._node is not None and id(t._node) not in seen:
                 seen.add(id(t._node))
                 queue.append(t._node)
@@ -117,7 +115,7 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
         for t in node.inputs or ():
             if not isinstance(t, ad.Tensor):
                 continue
-            t = as_used(t, node.seq)
+            t = ad.engine.as_used(t, node.seq)
             if t._node is None:
                 key = id(t)
                 if key not in leaf_ids:

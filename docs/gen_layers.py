@@ -81,16 +81,17 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "namespace",
-        "the public namespace and Tensor's operator surface",
-        (NAMESPACE, "_operators", "_methods", "linalg", "fft", "_info"),
+        "the public namespace and Tensor's operator surface; ad.save and ad.load "
+        "(serialization: root names, imported by the root before the layers above)",
+        (NAMESPACE, "_operators", "_methods", "linalg", "fft", "_info", "serialization"),
     ),
     Layer(
         "transforms",
-        "transforms, custom rules, ad.compile, ad.testing and its gradient samples",
+        "transforms, custom rules, ad.compile, ad.testing and its gradient samples, "
+        "ad.checks (check_grads over every primitive in the registry: a test tool)",
         (
             "transforms",
             "custom",
-            "func",
             "_interpose",
             "_forward",
             "_batching",
@@ -104,11 +105,13 @@ LAYERS: tuple[Layer, ...] = (
             "_jit.guards",
             "testing",
             "_samples",
+            "checks",
         ),
     ),
     Layer(
         "apps",
-        "nn, optim, data, training, the CLI, checks, checkpoints, pictures",
+        "nn, optim, data, training, the CLI, checkpoints, pictures, ad.func (nn models "
+        "as functions)",
         (
             "nn",
             "nn.*",
@@ -118,11 +121,19 @@ LAYERS: tuple[Layer, ...] = (
             "training",
             "cli",
             "__main__",
-            "checks",
-            "serialization",
+            "func",
             "viz",
         ),
-        may_import=(NAMESPACE, "linalg", "fft", "testing"),
+        # public modules only; ops.special: the fused softmax and cross-entropy primitives
+        may_import=(
+            NAMESPACE,
+            "linalg",
+            "fft",
+            "testing",
+            "checks",
+            "serialization",
+            "ops.special",
+        ),
     ),
 )
 

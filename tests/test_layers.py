@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -60,9 +58,6 @@ def _layer_of() -> dict[str, str]:
     return {m: names[0] for m, names in gen.assign(gen.find_modules()).items() if len(names) == 1}
 
 
-@pytest.mark.xfail(
-    strict=False, reason="#22 item 1: the layered core is being built; the lead flips this"
-)
 def test_no_import_goes_against_the_layers() -> None:
     bad = gen.violations(gen.read_all_imports(), _layer_of())
     assert not bad, (
