@@ -28,6 +28,7 @@ control flow on them works. A dual kept past its ``jvp`` raises when used.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from . import custom as _custom
@@ -50,6 +51,8 @@ from .tensor import Tensor, wrap
 __all__ = ["DualTensor", "JVPLevel", "dual"]
 
 _new = object.__new__
+#: the key of a view made by anything but ``getitem`` (a write into it raises)
+_NOT_GETITEM = object()
 _SCALARS = frozenset((int, float, bool, complex))
 _CURRENT_TRACER = CURRENT_TRACER.get
 
@@ -69,10 +72,13 @@ class DualTensor(LevelTensor):
     ``jvp``/``vmap``).
     """
 
-    __slots__ = ("_primal", "_tangent")
+    __slots__ = ("_primal", "_tangent", "_vbase", "_vkey", "_vlist")
 
     _primal: Any
     _tangent: Any
+    _vbase: Any
+    _vkey: Any
+    _vlist: list[Any] | None
 
     @property
     def data(self) -> Any:
@@ -193,6 +199,39 @@ class DualTensor(LevelTensor):
             self._rg, self._node, self._oi = rg, node, oi
         self._primal, self._tangent = p, t
 
+    def _track_view(self, x: Any, prim: Any, params: Any) -> None:
+        """``self = prim(x)`` is a view of the dual ``x`` (``_views.track`` calls this):
+        a write into ``self`` goes through to ``x`` (a ``getitem`` view), and a write
+        into ``x`` while ``self`` is alive raises (``self`` would not see it)."""
+        if not isinstance(x, DualTensor) or x._level is not self._level:
+            return
+        self._vbase = weakref.ref(x)  # a base nobody else holds cannot see a write
+        self._vkey = params["key"] if prim.name == "getitem" else _NOT_GETITEM
+        if x._vlist is None:
+            x._vlist = []
+        x._vlist = [r for r in x._vlist if r() is not None]
+        x._vlist.append(weakref.ref(self))
+
+    def _write(self, new: Any, exclude: tuple[Any, ...]) -> None:
+        """Rebind to ``new``, through to the base when this dual is a view."""
+        for r in self._vlist or ():
+            v = r()
+            if v is not None and all(v is not e for e in exclude):
+                raise TypeError(
+                    "a view of this value inside jvp (y = x[k], x.reshape(...) ...) is still "
+                    "alive and would not see this write; write before taking the view, or "
+                    "write through the view."
+                )
+        base = self._vbase() if self._vbase is not None else None
+        if base is not None:
+            if self._vkey is _NOT_GETITEM:
+                raise TypeError(
+                    "writing into a reshaped, transposed or broadcast view of a value inside "
+                    "jvp is not supported; write into the value itself (x[i, j] = v)."
+                )
+            base._write(_set(base._snapshot(), self._vkey, new), (*exclude, self))
+        self._rebind(new)
+
     def _inplace(self, prim: Any, other: Any) -> Tensor:
         """``x op= y`` on a dual: ``x`` is rebound to ``x op y`` (primal and tangent)."""
         from .ops.linalg import matmul
@@ -205,14 +244,14 @@ class DualTensor(LevelTensor):
                 f"{self.shape} {self.dtype.name} would become {out.shape} {out.dtype.name}; "
                 "write x = x op y instead."
             )
-        self._rebind(out)
+        self._write(out, (other,))
         return self
 
     def __setitem__(self, key: Any, value: Any) -> None:
         """``x[key] = value`` on a dual: computed functionally from dual operations
         (the tangent at the written positions becomes the value's), then ``x`` is
-        rebound. A view of a dual is a copy: a write into it does not reach its base."""
-        self._rebind(_set(self._snapshot(), key, value))
+        rebound; as in NumPy, a write into a view (``x[i][j] = v``) reaches its base."""
+        self._write(_set(self._snapshot(), key, value), (value,))
 
     def __copy__(self) -> DualTensor:
         return self._leaf()
@@ -285,6 +324,7 @@ def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:
     d._grad = None
     d.name = None
     d._hooks = None
+    d._vbase = d._vkey = d._vlist = None
     return d
 
 
@@ -366,6 +406,7 @@ class JVPLevel(Level):
             p._grad = d._grad = None
             p.name = d.name = None
             p._hooks = d._hooks = None
+            d._vbase = d._vkey = d._vlist = None
             if tan is None:
                 d._tangent = None
             elif (

@@ -196,7 +196,11 @@ def track(out: Tensor, x: Tensor, prim: Any, params: Any = None) -> Tensor:
     """Record ``out = prim(x, **params)`` as a view of ``x``'s base, unless NumPy would
     have copied. Returns ``out``. Called by the view operations, never by ``apply1``."""
     if getattr(x, "_level", None) is not None:
-        return out  # a transform's value (vmap, jvp) is no array: its level decides
+        # a transform's value (vmap, jvp) is no array: its level decides
+        hook = getattr(out, "_track_view", None)
+        if hook is not None:
+            hook(x, prim, params)
+        return out
     info: View | None = getattr(x, "_view", None)
     shape = tuple(x.data.shape)
     steps: tuple[tuple[Any, Any], ...]

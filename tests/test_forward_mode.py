@@ -457,3 +457,40 @@ def test_writing_a_dual_into_a_constant_tensor_raises_instead_of_dropping_the_ta
 
     with pytest.raises(TypeError, match="inside jvp"):
         ad.jvp(f, (make([1.0, 2.0]),), (make([1.0, 1.0]),))
+
+
+def test_writes_through_views_of_duals_reach_their_base() -> None:
+    def f(x: ad.Tensor) -> ad.Tensor:
+        y = ad.reshape(x * 1.0, (2, 2))
+        y[0][1] = x[0] * x[3]  # through a getitem view, as in NumPy
+        row = y[1]
+        row *= 2.0  # an in-place op on a view reaches y too
+        return y
+
+    x, v = make([1.0, 2.0, 3.0, 4.0]), make([1.0, -1.0, 0.5, 2.0])
+    out, t = ad.jvp(f, (x,), (v,))
+    with ad.no_grad():
+        expected = f(x)
+    _close(out.numpy(), expected.numpy(), 1e-12, 1e-12)
+    eps, atol, rtol = _tol()
+    (n,) = _fd(f, [x], [v], eps)
+    _close(t.numpy(), n, atol, rtol)
+
+    def stale(x: ad.Tensor) -> ad.Tensor:
+        y = x * 1.0
+        first = y[0]
+        y[0] = 5.0  # `first` is a live view that would not see this
+        return first
+
+    with pytest.raises(TypeError, match="view"):
+        ad.jvp(stale, (x,), (v,))
+
+    def reshaped(x: ad.Tensor) -> ad.Tensor:
+        y = ad.reshape(x * 1.0, (2, 2))
+        y[0, 0] = 1.0
+        flat = ad.reshape(y, (4,))
+        flat[0] = 2.0
+        return y
+
+    with pytest.raises(TypeError, match="reshaped"):
+        ad.jvp(reshaped, (x,), (v,))
