@@ -41,6 +41,7 @@ from .engine import (
     _is_complex,
     _unbroadcast,
     apply,
+    apply1,
     backward,
     identity,
     record_rebind,
@@ -63,6 +64,40 @@ def _leaked(what: str) -> RuntimeError:
         "closure outside the jvp'd function); return it from the function instead, so "
         "that jvp can turn it into a primal and a tangent."
     )
+
+
+def _zeros_forward(xp: Any, a: Any) -> Any:
+    return xp.zeros_like(a)
+
+
+#: zeros shaped like a tensor, as an operation on it: ``ad.compile`` traces it, so a
+#: compiled gradient of an input the function ignores is zeros, as in eager mode
+_zeros_p: Primitive = Primitive(
+    "zeros_like", _zeros_forward, batch=lambda xp, dims, a: _like_batch(_zeros_p, xp, dims, a)
+)
+
+
+def _like_batch(prim: Primitive, xp: Any, dims: Any, a: Any) -> Any:
+    """vmap's rule for ``zeros_like``/``ones_like``: the same on the whole batch."""
+    return apply1(prim, a), dims[0]
+
+
+def _zeros_like(t: Tensor) -> Tensor:
+    return apply1(_zeros_p, t)
+
+
+def _ones_like(t: Tensor) -> Tensor:
+    """Ones shaped like a tensor, as an operation on it (traced, batched, dual)."""
+    return apply1(_ones_p, t)
+
+
+def _ones_forward(xp: Any, a: Any) -> Any:
+    return xp.ones_like(a)
+
+
+_ones_p: Primitive = Primitive(
+    "ones_like", _ones_forward, batch=lambda xp, dims, a: _like_batch(_ones_p, xp, dims, a)
+)
 
 
 class DualTensor(LevelTensor):
@@ -567,8 +602,6 @@ def _by_linearity(
     transpose of a linear map), as the engine's backward would apply the rule (complex
     convention, broadcasting, dtypes), both passes local to this one call."""
     import autodiff as ad
-
-    from .transforms import _zeros_like
 
     params = params or {}
     outs = out if prim.nout > 1 else (out,)

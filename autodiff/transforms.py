@@ -14,8 +14,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
+from ._forward import DualTensor, JVPLevel, _ones_like, _zeros_like, dual
 from ._interpose import LevelTensor, enter
-from .engine import LEVELS, Primitive, apply1, backward
+from .engine import LEVELS, apply1, backward
 from .grad_mode import enable_grad
 from .ops.elementwise import pos_p
 from .tensor import Tensor, wrap
@@ -199,8 +200,6 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     >>> t.item()
     2.0
     """
-    from ._forward import DualTensor, JVPLevel, dual
-
     p_leaves, structure = _tree.flatten(tuple(primals))
     t_leaves, _ = _tree.flatten(tuple(tangents))
     if len(p_leaves) != len(t_leaves):
@@ -506,40 +505,6 @@ def _jac_rev(outs: list[Any], watched: list[Any]) -> list[list[Any]]:
         for i, x in enumerate(watched):
             blocks[o_i][i] = reshape(rows[i], (*o.shape, *x.shape))
     return blocks
-
-
-def _zeros_forward(xp: Any, a: Any) -> Any:
-    return xp.zeros_like(a)
-
-
-#: zeros shaped like a tensor, as an operation on it: ``ad.compile`` traces it, so a
-#: compiled gradient of an input the function ignores is zeros, as in eager mode
-_zeros_p: Primitive = Primitive(
-    "zeros_like", _zeros_forward, batch=lambda xp, dims, a: _like_batch(_zeros_p, xp, dims, a)
-)
-
-
-def _like_batch(prim: Primitive, xp: Any, dims: Any, a: Any) -> Any:
-    """vmap's rule for ``zeros_like``/``ones_like``: the same on the whole batch."""
-    return apply1(prim, a), dims[0]
-
-
-def _zeros_like(t: Tensor) -> Tensor:
-    return apply1(_zeros_p, t)
-
-
-def _ones_like(t: Tensor) -> Tensor:
-    """Ones shaped like a tensor, as an operation on it (traced, batched, dual)."""
-    return apply1(_ones_p, t)
-
-
-def _ones_forward(xp: Any, a: Any) -> Any:
-    return xp.ones_like(a)
-
-
-_ones_p: Primitive = Primitive(
-    "ones_like", _ones_forward, batch=lambda xp, dims, a: _like_batch(_ones_p, xp, dims, a)
-)
 
 
 def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:

@@ -17,8 +17,6 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import autodiff as ad
 from autodiff import _methods, _operators
 
@@ -116,11 +114,6 @@ def test_the_import_reader_sees_imports_inside_functions(tmp_path: Path) -> None
     assert _imports("autodiff.m", mod, known) == {"autodiff.engine", "autodiff.tensor"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="#22 item 1: forward mode and transforms still import each other inside "
-    "functions (_forward <-> transforms); remove this mark once they are layered",
-)
 def test_no_import_cycle_inside_autodiff() -> None:
     modules = _modules()
     known = set(modules)
