@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
-from ._forward import DualTensor, JVPLevel, _ones_like, _zeros_like, dual
+from ._forward import DualTensor, JVPLevel, dual
+from ._forward_ops import _ones_like, _zeros_like
 from ._interpose import LevelTensor, enter
 from .engine import LEVELS, apply1, backward
 from .grad_mode import enable_grad
