@@ -51,6 +51,9 @@ def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
     dst = resolve_device(device, x._backend)
     if dst == src:
         return x
+    moved = getattr(x, "_moved", None)
+    if moved is not None:  # a value of a jvp: the primal and tangent move
+        return moved(dst, src)
     target = backends.get(dst.backend)
     out = wrap(move_array(x.data, x._backend, dst), target)
     if x._rg and GRAD_ENABLED.get():
