@@ -291,7 +291,7 @@ def _may_import_text(layer: Layer) -> str:
         below = [other.name for other in LAYERS[: LAYERS.index(layer)]]
         text = ", ".join(below) if below else "nothing else in autodiff"
     else:
-        text = ", ".join(f"`{name}`" for name in layer.may_import) + " (the public namespace)"
+        text = ", ".join(f"`{name}`" for name in layer.may_import)
     if NAMESPACE in layer.modules:
         text += f"; `{NAMESPACE}` itself every layer ({REEXPORTS})"
     return text
