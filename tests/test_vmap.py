@@ -580,3 +580,18 @@ def test_the_docs_rule_table_is_current() -> None:
     assert gen.table() in gen.PAGE.read_text(), (
         "docs/vmap.md's rule table is out of date: run python docs/gen_vmap_table.py"
     )
+
+
+def test_the_rule_table_lists_built_in_primitives_only() -> None:
+    # tests and users define primitives of their own; the docs table must not depend on
+    # which of them ran earlier in the same process
+    from autodiff import engine
+    from autodiff.checks import rule_coverage
+
+    before = rule_coverage()
+    name = "test_vmap_user_primitive"
+    engine.primitive(name, lambda xp, x: x)
+    try:
+        assert rule_coverage() == before
+    finally:
+        del engine.PRIMITIVES[name]
