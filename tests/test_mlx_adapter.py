@@ -3,6 +3,7 @@ against NumPy, edge cases included (signed zeros, infinities, NaN, ties)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -106,3 +107,33 @@ def test_fft_runs_in_complex64_and_refuses_to_narrow_float64() -> None:
         np.testing.assert_allclose(ad.fft.fft(x).numpy(), np.fft.fft(np.arange(4.0)), atol=1e-5)
         with pytest.raises(TypeError, match="no complex128"):
             ad.fft.fft(ad.tensor(np.arange(4.0), dtype=ad.float64, device="mlx:cpu"))
+
+
+@pytest.mark.parametrize(
+    ("shape", "axis", "keepdims"),
+    [
+        ((0,), None, False),
+        ((0, 3), 0, False),
+        ((0, 3), 0, True),
+        ((2, 0), 1, False),
+        ((0, 3), 1, False),
+    ],
+)
+def test_empty_reductions_are_not_asked_of_mlx(
+    shape: tuple[int, ...], axis: Any, keepdims: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MLX's own mean/prod of an empty array can hang when evaluated: the adapter answers
+    # (NaN mean, product 1) without calling them, with NumPy's shapes and values
+    a = np.zeros(shape, dtype=np.float32)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("MLX was asked to reduce an empty array")
+
+    for name, ref in (("mean", np.mean), ("prod", np.prod)):
+        monkeypatch.setattr(xp._mx, name, refuse)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = ref(a, axis=axis, keepdims=keepdims)
+        got = np.array(getattr(xp, name)(mx.array(a), axis=axis, keepdims=keepdims))
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == np.shape(want)
