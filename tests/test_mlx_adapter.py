@@ -123,13 +123,19 @@ def test_empty_reductions_are_not_asked_of_mlx(
     shape: tuple[int, ...], axis: Any, keepdims: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # MLX's own mean/prod of an empty array can hang when evaluated: the adapter answers
-    # (NaN mean, product 1) without calling them, with NumPy's shapes and values
+    # (NaN mean, product 1, sum 0, any False, all True) without calling them, with NumPy's shapes and values
     a = np.zeros(shape, dtype=np.float32)
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("MLX was asked to reduce an empty array")
 
-    for name, ref in (("mean", np.mean), ("prod", np.prod)):
+    for name, ref in (
+        ("mean", np.mean),
+        ("prod", np.prod),
+        ("sum", np.sum),
+        ("any", np.any),
+        ("all", np.all),
+    ):
         monkeypatch.setattr(xp._mx, name, refuse)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

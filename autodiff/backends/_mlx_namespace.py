@@ -231,6 +231,8 @@ class MLXNamespace:
 
     def sum(self, x: Any, /, *, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
         x = self._widen(x) if dtype is None else x.astype(dtype)
+        if x.size == 0:
+            return self._empty(x, axis, keepdims, 0)
         return self._mx.sum(x, axis=axis, keepdims=keepdims)
 
     def prod(
@@ -244,7 +246,7 @@ class MLXNamespace:
 
     def _empty(self, x: Any, axis: Any, keepdims: bool, fill: Any) -> Any:
         """A reduction of an empty array, ``fill`` everywhere: MLX's CPU reductions of an
-        empty array (prod, mean) can hang, spinning, when evaluated (seen intermittently
+        empty array (sum, prod, mean, any, all) can hang, spinning, when evaluated (seen intermittently
         under array-api-tests, in 1 of 3-4 runs), so they are not asked."""
         axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
         axes = {a % x.ndim for a in axes}
@@ -252,6 +254,16 @@ class MLXNamespace:
         if not keepdims:
             shape = [n for i, n in enumerate(shape) if i not in axes]
         return self._mx.full(shape, fill, dtype=x.dtype)
+
+    def any(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if x.size == 0:
+            return self._empty(x.astype(self._mx.bool_), axis, keepdims, False)
+        return self._mx.any(x, axis=axis, keepdims=keepdims)
+
+    def all(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if x.size == 0:
+            return self._empty(x.astype(self._mx.bool_), axis, keepdims, True)
+        return self._mx.all(x, axis=axis, keepdims=keepdims)
 
     def mean(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
         if x.size == 0:
