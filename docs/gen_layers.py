@@ -64,7 +64,6 @@ LAYERS: tuple[Layer, ...] = (
             "_config",
             "_jit.instruction",
             "_jit.numba",
-            "_jit.cupy_fuse",
             "_jit.buffers",
         ),
     ),

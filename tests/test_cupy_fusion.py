@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 import autodiff as ad
-from autodiff._jit import cupy_fuse as _cupy_fuse
 from autodiff._jit.instruction import Instr
+from autodiff.backends import _cupy_fuse
 from autodiff.engine import PRIMITIVES
 
 NUMPY = ad.backends.get("numpy")

@@ -11,7 +11,7 @@ The passes, in the order a first call runs them:
 - ``compile.py``: ``CompiledFunction``: the signature cache, the trace, the replay;
 - ``program.py``: ``Program``: the passes over a trace (dead code, traced values, the
   backend's fusion and buffers, last uses) and the generated straight-line Python;
-- ``numba.py`` / ``cupy_fuse.py``: fuse runs of elementwise instructions into one
+- ``numba.py`` (and ``backends/_cupy_fuse.py``, kept with the CuPy backend: only backends import CuPy): fuse runs of elementwise instructions into one
   kernel (numba on NumPy, ``ElementwiseKernel`` on CuPy), reached through the backend's
   ``fuse_program``;
 - ``buffers.py``: preallocated output buffers reused across replays, reached through

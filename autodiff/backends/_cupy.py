@@ -77,9 +77,9 @@ class CuPyBackend(Backend):
         self, code: list[Any], values: dict[int, Any], literals: dict[int, Any], keep: set[int]
     ) -> list[Any]:
         """``ad.compile``: chains of elementwise instructions as one CUDA
-        ``ElementwiseKernel`` each (see ``_jit/cupy_fuse.py``)."""
+        ``ElementwiseKernel`` each (see ``_cupy_fuse.py``)."""
         if importlib.util.find_spec("cupy") is None:
             return code
-        from .._jit import cupy_fuse as _cupy_fuse
+        from . import _cupy_fuse
 
         return _cupy_fuse.fuse(code, values, literals, keep)

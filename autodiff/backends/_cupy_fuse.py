@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from .instruction import FUSED, Instr
-from .numba import _BOOL, _FLOATS, _SCALAR, _runs
+from .._jit.instruction import FUSED, Instr
+from .._jit.numba import _BOOL, _FLOATS, _SCALAR, _runs
 
 __all__ = ["fuse", "kernel_parts"]
 
