@@ -21,6 +21,7 @@ import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import _core, _methods, backends, engine, fft, linalg
+from ._backward import Gradients
 from ._batching import VmapFallbackWarning
 from ._compute import compute
 from ._config import (
@@ -79,7 +80,6 @@ from .creation import (
     zeros_like,
 )
 from .custom import checkpoint, custom_vjp
-from .engine import Gradients
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import tensordot, vecdot
 from .ops.elementwise import (

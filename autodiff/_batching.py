@@ -11,7 +11,7 @@ a loop over the examples that stacks the results and warns once
 
 Gradients inside ``vmap`` (``vmap(grad(f))``): an output of ``process`` whose inputs
 require grad gets a node at this level, over the batched inputs themselves; the
-backward pass under a level runs on tensors (``engine.backward``), so each rule's
+backward pass under a level runs on tensors (``_backward.backward``), so each rule's
 operations are batched again and an unbatched parameter receives a per-example
 gradient. The wrapped values record the ordinary graph, so ``grad(vmap(f))``
 differentiates through the whole batch.

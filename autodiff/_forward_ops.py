@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._backward import _unbroadcast, backward
 from ._interpose import LevelTensor
-from .engine import Primitive, _is_complex, _unbroadcast, apply, apply1, backward, identity
+from .engine import Primitive, _is_complex, apply, apply1, identity
 from .grad_mode import enable_grad
 from .tensor import Tensor
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import _views as _vw
+from ._backward import Gradients, backward
 from .creation import tensor
-from .engine import Gradients, backward
 from .engine import apply1 as _apply1
 from .engine import apply2 as _apply2
 from .grad_mode import is_grad_enabled as _grad_enabled

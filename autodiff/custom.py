@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import _core, _tree, backends, engine
+from . import _backward, _core, _tree, backends, engine
 from .backends._base import BY_NAMESPACE
 from .engine import Node, Primitive
 from .grad_mode import GRAD_ENABLED, enable_grad, no_grad
@@ -400,7 +400,7 @@ def _recompute(
     also = [] if recorded else [t for t in tensors if t._rg]
     wanted = [x for x in (*xs, *extra, *also) if x._rg]
     found = (
-        engine.backward(
+        _backward.backward(
             roots,
             root_grads,
             create_graph=recorded,

@@ -14,10 +14,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from . import _tree
+from ._backward import backward
 from ._forward import DualTensor, JVPLevel, dual
 from ._forward_ops import _ones_like, _zeros_like
 from ._interpose import LevelTensor, enter
-from .engine import LEVELS, apply1, backward
+from .engine import LEVELS, apply1
 from .grad_mode import enable_grad
 from .ops.elementwise import pos_p
 from .tensor import Tensor, wrap

@@ -70,8 +70,8 @@ LAYERS: tuple[Layer, ...] = (
     Layer("tensor", "the Tensor record", ("tensor",)),
     Layer(
         "engine",
-        "apply and backward, tensor creation, views",
-        ("engine", "creation", "_views", "_compute"),
+        "apply (recording nodes) and backward (walking them), tensor creation, views",
+        ("engine", "_backward", "creation", "_views", "_compute"),
     ),
     Layer(
         "ops",

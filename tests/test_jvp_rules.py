@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import autodiff as ad
+from autodiff._backward import _unbroadcast
 from autodiff._samples import best_dtype, iter_samples
-from autodiff.engine import PRIMITIVES, Primitive, _unbroadcast, call, identity
+from autodiff.engine import PRIMITIVES, Primitive, call, identity
 from autodiff.tensor import wrap
 from autodiff.testing import check_grads
 
