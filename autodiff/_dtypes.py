@@ -115,6 +115,11 @@ ALL_DTYPES: tuple[DType, ...] = (
 
 _BY_NAME: dict[str, DType] = {d.name: d for d in ALL_DTYPES}
 
+#: the dtypes with no ``ad.<name>`` attribute (the array API standard has neither): a
+#: user asks for them by name (``dtype="float16"``) or with the backend's own dtype
+#: (``torch.bfloat16``), where the backend has them
+UNNAMED: tuple[DType, ...] = (float16, bfloat16)
+
 
 def to_dtype(obj: Any) -> DType:
     """Return the autodiff dtype for ``obj``.
@@ -156,9 +161,13 @@ def to_dtype(obj: Any) -> DType:
             found = _BY_NAME.get(name)
             if found is not None:
                 return found
+    named = ", ".join(f"ad.{d.name}" for d in ALL_DTYPES if d not in UNNAMED)
+    unnamed = " and ".join(f"{d.name!r}" for d in UNNAMED)
     raise TypeError(
-        f"{obj!r} is not a dtype autodiff knows; use one of "
-        f"{', '.join(d.name for d in ALL_DTYPES)} (for example ad.float32)."
+        f"{obj!r} is not a dtype autodiff knows; use one of {named}, or its name as a "
+        f"string ('float32'). {unnamed} have no ad.* attribute: pass the name as a "
+        "string, or the backend's own dtype (numpy.float16, torch.bfloat16), on a backend "
+        "that supports them."
     )
 
 
