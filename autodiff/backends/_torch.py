@@ -41,6 +41,8 @@ class TorchBackend(Backend):
                 # PyTorch has no negative-step slicing: faster forwards that rewrite it
                 "getitem": _getitem,
                 "scatter_into_zeros": _scatter_into_zeros,
+                # torch.count_nonzero(dim=()) counts over every axis
+                "count_nonzero": _count_nonzero,
                 # the standard's floor_divide at infinities and complex expm1/tanh cases
                 **STRICT_KERNELS,
             }
@@ -203,3 +205,12 @@ def _scatter_into_zeros(xp: Any, g: Any, key: Any, shape: tuple[int, ...]) -> An
     g = xp.reshape(g, tuple(out[plain if not flips else asc].shape))
     out[asc] = xp.flip(g, axis=tuple(flips)) if flips else g
     return out
+
+
+def _count_nonzero(xp: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``count_nonzero`` where ``axis=()`` reduces over no axes, as the standard says:
+    ``x != 0`` in the default integer dtype. PyTorch's ``count_nonzero(dim=())`` counts
+    over every axis (and with ``keepdims`` fails)."""
+    if axis == ():
+        return xp.astype(a != 0, xp.int64)
+    return xp.count_nonzero(a, axis=axis, keepdims=keepdims)
