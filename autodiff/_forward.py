@@ -28,29 +28,22 @@ control flow on them works. A dual kept past its ``jvp`` raises when used.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from . import custom as _custom
-from ._forward_ops import _by_linearity, _set
+from . import engine
+from ._core import PRIMITIVES
+from ._forward_ops import DualWrites, _assign, _by_linearity, _fit, _fit_raw
 from ._interpose import Level, LevelTensor
-from .engine import (
-    CURRENT_TRACER,
-    Node,
-    Primitive,
-    _forward_error,
-    _is_complex,
-    apply,
-    record_rebind,
-)
+from ._interpose import dispatch as _dispatch
+from .engine import CURRENT_TRACER, Node, Primitive, _forward_error, _operands, apply
 from .grad_mode import GRAD_ENABLED
+from .ops import _jvp_fused
 from .tensor import Tensor, wrap
 
 __all__ = ["DualTensor", "JVPLevel", "dual"]
 
 _new = object.__new__
-#: the key of a view made by anything but ``getitem`` (a write into it raises)
-_NOT_GETITEM = object()
 _SCALARS = frozenset((int, float, bool, complex))
 _CURRENT_TRACER = CURRENT_TRACER.get
 
@@ -63,20 +56,47 @@ def _leaked(what: str) -> RuntimeError:
     )
 
 
-class DualTensor(LevelTensor):
+class DualTensor(DualWrites, LevelTensor):
     """A dual number of a running ``jvp``: a primal and its tangent (``None``: zero).
 
     Both are values of the level below (plain tensors, or values of an enclosing
     ``jvp``/``vmap``).
     """
 
-    __slots__ = ("_primal", "_tangent", "_vbase", "_vkey", "_vlist")
+    # ``_p``/``_t``: the primal and tangent tensors. A *raw* dual (``_pd`` not None: the
+    # fast path's, or one over plain tensors off every tape) also holds their arrays,
+    # ``_pd`` and ``_td`` (None: a zero tangent), and builds ``_p``/``_t`` when asked.
+    # The fast path sets only the slots it needs; ``__getattr__`` gives the others'
+    # defaults.
+    __slots__ = ("_p", "_pd", "_t", "_td", "_vbase", "_vkey", "_vlist")
 
-    _primal: Any
-    _tangent: Any
+    _p: Any
+    _pd: Any
+    _t: Any
+    _td: Any
     _vbase: Any
     _vkey: Any
     _vlist: list[Any] | None
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _UNSET[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _primal(self) -> Any:
+        p = self._p
+        if p is None:
+            p = self._p = wrap(self._pd, self._backend)
+        return p
+
+    @property
+    def _tangent(self) -> Any:
+        t = self._t
+        if t is None and self._pd is not None and self._td is not None:
+            t = self._t = wrap(self._td, self._backend)
+        return t
 
     @property
     def data(self) -> Any:
@@ -178,81 +198,33 @@ class DualTensor(LevelTensor):
         d._rg, d._node, d._oi = self._rg, self._node, self._oi
         return d
 
-    def _rebind(self, new: Any) -> None:
-        """``self`` takes the value of ``new`` (an in-place write, done functionally)."""
-        if isinstance(new, DualTensor) and new._level is self._level:
-            p, t, rg, node, oi = new._primal, new._tangent, new._rg, new._node, new._oi
-        else:
-            p, t, rg, node, oi = new, None, new._rg, None, 0
-            if rg:  # a value of the level below on a tape: the write is not on this level's
-                rg = False
-        if GRAD_ENABLED.get() and (node is not self._node or rg is not self._rg):
-            if self._node is None and self._rg:
-                raise RuntimeError(
-                    "a leaf tensor that requires grad is being used in an in-place "
-                    "operation: update it under `with ad.no_grad():`, or compute a new "
-                    "tensor (x = x + y)."
-                )
-            record_rebind(self, self._snapshot())
-            self._rg, self._node, self._oi = rg, node, oi
-        self._primal, self._tangent = p, t
-
-    def _track_view(self, x: Any, prim: Any, params: Any) -> None:
-        """``self = prim(x)`` is a view of the dual ``x`` (``_views.track`` calls this):
-        a write into ``self`` goes through to ``x`` (a ``getitem`` view), and a write
-        into ``x`` while ``self`` is alive raises (``self`` would not see it)."""
-        if not isinstance(x, DualTensor) or x._level is not self._level:
-            return
-        self._vbase = weakref.ref(x)  # a base nobody else holds cannot see a write
-        self._vkey = params["key"] if prim.name == "getitem" else _NOT_GETITEM
-        if x._vlist is None:
-            x._vlist = []
-        x._vlist = [r for r in x._vlist if r() is not None]
-        x._vlist.append(weakref.ref(self))
-
-    def _write(self, new: Any, exclude: tuple[Any, ...]) -> None:
-        """Rebind to ``new``, through to the base when this dual is a view."""
-        for r in self._vlist or ():
-            v = r()
-            if v is not None and all(v is not e for e in exclude):
-                raise TypeError(
-                    "a view of this value inside jvp (y = x[k], x.reshape(...) ...) is still "
-                    "alive and would not see this write; write before taking the view, or "
-                    "write through the view."
-                )
-        base = self._vbase() if self._vbase is not None else None
-        if base is not None:
-            if self._vkey is _NOT_GETITEM:
-                raise TypeError(
-                    "writing into a reshaped, transposed or broadcast view of a value inside "
-                    "jvp is not supported; write into the value itself (x[i, j] = v)."
-                )
-            base._write(_set(base._snapshot(), self._vkey, new), (*exclude, self))
-        self._rebind(new)
-
-    def _inplace(self, prim: Any, other: Any) -> Tensor:
-        """``x op= y`` on a dual: ``x`` is rebound to ``x op y`` (primal and tangent)."""
-        from .ops.linalg import matmul
-
-        old = self._snapshot()
-        out = matmul(old, other) if prim is None else apply(prim, (old, other))
-        if out.shape != self.shape or out.dtype != self.dtype:
-            raise TypeError(
-                f"an in-place operation cannot change the shape or dtype of a tensor: "
-                f"{self.shape} {self.dtype.name} would become {out.shape} {out.dtype.name}; "
-                "write x = x op y instead."
-            )
-        self._write(out, (other,))
-        return self
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """``x[key] = value`` on a dual: computed functionally from dual operations
-        (the tangent at the written positions becomes the value's), then ``x`` is
-        rebound; as in NumPy, a write into a view (``x[i][j] = v``) reaches its base."""
-        self._write(_set(self._snapshot(), key, value), (value,))
-
     def __copy__(self) -> DualTensor:
         return self._leaf()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> DualTensor:
+        """A copy of the primal and the tangent (the same value, so the same tangent);
+        like ``Tensor``'s, it is off every tape unless it is a leaf that requires grad."""
+        import copy
+
+        if not self._level.active:
+            raise _leaked("a value")
+        t = self._tangent
+        d = dual(
+            self._level,  # type: ignore[arg-type]
+            copy.deepcopy(self._primal, memo),
+            None if t is None else copy.deepcopy(t, memo),
+        )
+        d._rg = self._rg and self._node is None
+        memo[id(self)] = d
+        return d
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(
+            "cannot pickle a value inside jvp (a primal with a tangent): a pickle holds one "
+            "array, so the tangent would be lost. Return the value from the jvp'd function "
+            "(jvp gives its primal and tangent as ordinary tensors) and pickle those, or "
+            "pickle x.detach() for the primal alone."
+        )
 
     def __repr__(self) -> str:
         if not self._level.active:
@@ -262,20 +234,45 @@ class DualTensor(LevelTensor):
     __str__ = __repr__
 
 
+#: the values of the slots a dual may leave unset (read through ``__getattr__``)
+_UNSET = {
+    "_p": None,
+    "_pd": None,
+    "_t": None,
+    "_td": None,
+    "_grad": None,
+    "name": None,
+    "_hooks": None,
+    "_node": None,
+    "_oi": 0,
+    "_vbase": None,
+    "_vkey": None,
+    "_vlist": None,
+}
+
+
 def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:
     """A new ``DualTensor`` of ``level`` (no tape: ``_rg`` False, no node)."""
     d = _new(DualTensor)
     d._level = level
-    d._primal = primal
-    d._tangent = tangent
     d._backend = primal._backend
     d._rg = False
-    d._node = None
-    d._oi = 0
-    d._grad = None
-    d.name = None
-    d._hooks = None
-    d._vbase = d._vkey = d._vlist = None
+    _assign(d, primal, tangent)
+    return d
+
+
+def _raw(level: Level, backend: Any, xp: Any, out: Any, tan: Any) -> DualTensor:
+    """The raw dual of the fast path's arrays ``out`` and ``tan`` (fitted to ``out``)."""
+    d = _new(DualTensor)
+    d._level = level
+    d._backend = backend
+    d._rg = False
+    d._pd = out
+    if tan is not None and (
+        tan.__class__ is not out.__class__ or tan.shape != out.shape or tan.dtype != out.dtype
+    ):
+        tan = _fit_raw(xp, backend, tan, out)
+    d._td = tan
     return d
 
 
@@ -295,9 +292,9 @@ class JVPLevel(Level):
 
     def _fast(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
         """One pass over raw arrays with the backend's ``xp`` when nothing but this
-        level is involved: every tensor argument a plain tensor or a dual of this level
-        over plain tensors, nothing on a tape, no ``ad.compile`` trace. ``None`` when
-        the general path must run."""
+        level is involved: every tensor argument a raw dual of this level (see
+        ``DualTensor``) or a plain tensor, nothing on a tape, no ``ad.compile`` trace.
+        ``None`` when the general path must run."""
         backend = None
         datas: list[Any] = []
         tans: list[Any] = []
@@ -305,23 +302,16 @@ class JVPLevel(Level):
         for a in args:
             cls = a.__class__
             if cls is DualTensor:
-                if a._level is not self or a._rg:
+                p = a._pd
+                if a._level is not self or a._rg or p is None:
                     return None
-                p = a._primal
-                t = a._tangent
-                if p.__class__ is not Tensor or p._rg:
-                    return None
-                if t is None:
-                    tans.append(None)
-                else:
-                    if t.__class__ is not Tensor or t._rg:
-                        return None
-                    tans.append(t.data)
-                    has_tangent = True
+                t = a._td
+                tans.append(t)
+                has_tangent = has_tangent or t is not None
             elif cls is Tensor:
                 if a._rg:
                     return None
-                p = a
+                p = a.data
                 tans.append(None)
             elif cls in _SCALARS:
                 datas.append(a)
@@ -330,10 +320,13 @@ class JVPLevel(Level):
             else:
                 return None
             if backend is None:
-                backend = p._backend
-            elif p._backend is not backend:
-                return None  # mixed backends: the general path raises the error
-            datas.append(p.data)
+                backend = a._backend
+                first = p
+            elif a._backend is not backend or (
+                backend.multi_device and backend.device_of(p) != backend.device_of(first)
+            ):
+                return None  # mixed backends or devices: the general path raises the error
+            datas.append(p)
         if not has_tangent or backend is None or _CURRENT_TRACER() is not None:
             return None
         xp = backend.xp
@@ -345,39 +338,8 @@ class JVPLevel(Level):
             raise _forward_error(prim, args, err) from err
         tan = jvp(xp, tans, out, *datas, **params) if params else jvp(xp, tans, out, *datas)
         if prim.nout == 1:
-            # the dual, its primal and its tangent built inline (this runs per operation)
-            d = _new(DualTensor)
-            d._level = self
-            d._primal = p = _new(Tensor)
-            p.data = out
-            p._backend = d._backend = backend
-            p._rg = d._rg = False
-            p._node = d._node = None
-            p._oi = d._oi = 0
-            p._grad = d._grad = None
-            p.name = d.name = None
-            p._hooks = d._hooks = None
-            d._vbase = d._vkey = d._vlist = None
-            if tan is None:
-                d._tangent = None
-            elif (
-                tan.__class__ is out.__class__ and tan.shape == out.shape and tan.dtype == out.dtype
-            ):
-                d._tangent = t = _new(Tensor)
-                t.data = tan
-                t._backend = backend
-                t._rg = False
-                t._node = None
-                t._oi = 0
-                t._grad = None
-                t.name = None
-                t._hooks = None
-            else:
-                d._tangent = _fit_raw(xp, backend, tan, out)
-            return d
-        return tuple(
-            dual(self, wrap(o, backend), _fit_raw(xp, backend, t, o)) for o, t in zip(out, tan)
-        )
+            return _raw(self, backend, xp, out, tan)
+        return tuple(_raw(self, backend, xp, o, t) for o, t in zip(out, tan))
 
     def _general(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
         """Primal and tangent as operations on tensors (recorded, traced, or processed
@@ -456,43 +418,95 @@ def record_custom_jvp(
     return attached
 
 
-def _fit_raw(xp: Any, backend: Any, t: Any, out: Any) -> Any:
-    """The tangent ``t`` of the raw output ``out`` as a tensor of its shape and dtype."""
-    if t is None:
-        return None
-    if t.shape != out.shape or t.dtype != out.dtype:
-        if not backend.dtype_of(out).is_floating:
-            return None
-        t = xp.asarray(t)
-        if t.dtype != out.dtype:
-            if _is_complex(t) and not _is_complex(out):
-                t = xp.real(t)
-            t = xp.astype(t, out.dtype)
-        if t.shape != out.shape:
-            t = xp.broadcast_to(t, out.shape)
-    return wrap(t, backend)
+def _enter1(prim: Primitive, x: Any, params: Any) -> Any:
+    """``engine.apply1`` while a transform runs. A raw dual with a tangent, off every
+    tape, outside ``ad.compile``: the forward and the tangent on its arrays, inline (the
+    rule of ``ops._jvp_fused`` when the primitive has one); anything else: ``dispatch``."""
+    if x.__class__ is DualTensor and not x._rg:
+        p = x._pd
+        t = x._td
+        level = x._level
+        if p is not None and t is not None and level.active and _CURRENT_TRACER() is None:
+            rule = _UNARY.get(prim)
+            if rule is not None or (prim.jvp is not None and prim.differentiable):
+                backend = x._backend
+                xp = backend.xp
+                fwd = backend.kernels.get(prim) or prim.forward
+                try:
+                    out = fwd(xp, p, **params) if params else fwd(xp, p)
+                except Exception as err:
+                    raise _forward_error(prim, (x,), err) from err
+                if rule is None:
+                    jvp: Any = prim.jvp
+                    tan = jvp(xp, [t], out, p, **params) if params else jvp(xp, [t], out, p)
+                else:
+                    tan = rule(xp, fwd, out, t, p, **params) if params else rule(xp, fwd, out, t, p)
+                return _raw(level, backend, xp, out, tan)
+    return _dispatch(prim, (x,), params)
 
 
-def _fit(t: Any, out: Any) -> Any:
-    """The tangent ``t`` of tensor ``out`` with its shape and dtype (a rule may return
-    the tangent of a broadcast input, or a Python scalar)."""
-    if t is None:
-        return None
-    import autodiff as ad
-
-    if not isinstance(t, Tensor):
-        if not out.dtype.is_floating:
-            return None
-        t = ad.full_like(out, t)
-    if t.dtype != out.dtype:
-        if not out.dtype.is_floating:
-            return None
-        if _is_complex(t) and not _is_complex(out):
-            t = ad.real(t)
-        t = t.astype(out.dtype)
-    if t.shape != out.shape:
-        t = ad.broadcast_to(t, out.shape)
-    return t
+def _side(x: Any, level: Any, backend: Any) -> tuple[Any, Any] | None:
+    """The array and tangent of ``_enter2``'s other operand, or None: the general path."""
+    cls = x.__class__
+    if cls in _SCALARS:
+        return x, None
+    if cls is Tensor:
+        return None if x._rg or x._backend is not backend else (x.data, None)
+    if cls is DualTensor and x._level is level and not x._rg and x._pd is not None:
+        return x._pd, x._td
+    return None
 
 
+def _enter2(prim: Primitive, a: Any, b: Any) -> Any:
+    """``engine.apply2`` while a transform runs: as ``_enter1``, for two operands (a
+    raw dual of one level, a plain tensor or a Python scalar each)."""
+    if a.__class__ is DualTensor:
+        d = a
+        other = _side(b, a._level, a._backend)
+    elif b.__class__ is DualTensor:
+        d = b
+        other = _side(a, b._level, b._backend)
+    else:
+        return _dispatch(prim, _operands(a, b), None)
+    level = d._level
+    if other is not None and not d._rg and d._pd is not None and level.active:
+        if d is a:
+            pa, ta = a._pd, a._td
+            pb, tb = other
+        else:
+            pa, ta = other
+            pb, tb = b._pd, b._td
+        rule = _BINARY.get(prim)
+        backend = d._backend
+        if (
+            (ta is not None or tb is not None)
+            and (rule is not None or (prim.jvp is not None and prim.differentiable))
+            and _CURRENT_TRACER() is None
+            and not (
+                backend.multi_device
+                and pa.__class__ not in _SCALARS
+                and pb.__class__ not in _SCALARS
+                and backend.device_of(pa) != backend.device_of(pb)
+            )
+        ):
+            xp = backend.xp
+            fwd = backend.kernels.get(prim) or prim.forward
+            try:
+                out = fwd(xp, pa, pb)
+            except Exception as err:
+                raise _forward_error(prim, (a, b), err) from err
+            if rule is None:
+                jvp: Any = prim.jvp
+                tan = jvp(xp, [ta, tb], out, pa, pb)
+            else:
+                tan = rule(xp, fwd, out, ta, tb, pa, pb)
+            return _raw(level, backend, xp, out, tan)
+    return _dispatch(prim, _operands(a, b), None)
+
+
+#: the fused rules of ``ops._jvp_fused`` by primitive
+_UNARY = {PRIMITIVES[n]: r for n, r in _jvp_fused.UNARY.items() if n in PRIMITIVES}
+_BINARY = {PRIMITIVES[n]: r for n, r in _jvp_fused.BINARY.items() if n in PRIMITIVES}
+engine.INTERPOSE1[0] = _enter1
+engine.INTERPOSE2[0] = _enter2
 _custom.LEVEL_RECORDERS["jvp"] = record_custom_jvp

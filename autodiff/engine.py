@@ -210,7 +210,7 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
     node are built inline (no ``wrap`` or ``Node.__init__`` call).
     """
     if _TRACING[0]:  # a trace or a transform runs: the slow path decides
-        return INTERPOSE[0](prim, (x,), params)
+        return INTERPOSE1[0](prim, x, params)
     backend = x._backend
     xd = x.data
     fwd = backend.kernels.get(prim) or prim.forward
@@ -247,7 +247,7 @@ def apply1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None = None) 
 def apply2(prim: Primitive, a: Any, b: Any) -> Tensor:
     """Call a two-input primitive; at least one of ``a``, ``b`` is a tensor."""
     if _TRACING[0]:  # a trace or a transform runs: the slow path decides
-        return INTERPOSE[0](prim, _operands(a, b), None)
+        return INTERPOSE2[0](prim, a, b)
     if isinstance(a, Tensor):
         backend = a._backend
         if isinstance(b, Tensor):
@@ -376,6 +376,21 @@ def apply_plain(
 #: installs its dispatcher, which gives the call to the innermost transform level that
 #: owns one of the arguments, or to ``apply_plain``. A one-element list: cheap to read.
 INTERPOSE: list[Callable[..., Any]] = [apply_plain]
+
+
+def _interpose1(prim: Primitive, x: Tensor, params: Mapping[str, Any] | None) -> Any:
+    return INTERPOSE[0](prim, (x,), params)
+
+
+def _interpose2(prim: Primitive, a: Any, b: Any) -> Any:
+    return INTERPOSE[0](prim, _operands(a, b), None)
+
+
+#: What ``apply1``/``apply2`` hand a call to while ``TRACING[0]`` is set: ``INTERPOSE``
+#: by default; forward mode installs entries that run a ``jvp`` on raw dual numbers
+#: inline (``autodiff._forward``) and give every other call to ``INTERPOSE``.
+INTERPOSE1: list[Callable[..., Any]] = [_interpose1]
+INTERPOSE2: list[Callable[..., Any]] = [_interpose2]
 
 
 def call(xp: Any, prim: Primitive, *args: Any, **params: Any) -> Any:
