@@ -317,11 +317,23 @@ class BatchTensor(LevelTensor):
     def __copy__(self) -> BatchTensor:
         return self._snapshot()
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> NoReturn:
-        _data_error(self, "cannot deepcopy")
+    def __deepcopy__(self, memo: dict[int, Any]) -> BatchTensor:
+        """A batched value over a copy of the batch (each example copied)."""
+        import copy
+
+        if not self._level.active:
+            _data_error(self, "cannot deepcopy")
+        t = self._level.wrap(copy.deepcopy(self._val, memo), self._bdim)
+        memo[id(self)] = t
+        return t
 
     def __reduce_ex__(self, protocol: Any) -> NoReturn:
-        _data_error(self, "cannot pickle")
+        raise TypeError(
+            "cannot pickle a batched value inside vmap: it stands for one example of a "
+            "batch, and a pickle of one array would lose the batch. Return it from the "
+            "vmapped function (vmap stacks it into an ordinary tensor along out_axes) and "
+            "pickle that."
+        )
 
     # -- no data-dependent Python --------------------------------------------------
     def numpy(self) -> NoReturn:

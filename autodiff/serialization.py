@@ -93,6 +93,14 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
             "that contains itself)."
         )
     if isinstance(obj, ad.Tensor):
+        level = getattr(obj, "_level", None)  # a value of a running jvp or vmap
+        if level is not None:
+            raise TypeError(
+                f"cannot save a value inside {level.kind} (a dual number or a batched "
+                "value): a checkpoint holds one array per tensor, so its tangent or batch "
+                f"would be lost. Return it from the {level.kind}'d function (which gives "
+                "ordinary tensors) and save those."
+            )
         key = f"a{len(arrays)}"
         arrays[key] = _host_array(obj)
         return {

@@ -67,9 +67,45 @@ class _tracing:
         self._grad.__exit__(None, None, None)
 
 
-def _watch(x: Any) -> Any:
-    if not isinstance(x, Tensor):
+def _lift(x: Any, who: str) -> Any:
+    """A number or array given where a transform differentiates, as a tensor.
+
+    As JAX does, a Python float or complex, a NumPy scalar or array (anything
+    ``ad.asarray`` reads) becomes a tensor on the default backend (Python numbers
+    get the default dtype), so that it is differentiated; before, it was passed
+    through and silently got no derivative. Integers and booleans raise (they have
+    none); leaves that are not numbers (``None``, strings) pass through unchanged.
+    """
+    if isinstance(x, Tensor):
         return x
+    if isinstance(x, (float, complex)) or (not isinstance(x, (str, bytes)) and _array_like(x)):
+        from .creation import asarray
+
+        x = asarray(x)
+    elif not isinstance(x, int):  # bool is an int
+        return x
+    if isinstance(x, int) or not x.dtype.is_floating:
+        kind = type(x).__name__ if isinstance(x, int) else f"{x.dtype.name} array"
+        raise TypeError(
+            f"{who}: cannot differentiate with respect to an input of type {kind}; only "
+            "floating-point inputs have derivatives. Pass a float (2.0, not 2) or a "
+            "floating tensor, or leave the input out of what is differentiated "
+            "(argnums, or a None tangent for jvp)."
+        )
+    return x
+
+
+def _array_like(x: Any) -> bool:
+    # a NumPy (or other array library's) scalar or array
+    t = type(x)
+    return hasattr(t, "__array__") or hasattr(t, "__array_namespace__") or hasattr(t, "__dlpack__")
+
+
+def _watch(x: Any, who: str = "grad") -> Any:
+    if not isinstance(x, Tensor):
+        x = _lift(x, who)
+        if not isinstance(x, Tensor):
+            return x
     if x._rg:
         return apply1(pos_p, x)  # keeps the link to an outer graph
     if not x.dtype.is_floating:
@@ -80,6 +116,9 @@ def _watch(x: Any) -> Any:
     # a value of a running jvp or vmap stays one (its tangent or batch is kept)
     y = x._leaf() if isinstance(x, LevelTensor) else x.detach()
     y._rg = True
+    levels = LEVELS.get()
+    if levels and levels[-1].kind == "vmap" and not isinstance(y, LevelTensor):
+        levels[-1].own(y)  # type: ignore[attr-defined]  # (vmap's fast path, _batching)
     return y
 
 
@@ -150,7 +189,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     """
     leaves, structure = _tree.flatten(primals)
     with _tracing():  # a transform differentiates even inside no_grad
-        watched = [_watch(x) for x in leaves]
+        watched = [_watch(x, "vjp") for x in leaves]
         result = f(*_tree.unflatten(structure, watched))
     aux = None
     if has_aux:
@@ -206,6 +245,9 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     t_leaves, _ = _tree.flatten(tuple(tangents))
     if len(p_leaves) != len(t_leaves):
         raise ValueError("primals and tangents must have the same structure.")
+    for k, (p, t) in enumerate(zip(p_leaves, t_leaves)):
+        if t is not None and not isinstance(p, Tensor):
+            p_leaves[k], t_leaves[k] = _lift_primal(p, t, k)
     _check_tangents("jvp", p_leaves, t_leaves)
     level = JVPLevel()
     with enter(level):
@@ -235,6 +277,26 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             outs.append(p)
             tans.append(_zeros_like(p) if t is None else t)
     return _tree.unflatten(out_structure, outs), _tree.unflatten(out_structure, tans)
+
+
+def _lift_primal(p: Any, t: Any, k: int) -> tuple[Any, Any]:
+    """A primal that is not a tensor but has a tangent, and its tangent, as tensors: a
+    Python number takes a tensor tangent's dtype and device; a Python-number tangent
+    takes its primal's."""
+    from .creation import asarray
+
+    if isinstance(p, (float, complex)) and isinstance(t, Tensor):
+        return asarray(p, dtype=t.dtype, device=t.device), t
+    lifted = _lift(p, "jvp")
+    if not isinstance(lifted, Tensor):
+        raise TypeError(
+            f"jvp: primal {k} is a {type(p).__name__}, which has no tangent; pass None as "
+            "its tangent (or make it a floating tensor)."
+        )
+    if not isinstance(t, Tensor):
+        scalar = isinstance(t, (bool, int, float, complex))
+        t = asarray(t, dtype=lifted.dtype if scalar else None, device=lifted.device)
+    return lifted, t
 
 
 def _check_tangents(name: str, primals: list[Any], tangents: list[Any]) -> None:
@@ -411,6 +473,13 @@ def jacobian(
         nums = _argnums(argnums, len(args))
         chosen = tuple(args[n] for n in nums)
         leaves, structure = _tree.flatten(chosen)
+        leaves = [_lift(x, "jacobian") for x in leaves]
+        for x in leaves:
+            if not isinstance(x, Tensor):
+                raise TypeError(
+                    f"jacobian: cannot differentiate with respect to a {type(x).__name__}; "
+                    "the arguments in argnums must be tensors, numbers or arrays."
+                )
 
         def fn(*xs: Any) -> Any:
             return f(*_args_with(args, nums, _tree.unflatten(structure, list(xs))))
@@ -418,7 +487,7 @@ def jacobian(
         forward = mode == "fwd"
         if not forward:
             with _tracing():
-                watched = [_watch(x) for x in leaves]
+                watched = [_watch(x, "jacobian") for x in leaves]
                 out = fn(*watched)
             outs, out_structure = _tree.flatten(out)
             _check_floating(outs)
@@ -548,7 +617,7 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
 
     def value_and_gradient(*xs: Any) -> tuple[Any, Any]:
         with _tracing():
-            watched = [_watch(x) for x in xs]
+            watched = [_watch(x, "hvp") for x in xs]
             out = f(*_tree.unflatten(structure, watched))
             _check_scalar(out, "hvp")
             grads = _vjp_core([out], watched, [_ones_like(out)], retain=False)

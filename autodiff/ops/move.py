@@ -7,7 +7,7 @@ from typing import Any
 from .. import backends
 from .._config import move_array, resolve_device
 from ..backends import Device
-from ..engine import Node, primitive
+from ..engine import Node, apply, primitive
 from ..grad_mode import GRAD_ENABLED
 from ..tensor import Tensor, wrap
 
@@ -31,7 +31,17 @@ def _move_jvp(xp: Any, tangents: Any, ans: Any, a: Any, dst: Device, src: Device
     return move_array(t, backends.get(src.backend), dst)
 
 
-move_p = primitive("to_device", lambda xp, a, dst, src: a, _move_vjp, jvp=_move_jvp)
+def _move_batch(xp: Any, dims: Any, a: Any, dst: Device, src: Device) -> tuple[Any, Any]:
+    # each example moves: the batch moves, its axis stays where it is
+    return to_device(a, dst), dims[0]
+
+
+# the forward is never run by the engine: ``to_device`` builds its node itself (the
+# output lives on another backend than the input); under a transform the level's rule
+# runs (``_move_batch``; a jvp's dual moves its primal and tangent itself)
+move_p = primitive(
+    "to_device", lambda xp, a, dst, src: a, _move_vjp, jvp=_move_jvp, batch=_move_batch
+)
 
 
 def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
@@ -54,6 +64,8 @@ def to_device(x: Tensor, device: Any, *, stream: Any = None) -> Tensor:
     moved = getattr(x, "_moved", None)
     if moved is not None:  # a value of a jvp: the primal and tangent move
         return moved(dst, src)
+    if getattr(x, "_level", None) is not None:  # a value of a vmap: its level's rule
+        return apply(move_p, (x,), {"dst": dst, "src": src})
     target = backends.get(dst.backend)
     out = wrap(move_array(x.data, x._backend, dst), target)
     if x._rg and GRAD_ENABLED.get():
