@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import autodiff as ad
+
+from ._graph import node_of, used_inputs, walk_graph
+
+if TYPE_CHECKING:
+    from .engine import Node
 
 __all__ = ["render", "to_dot"]
 
@@ -75,26 +80,13 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
         '  node [fontname="Helvetica", fontsize=10];',
     ]
     ids: dict[int, str] = {}
-    drawn: list[ad.engine.Node] = []
-    queue: list[ad.engine.Node] = [
-        t._node for t in outputs if isinstance(t, ad.Tensor) and t._node is not None
-    ]
-    seen = {id(n) for n in queue}
+    drawn: list[Node] = []
     hidden = 0
-    head = 0
-    while head < len(queue):  # breadth first from the outputs: nearest first
-        node = queue[head]
-        head += 1
+    for node in walk_graph(outputs):  # breadth first from the outputs: nearest first
         if len(drawn) < max_nodes:
             drawn.append(node)
         else:
             hidden += 1
-        for t in node.inputs or ():
-            if isinstance(t, ad.Tensor):
-                t = ad.engine.as_used(t, node.seq)  # as the node used it, before any in-place write
-            if isinstance(t, ad.Tensor) and t._node is not None and id(t._node) not in seen:
-                seen.add(id(t._node))
-                queue.append(t._node)
     for i, node in enumerate(drawn):
         ids[id(node)] = f"op{i}"
         ans = node.ans
@@ -112,11 +104,11 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
         lines.append(f'  more [shape=box, style=dashed, label="… {hidden} more operations"];')
     leaf_ids: dict[int, str] = {}
     for node in drawn:
-        for t in node.inputs or ():
+        for t in used_inputs(node):  # as the node used them, before any in-place write
             if not isinstance(t, ad.Tensor):
                 continue
-            t = ad.engine.as_used(t, node.seq)
-            if t._node is None:
+            parent = node_of(t)
+            if parent is None:
                 key = id(t)
                 if key not in leaf_ids:
                     leaf_ids[key] = f"leaf{len(leaf_ids)}"
@@ -127,14 +119,15 @@ def to_dot(*outputs: ad.Tensor, params: Any = None, max_nodes: int = 200) -> str
                         f'  {leaf_ids[key]} [shape=ellipse, style=filled, fillcolor="{color}", label="{_esc(label)}"];'
                     )
                 lines.append(f"  {leaf_ids[key]} -> {ids[id(node)]};")
-            elif id(t._node) in ids:
-                lines.append(f"  {ids[id(t._node)]} -> {ids[id(node)]};")
+            elif id(parent) in ids:
+                lines.append(f"  {ids[id(parent)]} -> {ids[id(node)]};")
             else:
                 lines.append(f"  more -> {ids[id(node)]};")
     for k, t in enumerate(outputs):
-        if isinstance(t, ad.Tensor) and t._node is not None and id(t._node) in ids:
+        out = node_of(t)
+        if out is not None and id(out) in ids:
             lines.append(f'  out{k} [shape=plaintext, label="output {k}"];')
-            lines.append(f"  {ids[id(t._node)]} -> out{k};")
+            lines.append(f"  {ids[id(out)]} -> out{k};")
     lines.append("}")
     return "\n".join(lines)
 

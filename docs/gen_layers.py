@@ -70,8 +70,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer("tensor", "the Tensor record", ("tensor",)),
     Layer(
         "engine",
-        "apply (recording nodes) and backward (walking them), tensor creation, views",
-        ("engine", "_backward", "creation", "_views", "_compute"),
+        "apply (recording nodes), backward (walking them) and reading the graph (_graph), "
+        "tensor creation, views",
+        ("engine", "_backward", "_graph", "creation", "_views", "_compute"),
     ),
     Layer(
         "ops",
@@ -124,7 +125,8 @@ LAYERS: tuple[Layer, ...] = (
             "func",
             "viz",
         ),
-        # public modules only; ops.special: the fused softmax and cross-entropy primitives
+        # public modules only; ops.special: the fused softmax and cross-entropy primitives;
+        # _graph: the documented-internal view of a recorded graph (ad.viz draws it)
         may_import=(
             NAMESPACE,
             "linalg",
@@ -133,6 +135,7 @@ LAYERS: tuple[Layer, ...] = (
             "checks",
             "serialization",
             "ops.special",
+            "_graph",
         ),
     ),
 )
