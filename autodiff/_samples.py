@@ -390,7 +390,14 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
             label="vectors",
         ),
     ),
-    "linalg.qr": (_s(lambda a: L.qr(a).R, _R.normal(size=(2, 4, 3))),),
+    "linalg.qr": (
+        _s(lambda a: L.qr(a).R, _R.normal(size=(2, 4, 3))),
+        _s(  # wide: A = [X | Y], X square (a generator of its own: the draws above stay)
+            lambda a: ad.concat(list(L.qr(a)), axis=-1),
+            np.random.default_rng(24).normal(size=(2, 3, 5)),
+            label="wide",
+        ),
+    ),
     "linalg.svd": (
         _s(L.svdvals, _R.normal(size=(4, 3))),
         _s(

@@ -135,7 +135,7 @@ class SlogdetResult(NamedTuple):
 
 
 #: functions whose gradient rules hold for complex input (the rest raise)
-_COMPLEX_GRADS = frozenset({"inv", "solve", "det", "cholesky", "eigh"})
+_COMPLEX_GRADS = frozenset({"inv", "solve", "det", "cholesky", "eigh", "qr"})
 
 
 def _floating(x: Any, name: str, min_ndim: int = 2) -> Tensor:
@@ -289,8 +289,10 @@ def eigvalsh(x: Any, /) -> Tensor:
 
 
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
-    """QR decomposition (``mode`` ``'reduced'`` or ``'complete'``); differentiable for
-    rows >= columns in reduced mode (and square input in complete mode).
+    """QR decomposition (``mode`` ``'reduced'`` or ``'complete'``); differentiable (real
+    or complex, forward and reverse) for every shape in reduced mode, and in complete
+    mode for rows <= columns; complete mode with more rows than columns has no
+    derivative (Q's extra columns are not unique) and raises, as in PyTorch.
 
     Returns
     -------

@@ -239,3 +239,130 @@ def test_to_device_carries_the_tangent(dst: str) -> None:
     _close(tan, X.numpy())
     J = ad.jacobian(lambda a: to_device(a, dst) ** 2, mode="fwd")(X[0])
     _close(J, np.diag(2 * X.numpy()[0]))
+
+
+# -- 4. qr: wide input, mode="complete", complex input ----------------------------------
+
+_QR_CASES = [
+    ((4, 3), "reduced"),
+    ((3, 3), "reduced"),
+    ((3, 3), "complete"),
+    ((2, 4), "reduced"),
+    ((2, 4), "complete"),
+    ((2, 3, 5), "reduced"),
+    ((2, 3, 5), "complete"),
+]
+
+
+def _qr_host(shape: tuple[int, ...], cplx: bool, seed: int) -> np.ndarray:
+    r = np.random.default_rng(seed)
+    a = r.normal(size=shape)
+    return a + 1j * r.normal(size=shape) if cplx else a
+
+
+def _qr_dtype(backend: ad.Backend, cplx: bool) -> ad.DType:
+    if not cplx:
+        return ad.float64 if backend.supports(ad.float64) else ad.float32
+    for dt in (ad.complex128, ad.complex64):
+        if backend.supports(dt):
+            return dt
+    pytest.skip(f"the {backend.name} backend has no complex dtype")
+
+
+def _qr_runs(shape: tuple[int, ...], dtype: ad.DType, mode: str = "reduced") -> None:
+    """Skip where the backend cannot compute this qr at all (MLX: real input only, and
+    only the reduced factorization)."""
+    try:
+        ad.linalg.qr(ad.zeros(shape, dtype=dtype), mode=mode)
+    except NotImplementedError as err:
+        pytest.skip(str(err))
+
+
+def _qr_tol(dtype: ad.DType) -> float:
+    exact = dtype in (ad.float64, ad.complex128) and ad.get_backend().exact_float64
+    return 1e-10 if exact else 2e-4
+
+
+@pytest.mark.parametrize("cplx", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize(("shape", "mode"), _QR_CASES)
+def test_qr_derivatives_match_pytorch(
+    backend: ad.Backend, shape: tuple[int, ...], mode: str, cplx: bool
+) -> None:
+    torch = pytest.importorskip("torch")
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    dtype = _qr_dtype(backend, cplx)
+    _qr_runs(shape, dtype, mode)
+    a, t = _qr_host(shape, cplx, 1), _qr_host(shape, cplx, 2)
+    ta = torch.tensor(a, requires_grad=True)
+    tq, tr = torch.linalg.qr(ta, mode=mode)
+    gq, gr = _qr_host(tuple(tq.shape), cplx, 3), _qr_host(tuple(tr.shape), cplx, 4)
+    loss = torch.real(torch.sum(torch.tensor(gq).conj() * tq)) + torch.real(
+        torch.sum(torch.tensor(gr).conj() * tr)
+    )
+    loss.backward()
+    assert ta.grad is not None
+    _, (tdq, tdr) = torch.func.jvp(
+        lambda m: torch.linalg.qr(m, mode=mode), (torch.tensor(a),), (torch.tensor(t),)
+    )
+    x = ad.tensor(a, dtype=dtype)
+    wq, wr = ad.conj(ad.tensor(gq, dtype=dtype)), ad.conj(ad.tensor(gr, dtype=dtype))
+
+    def ours(m: Any) -> Any:
+        q, r = ad.linalg.qr(m, mode=mode)
+        return ad.real(ad.sum(wq * q)) + ad.real(ad.sum(wr * r))
+
+    tol = _qr_tol(dtype)
+    np.testing.assert_allclose(ad.grad(ours)(x).numpy(), ta.grad.numpy(), rtol=tol, atol=tol)
+    _, (dq, dr) = ad.jvp(
+        lambda m: tuple(ad.linalg.qr(m, mode=mode)), (x,), (ad.tensor(t, dtype=dtype),)
+    )
+    np.testing.assert_allclose(dq.numpy(), tdq.numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(dr.numpy(), tdr.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize(("shape", "mode"), [c for c in _QR_CASES if c[0] != (3, 3)])
+def test_qr_derivatives_against_finite_differences(
+    backend: ad.Backend, shape: tuple[int, ...], mode: str
+) -> None:
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    x = ad.tensor(_qr_host(shape, False, 5), dtype=_qr_dtype(backend, False))
+    _qr_runs(shape, x.dtype, mode)
+    ad.testing.check_grads(lambda a: tuple(ad.linalg.qr(a, mode=mode)), (x,), order=2)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (4, 3), (3, 3)])
+def test_complex_qr_derivatives_against_finite_differences(
+    backend: ad.Backend, shape: tuple[int, ...]
+) -> None:
+    # complex input through its real and imaginary parts (check_grads perturbs real
+    # tensors), each output's real and imaginary parts
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    _qr_runs(shape, _qr_dtype(backend, True))
+    dtype = _qr_dtype(backend, False)
+
+    def f(re: Any, im: Any) -> Any:
+        q, r = ad.linalg.qr(re + 1j * im)
+        return ad.real(q), ad.imag(q), ad.real(r), ad.imag(r)
+
+    re, im = (ad.tensor(_qr_host(shape, False, k), dtype=dtype) for k in (7, 8))
+    ad.testing.check_grads(f, (re, im), order=2)
+
+
+def test_qr_complete_with_more_rows_than_columns_has_no_derivative(backend: ad.Backend) -> None:
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    x = ad.tensor(_qr_host((4, 3), False, 6), dtype=_qr_dtype(backend, False))
+    _qr_runs((4, 3), x.dtype, "complete")
+
+    def f(a: Any) -> Any:
+        return ad.sum(ad.linalg.qr(a, mode="complete").R)
+
+    with pytest.raises(ValueError, match="mode='complete' with more rows than columns"):
+        ad.grad(f)(x)
+    with pytest.raises(ValueError, match="mode='complete' with more rows than columns"):
+        ad.jvp(f, (x,), (ad.ones_like(x),))
+    q, r = ad.linalg.qr(x, mode="complete")  # the values are fine
+    assert q.shape == (4, 4) and r.shape == (4, 3)

@@ -3,7 +3,8 @@
 ``cholesky`` and ``eigh`` take the Hermitian part of their input in the forward
 (``(A + Aᴴ)/2``, ``(A + Aᵀ)/2`` for real input), so their gradients are Hermitian
 and agree with finite differences of any square input; their rules also hold for
-complex input. ``qr``, ``svd`` and ``pinv`` rules assume real input.
+complex input, and so do ``qr``'s (every shape; PyTorch's rules). ``svd`` and
+``pinv`` rules assume real input.
 
 Where eigen/singular values repeat exactly (or a singular value is 0), the rules'
 terms that would divide by that gap are dropped (1/0 is taken as 0, as in a
@@ -64,11 +65,6 @@ def _gap_div(xp: Any, x: Any, w: Any) -> Any:
     d = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1)
     q = _over(xp, x, d)
     return xp.where(_eye_like(xp, d) == 1, xp.zeros_like(q), q)
-
-
-def _right_inv_t(xp: Any, x: Any, r: Any) -> Any:
-    # X R⁻ᵀ = (R⁻¹ Xᵀ)ᵀ
-    return _mT(xp, xp.linalg.solve(r, _mT(xp, x)))
 
 
 # -- cholesky ------------------------------------------------------------------------
@@ -159,42 +155,78 @@ def _qr_fwd(xp: Any, a: Any, mode: str = "reduced") -> tuple[Any, Any]:
     return q, r
 
 
-def _qr_vjp(xp: Any, g: Any, ans: Any, a: Any, mode: str = "reduced") -> tuple[Any]:
+def _qr_check(a: Any, mode: str) -> None:
     m, n = a.shape[-2], a.shape[-1]
-    if m < n or (mode == "complete" and m != n):
-        raise NotImplementedError(
-            f"the gradient of qr is implemented for mode='reduced' with rows >= columns "
-            f"(or square input); got shape {tuple(a.shape)} with mode={mode!r}."
+    if mode == "complete" and m > n:
+        raise ValueError(
+            f"linalg.qr: mode='complete' with more rows than columns (shape {tuple(a.shape)}) "
+            "has no derivative: Q's last rows - columns columns are any orthonormal "
+            "completion, not a function of the input. Use mode='reduced' (PyTorch raises "
+            "here too)."
         )
+
+
+def _right_inv_h(xp: Any, x: Any, r: Any) -> Any:
+    # X R⁻ᴴ = (R⁻¹ Xᴴ)ᴴ
+    return _mH(xp, xp.linalg.solve(r, _mH(xp, x)))
+
+
+def _copyltu(xp: Any, m: Any) -> Any:
+    # the Hermitian matrix with M's strict lower triangle: tril(M, -1) + tril(M, -1)ᴴ +
+    # Re diag(M)
+    low = m * _tril_mask(xp, m, 0.0)
+    return low + _mH(xp, low) + _sym(xp, m * _eye_like(xp, m))
+
+
+def _qr_vjp_tall(xp: Any, gq: Any, gr: Any, q: Any, r: Any) -> Any:
+    # rows >= columns, A = QR with QᴴQ = I and diag(R) real:
+    # gA = (gQ + Q copyltu(R gRᴴ - gQᴴ Q)) R⁻ᴴ
+    m = xp.matmul(r, _mH(xp, gr)) - xp.matmul(_mH(xp, gq), q)
+    return _right_inv_h(xp, gq + xp.matmul(q, _copyltu(xp, m)), r)
+
+
+def _qr_vjp(xp: Any, g: Any, ans: Any, a: Any, mode: str = "reduced") -> tuple[Any]:
+    _qr_check(a, mode)
     gq, gr = g
     q, r = ans
-    # as in TensorFlow's QR gradient (m >= n)
-    qdq = xp.matmul(_mT(xp, q), gq)
-    rdr = xp.matmul(r, _mT(xp, gr))
-    low = (qdq - _mT(xp, qdq) + rdr - _mT(xp, rdr)) * _tril_mask(xp, r, 0.0)
-    grad_a = xp.matmul(q, gr + _right_inv_t(xp, low, r))
-    grad_b = _right_inv_t(xp, gq - xp.matmul(q, xp.matmul(_mT(xp, q), gq)), r)
-    return (grad_a + grad_b,)
+    m, n = a.shape[-2], a.shape[-1]
+    if m >= n:
+        return (_qr_vjp_tall(xp, gq, gr, q, r),)
+    # wide: A = [X | Y] with X square, X = Q R1 (square QR) and R2 = Qᴴ Y, so
+    # gX = square_vjp(gQ + Y gR2ᴴ, gR1) and gY = Q gR2
+    y, r1 = a[..., m:], r[..., :m]
+    gr1, gr2 = gr[..., :m], gr[..., m:]
+    gx = _qr_vjp_tall(xp, gq + xp.matmul(y, _mH(xp, gr2)), gr1, q, r1)
+    return (xp.concat([gx, xp.matmul(q, gr2)], axis=-1),)
+
+
+def _qr_jvp_tall(xp: Any, t: Any, q: Any, r: Any) -> tuple[Any, Any]:
+    # with C = Qᴴ dA R⁻¹ and Ω = L - Lᴴ + i Im diag(C), L = tril(C, -1) (QᴴdQ: skew-
+    # Hermitian; dR R⁻¹: upper triangular with a real diagonal):
+    # dQ = Q (Ω - C) + dA R⁻¹, dR = (C - Ω) R
+    dx_rinv = _mT(xp, xp.linalg.solve(_mT(xp, r), _mT(xp, t)))  # dA R⁻¹
+    c = xp.matmul(_mH(xp, q), dx_rinv)
+    low = c * _tril_mask(xp, c, 0.0)
+    omega = low - _mH(xp, low)
+    if xp.isdtype(c.dtype, "complex floating"):
+        d = c * _eye_like(xp, c)
+        omega = omega + (d - xp.conj(d)) / 2
+    return xp.matmul(q, omega - c) + dx_rinv, xp.matmul(c - omega, r)
 
 
 def _qr_jvp(xp: Any, tangents: Any, ans: Any, a: Any, mode: str = "reduced") -> tuple[Any, Any]:
-    # with C = Qᵀ dA R⁻¹ and Ω = tril(C, -1) - tril(C, -1)ᵀ (skew):
-    # dQ = Q (Ω - C) + dA R⁻¹, dR = (C - Ω) R   (real input, rows >= columns)
-    m, n = a.shape[-2], a.shape[-1]
-    if m < n or (mode == "complete" and m != n):
-        raise NotImplementedError(
-            f"the derivative of qr is implemented for mode='reduced' with rows >= columns "
-            f"(or square input); got shape {tuple(a.shape)} with mode={mode!r}."
-        )
+    _qr_check(a, mode)
     t = tangents[0]
     if t is None:
         return None, None
     q, r = ans
-    dx_rinv = _mT(xp, xp.linalg.solve(_mT(xp, r), _mT(xp, t)))  # dA R⁻¹
-    c = xp.matmul(_mT(xp, q), dx_rinv)
-    low = c * _tril_mask(xp, c, 0.0)
-    omega = low - _mT(xp, low)
-    return xp.matmul(q, omega - c) + dx_rinv, xp.matmul(c - omega, r)
+    m, n = a.shape[-2], a.shape[-1]
+    if m >= n:
+        return _qr_jvp_tall(xp, t, q, r)
+    # wide: dQ, dR1 from the square rule on dX; dR2 = Qᴴ (dY - dQ R2)
+    dq, dr1 = _qr_jvp_tall(xp, t[..., :m], q, r[..., :m])
+    dr2 = xp.matmul(_mH(xp, q), t[..., m:] - xp.matmul(dq, r[..., m:]))
+    return dq, xp.concat([dr1, dr2], axis=-1)
 
 
 qr_p = primitive("linalg.qr", _qr_fwd, _qr_vjp, nout=2, jvp=_qr_jvp, batch=on_stacks("linalg.qr"))
