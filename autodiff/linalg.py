@@ -135,7 +135,7 @@ class SlogdetResult(NamedTuple):
 
 
 #: functions whose gradient rules hold for complex input (the rest raise)
-_COMPLEX_GRADS = frozenset({"inv", "solve", "det", "cholesky", "eigh", "qr"})
+_COMPLEX_GRADS = frozenset({"inv", "solve", "det", "cholesky", "eigh", "qr", "pinv"})
 
 
 def _floating(x: Any, name: str, min_ndim: int = 2) -> Tensor:

@@ -366,3 +366,50 @@ def test_qr_complete_with_more_rows_than_columns_has_no_derivative(backend: ad.B
         ad.jvp(f, (x,), (ad.ones_like(x),))
     q, r = ad.linalg.qr(x, mode="complete")  # the values are fine
     assert q.shape == (4, 4) and r.shape == (4, 3)
+
+
+# -- complex input that reached real-only rules through jvp -------------------------------
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 4, 3)])
+def test_complex_pinv_derivatives_match_pytorch(
+    backend: ad.Backend, shape: tuple[int, ...]
+) -> None:
+    # jvp of a complex pinv gave a silently wrong tangent (the rules used Pᵀ for Pᴴ)
+    torch = pytest.importorskip("torch")
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    dtype = _qr_dtype(backend, True)
+    try:
+        ad.linalg.pinv(ad.zeros(shape, dtype=dtype))
+    except NotImplementedError as err:
+        pytest.skip(str(err))
+    a, t = _qr_host(shape, True, 11), _qr_host(shape, True, 12)
+    ta = torch.tensor(a, requires_grad=True)
+    tp = torch.linalg.pinv(ta)
+    g = _qr_host(tuple(tp.shape), True, 13)
+    torch.real(torch.sum(torch.tensor(g).conj() * tp)).backward()
+    assert ta.grad is not None
+    _, tdp = torch.func.jvp(torch.linalg.pinv, (torch.tensor(a),), (torch.tensor(t),))
+    x, w = ad.tensor(a, dtype=dtype), ad.conj(ad.tensor(g, dtype=dtype))
+    tol = _qr_tol(dtype)
+    ours = ad.grad(lambda m: ad.real(ad.sum(w * ad.linalg.pinv(m))))(x)
+    np.testing.assert_allclose(ours.numpy(), ta.grad.numpy(), rtol=tol, atol=tol)
+    _, dp = ad.jvp(ad.linalg.pinv, (x,), (ad.tensor(t, dtype=dtype),))
+    np.testing.assert_allclose(dp.numpy(), tdp.numpy(), rtol=tol, atol=tol)
+
+
+def test_jvp_of_a_complex_svd_raises(backend: ad.Backend) -> None:
+    # svd's rules are real-only; through jvp a complex input used to get a wrong tangent
+    if "linalg" not in backend.extensions:
+        pytest.skip(f"the {backend.name} backend has no linalg extension")
+    dtype = _qr_dtype(backend, True)
+    x = ad.tensor(_qr_host((4, 3), True, 14), dtype=dtype)
+    try:
+        ad.linalg.svdvals(x)
+    except NotImplementedError as err:
+        pytest.skip(str(err))
+    t = ad.tensor(_qr_host((4, 3), True, 15), dtype=dtype)
+    for f in (ad.linalg.svdvals, lambda m: ad.linalg.matrix_norm(m, ord="nuc")):
+        with pytest.raises(NotImplementedError, match="real tensors only"):
+            ad.jvp(f, (x,), (t,))

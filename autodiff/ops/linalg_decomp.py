@@ -3,8 +3,8 @@
 ``cholesky`` and ``eigh`` take the Hermitian part of their input in the forward
 (``(A + Aᴴ)/2``, ``(A + Aᵀ)/2`` for real input), so their gradients are Hermitian
 and agree with finite differences of any square input; their rules also hold for
-complex input, and so do ``qr``'s (every shape; PyTorch's rules). ``svd`` and
-``pinv`` rules assume real input.
+complex input, and so do ``qr``'s (every shape; PyTorch's rules) and ``pinv``'s.
+``svd``'s rules are real-only and raise on complex input.
 
 Where eigen/singular values repeat exactly (or a singular value is 0), the rules'
 terms that would divide by that gap are dropped (1/0 is taken as 0, as in a
@@ -240,9 +240,20 @@ def _svd_fwd(xp: Any, a: Any) -> tuple[Any, Any, Any]:
     return u, s, vh
 
 
+def _real_only(xp: Any, a: Any, name: str) -> None:
+    # the rule is real-only: a complex input reaching it (through jvp or vmap, past the
+    # call-time check of ``linalg``) raises instead of giving a wrong derivative
+    if xp.isdtype(a.dtype, "complex floating"):
+        raise NotImplementedError(
+            f"derivatives of linalg.{name} are implemented for real tensors only; this one "
+            "is complex. Compute it without derivatives (x.detach(), ad.no_grad())."
+        )
+
+
 def _svd_vjp(xp: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     # Townsend (2016), thin SVD, real input; U diag(S̄) Vᵀ alone where singular values
     # repeat or vanish and only S is used (svdvals)
+    _real_only(xp, a, "svd")
     gu, gs, gvh = g
     u, s, vh = ans
     v, gv = _mT(xp, vh), _mT(xp, gvh)
@@ -270,6 +281,7 @@ def _svd_jvp(xp: Any, tangents: Any, ans: Any, a: Any) -> tuple[Any, Any, Any]:
     # thin SVD, real input: with dS = Uᵀ dA V and F[i, j] = 1/(s_j² - s_i²) (0 at a gap 0),
     # ds = diag(dS), dU = U (F ∘ (dS S + S dSᵀ)) (+ the part outside U's span),
     # dV = V (F ∘ (S dS + dSᵀ S)) (+ the part outside V's span)
+    _real_only(xp, a, "svd")
     t = tangents[0]
     if t is None:
         return None, None, None
@@ -303,10 +315,11 @@ svd_p = primitive(
 
 
 def _pinv_vjp(xp: Any, g: Any, ans: Any, a: Any, rtol: Any = None) -> tuple[Any]:
-    # dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P   (constant rank)
+    # dP = -P dA P + P Pᴴ dAᴴ (I - A P) + (I - P A) dAᴴ Pᴴ P   (constant rank; real or
+    # complex)
     p = ans
-    pt = _mT(xp, p)
-    gt = _mT(xp, g)
+    pt = _mH(xp, p)
+    gt = _mH(xp, g)
     i_m = _eye_like(xp, p)  # (m, m): P is (n, m)
     i_n = _eye_like(xp, a)  # (n, n)
     term1 = -xp.matmul(pt, xp.matmul(g, pt))
@@ -316,13 +329,13 @@ def _pinv_vjp(xp: Any, g: Any, ans: Any, a: Any, rtol: Any = None) -> tuple[Any]
 
 
 def _pinv_jvp(xp: Any, tangents: Any, ans: Any, a: Any, rtol: Any = None) -> Any:
-    # dP = -P dA P + P Pᵀ dAᵀ (I - A P) + (I - P A) dAᵀ Pᵀ P   (constant rank)
+    # dP = -P dA P + P Pᴴ dAᴴ (I - A P) + (I - P A) dAᴴ Pᴴ P   (constant rank)
     t = tangents[0]
     if t is None:
         return None
     p = ans
-    pt = _mT(xp, p)
-    tt = _mT(xp, t)
+    pt = _mH(xp, p)
+    tt = _mH(xp, t)
     term1 = -xp.matmul(p, xp.matmul(t, p))
     term2 = xp.matmul(xp.matmul(p, pt), xp.matmul(tt, _eye_like(xp, p) - xp.matmul(a, p)))
     term3 = xp.matmul(_eye_like(xp, a) - xp.matmul(p, a), xp.matmul(tt, xp.matmul(pt, p)))
