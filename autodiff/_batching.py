@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from . import _core
+from ._batching_raw import raw_rule
 from ._interpose import Level, LevelTensor
 from .engine import Node, Primitive
 from .engine import apply as _apply
@@ -79,7 +80,7 @@ class VmapFallbackWarning(UserWarning):
 class BatchLevel(Level):
     """One running ``vmap``: the batch size, and the primitives already warned about."""
 
-    __slots__ = ("size", "warned")
+    __slots__ = ("owned", "size", "warned")
 
     kind = "vmap"
 
@@ -87,6 +88,15 @@ class BatchLevel(Level):
         super().__init__()
         self.size = size
         self.warned: set[str] = set()
+        # what a gradient taken inside this vmap watches, and the plain nodes found to
+        # depend on nothing else (by id, the object kept alive with the answer)
+        self.owned: dict[int, tuple[bool, Any]] = {}
+
+    def own(self, leaf: Tensor) -> None:
+        """Record ``leaf`` as watched by a gradient taken inside this ``vmap``: the
+        gradient is computed at this level, so the batches below need no graph to it
+        (see ``_batching_raw``)."""
+        self.owned[id(leaf)] = (True, leaf)
 
     def process(self, prim: Primitive, args: tuple[Any, ...], params: Any) -> Any:
         """``prim(*args, **params)`` for every example at once."""
@@ -103,13 +113,15 @@ class BatchLevel(Level):
             if isinstance(a, Tensor) and a._rg:
                 rg = True
         rule = prim.batch
-        if rule is not None:
+        if rule is None:
+            out, odims = self._fallback(prim, vals, dims, params)
+        elif (got := raw_rule(self.owned, prim, rule, vals, tuple(dims), params)) is not None:
+            out, odims = got
+        else:
             xp = _core.NAMESPACE
             out, odims = (
                 rule(xp, tuple(dims), *vals, **params) if params else rule(xp, tuple(dims), *vals)
             )
-        else:
-            out, odims = self._fallback(prim, vals, dims, params)
         if prim.nout == 1:
             res: Any = self.wrap(out, odims)
             outs: tuple[BatchTensor, ...] = (res,)

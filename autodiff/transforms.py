@@ -118,7 +118,7 @@ def _watch(x: Any, who: str = "grad") -> Any:
     y._rg = True
     levels = LEVELS.get()
     if levels and levels[-1].kind == "vmap" and not isinstance(y, LevelTensor):
-        levels[-1].own(y)  # type: ignore[attr-defined]  # (vmap's fast path, _batching)
+        levels[-1].own(y)  # vmap: this leaf needs no graph below it (_batching)
     return y
 
 

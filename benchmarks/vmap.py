@@ -15,8 +15,8 @@ time of
   of the batch, the backward with one ``einsum`` outer product per weight): what any
   system pays on this machine, chiefly for writing 128 copies of the gradient,
 
-after checking that every system's per-example gradients agree. Every system runs once
-per round (round-robin, so a change in the machine's load reaches all alike); the
+after checking that every system's per-example gradients agree. NumPy's BLAS and
+PyTorch run on one thread. Every system runs once per round (round-robin, so a change in the machine's load reaches all alike); the
 median and the minimum over the rounds are printed, with the load average. Run:
 
     python benchmarks/vmap.py [--quick]
@@ -270,6 +270,17 @@ def run(data: dict[str, Any], repeats: int) -> dict[str, tuple[float, float]]:
     return {name: (statistics.median(ts), min(ts)) for name, ts in times.items()}
 
 
+def _one_blas_thread() -> Any:
+    """NumPy's BLAS on one thread, as PyTorch is (``torch.set_num_threads(1)``): on a
+    shared machine a second BLAS thread that waits for a busy core makes one matrix
+    product 10-50x slower, from one round to the next."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _ratio(t: dict[str, tuple[float, float]], a: str, b: str) -> str:
     return f"{t[a][0] / t[b][0]:.2f}x median, {t[a][1] / t[b][1]:.2f}x min"
 
@@ -277,7 +288,11 @@ def _ratio(t: dict[str, tuple[float, float]], a: str, b: str) -> str:
 def main(quick: bool = False) -> dict[str, dict[str, tuple[float, float]]]:
     repeats = 5 if quick else 30
     load = os.getloadavg()[0]
-    results = {"W3 MLP": run(mlp_inputs(), repeats), "digits CNN": run(cnn_inputs(), repeats)}
+    with _one_blas_thread():
+        results = {
+            "W3 MLP": run(mlp_inputs(), repeats),
+            "digits CNN": run(cnn_inputs(), repeats),
+        }
     load = max(load, os.getloadavg()[0])
     for model, t in results.items():
         print(f"\n{model}, per-example gradients of {BATCH} examples (ms)")

@@ -96,6 +96,7 @@ LAYERS: tuple[Layer, ...] = (
             "_forward",
             "_forward_ops",
             "_batching",
+            "_batching_raw",
             "_vmap",
             "_jit",
             "_jit.compile",

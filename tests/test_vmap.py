@@ -595,3 +595,40 @@ def test_the_rule_table_lists_built_in_primitives_only() -> None:
         assert rule_coverage() == before
     finally:
         del engine.PRIMITIVES[name]
+
+
+def test_grad_of_per_example_grads_keeps_the_outer_graph(
+    fdtype: ad.DType, rng: np.random.Generator
+) -> None:
+    # vmap runs batching rules on raw arrays when the batches need no graph below it;
+    # here the per-example gradients (w.r.t. p, watched inside vmap) depend on W, which
+    # a gradient outside the vmap watches: its graph through the batches must be kept
+    torch = pytest.importorskip("torch")
+    p0 = rng.normal(size=3)
+    w0 = rng.normal(size=(4, 3))
+    x0 = rng.normal(size=(5, 4))
+    bias0 = rng.normal(size=3)
+    p, W, X, bias = (ad.asarray(a, dtype=fdtype) for a in (p0, w0, x0, bias0))
+
+    def outer(W: Any, bias: Any) -> Any:
+        def loss(p: Any, x: Any) -> Any:
+            return (ad.tanh(x @ W + bias) * p).sum() ** 2
+
+        per = ad.vmap(ad.grad(loss), in_axes=(None, 0))(p, X)
+        return (per * per).sum()
+
+    got = ad.grad(outer, argnums=(0, 1))(W, bias)
+    tdt = torch.float64 if fdtype == ad.float64 else torch.float32
+    tp, tW, tX, tb = (torch.tensor(a, dtype=tdt) for a in (p0, w0, x0, bias0))
+
+    def touter(W: Any, bias: Any) -> Any:
+        def loss(p: Any, x: Any) -> Any:
+            return (torch.tanh(x @ W + bias) * p).sum() ** 2
+
+        per = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(tp, tX)
+        return (per * per).sum()
+
+    want = torch.func.grad(touter, argnums=(0, 1))(tW, tb)
+    assert float(np.abs(want[0].numpy()).max()) > 1e-3  # the test has something to lose
+    for g, w in zip(got, want):
+        close(g, w.numpy(), rtol(1e-9))

@@ -59,6 +59,13 @@ def _matmul_batch(xp: Any, dims: Any, a: Any, b: Any) -> tuple[Any, int]:
         # a stack of outer products (a per-example weight gradient x^T g): the same
         # products, without a batched matmul that BLAS runs one tiny matrix at a time
         out = a * b
+    elif db is None and b.ndim == 2 and a.ndim > 2:
+        # a batched stack times one matrix: one matrix product over the stack's rows (a
+        # batched matmul would run one small product per example, a row each for a
+        # per-example vector)
+        shape = tuple(int(n) for n in a.shape)
+        rows = xp.reshape(a, (math.prod(shape[:-1]), shape[-1]))
+        out = xp.reshape(xp.matmul(rows, b), (*shape[:-1], int(b.shape[-1])))
     else:
         out = xp.matmul(a, b)
     if vec_b:
