@@ -115,13 +115,11 @@ class BatchLevel(Level):
         rule = prim.batch
         if rule is None:
             out, odims = self._fallback(prim, vals, dims, params)
-        elif (got := raw_rule(self.owned, prim, rule, vals, tuple(dims), params)) is not None:
+        elif (got := raw_rule(self.owned, prim, rule, vals, dt := tuple(dims), params)) is not None:
             out, odims = got
         else:
             xp = _core.NAMESPACE
-            out, odims = (
-                rule(xp, tuple(dims), *vals, **params) if params else rule(xp, tuple(dims), *vals)
-            )
+            out, odims = rule(xp, dt, *vals, **params) if params else rule(xp, dt, *vals)
         if prim.nout == 1:
             res: Any = self.wrap(out, odims)
             outs: tuple[BatchTensor, ...] = (res,)

@@ -74,9 +74,7 @@ def raw_rule(
     backend = None
     raws = []
     for v in vals:
-        if isinstance(v, Tensor):
-            if v.__class__ is not Tensor:
-                return None
+        if v.__class__ is Tensor:
             if v._rg and GRAD_ENABLED.get() and not inner_only(owned, v):
                 return None
             if backend is None:
@@ -84,6 +82,8 @@ def raw_rule(
             elif v._backend is not backend:
                 return None
             raws.append(v.data)
+        elif isinstance(v, Tensor):
+            return None  # a value of another level
         else:
             raws.append(v)
     if backend is None or _current_tracer() is not None:

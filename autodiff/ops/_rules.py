@@ -198,6 +198,21 @@ def elementwise(name: str, in_place: bool = True) -> Rule:
 
     def rule(xp: Any, dims: Any, *inputs: Any, **params: Any) -> Any:
         prim = PRIMITIVES[name]
+        # the usual case first: every batched input has its batch axis in front and the
+        # same rank, no unbatched array is wider than an example (they broadcast as the
+        # examples do, with nothing to move)
+        nd = -1
+        for x, d in zip(inputs, dims):
+            if d is not None:
+                if d != 0 or (nd >= 0 and x.ndim != nd):
+                    nd = -2
+                    break
+                nd = x.ndim
+        if nd >= 0 and all(
+            d is not None or not _is_array(y) or y.ndim < nd for y, d in zip(inputs, dims)
+        ):
+            out = call(xp, prim, *inputs, **params)
+            return out, (tuple(0 for _ in out) if prim.nout > 1 else 0)
         batched = [i for i, d in enumerate(dims) if d is not None]
         if not batched:
             return call(xp, prim, *inputs, **params), None
