@@ -205,6 +205,12 @@ def test_vmap_of_to_device(dst: str) -> None:
     Z = ad.vmap(lambda x: x.to_device(dst), in_axes=1)(X)
     assert Z.device == _where(dst)
     np.testing.assert_array_equal(Z.numpy(), X.numpy().T)
+    W = ad.vmap(ad.vmap(lambda x: x.to_device(dst) * 2))(X)
+    assert W.device == _where(dst)
+    np.testing.assert_array_equal(W.numpy(), X.numpy() * 2)
+    J = ad.jacobian(lambda x: to_device(x, dst) ** 2, mode="rev")(X[1])  # vmap of the VJP
+    assert J.device == X.device
+    np.testing.assert_array_equal(J.numpy(), np.diag(2 * X.numpy()[1]))
 
 
 def test_gradients_through_to_device_under_vmap(dst: str) -> None:
