@@ -33,6 +33,10 @@ def _move_jvp(xp: Any, tangents: Any, ans: Any, a: Any, dst: Device, src: Device
 
 def _move_batch(xp: Any, dims: Any, a: Any, dst: Device, src: Device) -> tuple[Any, Any]:
     # each example moves: the batch moves, its axis stays where it is
+    if not isinstance(a, Tensor):
+        # vmap's raw-array path (``_batching_raw``) would wrap the moved array with the
+        # source's backend; raising sends the level to the tensor path, as its rule says
+        raise TypeError("to_device's batching rule runs on tensors only")
     return to_device(a, dst), dims[0]
 
 
