@@ -30,15 +30,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _forward_fast
 from . import custom as _custom
-from . import engine
-from ._core import PRIMITIVES
-from ._forward_ops import DualWrites, _assign, _by_linearity, _fit, _fit_raw
+from ._forward_fast import _raw
+from ._forward_ops import DualWrites, _assign, _by_linearity, _fit
 from ._interpose import Level, LevelTensor
-from ._interpose import dispatch as _dispatch
-from .engine import CURRENT_TRACER, Node, Primitive, _forward_error, _operands, apply
+from .engine import CURRENT_TRACER, Node, Primitive, _forward_error, apply
 from .grad_mode import GRAD_ENABLED
-from .ops import _jvp_fused
 from .tensor import Tensor, wrap
 
 __all__ = ["DualTensor", "JVPLevel", "dual"]
@@ -66,8 +64,7 @@ class DualTensor(DualWrites, LevelTensor):
     # ``_p``/``_t``: the primal and tangent tensors. A *raw* dual (``_pd`` not None: the
     # fast path's, or one over plain tensors off every tape) also holds their arrays,
     # ``_pd`` and ``_td`` (None: a zero tangent), and builds ``_p``/``_t`` when asked.
-    # The fast path sets only the slots it needs; ``__getattr__`` gives the others'
-    # defaults.
+    # Every slot is always set: no ``__getattr__``, which would slow every attribute read.
     __slots__ = ("_p", "_pd", "_t", "_td", "_vbase", "_vkey", "_vlist")
 
     _p: Any
@@ -77,12 +74,6 @@ class DualTensor(DualWrites, LevelTensor):
     _vbase: Any
     _vkey: Any
     _vlist: list[Any] | None
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return _UNSET[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
     @property
     def _primal(self) -> Any:
@@ -234,45 +225,10 @@ class DualTensor(DualWrites, LevelTensor):
     __str__ = __repr__
 
 
-#: the values of the slots a dual may leave unset (read through ``__getattr__``)
-_UNSET = {
-    "_p": None,
-    "_pd": None,
-    "_t": None,
-    "_td": None,
-    "_grad": None,
-    "name": None,
-    "_hooks": None,
-    "_node": None,
-    "_oi": 0,
-    "_vbase": None,
-    "_vkey": None,
-    "_vlist": None,
-}
-
-
 def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:
     """A new ``DualTensor`` of ``level`` (no tape: ``_rg`` False, no node)."""
-    d = _new(DualTensor)
-    d._level = level
-    d._backend = primal._backend
-    d._rg = False
+    d = _forward_fast.blank(level, primal._backend)
     _assign(d, primal, tangent)
-    return d
-
-
-def _raw(level: Level, backend: Any, xp: Any, out: Any, tan: Any) -> DualTensor:
-    """The raw dual of the fast path's arrays ``out`` and ``tan`` (fitted to ``out``)."""
-    d = _new(DualTensor)
-    d._level = level
-    d._backend = backend
-    d._rg = False
-    d._pd = out
-    if tan is not None and (
-        tan.__class__ is not out.__class__ or tan.shape != out.shape or tan.dtype != out.dtype
-    ):
-        tan = _fit_raw(xp, backend, tan, out)
-    d._td = tan
     return d
 
 
@@ -418,95 +374,5 @@ def record_custom_jvp(
     return attached
 
 
-def _enter1(prim: Primitive, x: Any, params: Any) -> Any:
-    """``engine.apply1`` while a transform runs. A raw dual with a tangent, off every
-    tape, outside ``ad.compile``: the forward and the tangent on its arrays, inline (the
-    rule of ``ops._jvp_fused`` when the primitive has one); anything else: ``dispatch``."""
-    if x.__class__ is DualTensor and not x._rg:
-        p = x._pd
-        t = x._td
-        level = x._level
-        if p is not None and t is not None and level.active and _CURRENT_TRACER() is None:
-            rule = _UNARY.get(prim)
-            if rule is not None or (prim.jvp is not None and prim.differentiable):
-                backend = x._backend
-                xp = backend.xp
-                fwd = backend.kernels.get(prim) or prim.forward
-                try:
-                    out = fwd(xp, p, **params) if params else fwd(xp, p)
-                except Exception as err:
-                    raise _forward_error(prim, (x,), err) from err
-                if rule is None:
-                    jvp: Any = prim.jvp
-                    tan = jvp(xp, [t], out, p, **params) if params else jvp(xp, [t], out, p)
-                else:
-                    tan = rule(xp, fwd, out, t, p, **params) if params else rule(xp, fwd, out, t, p)
-                return _raw(level, backend, xp, out, tan)
-    return _dispatch(prim, (x,), params)
-
-
-def _side(x: Any, level: Any, backend: Any) -> tuple[Any, Any] | None:
-    """The array and tangent of ``_enter2``'s other operand, or None: the general path."""
-    cls = x.__class__
-    if cls in _SCALARS:
-        return x, None
-    if cls is Tensor:
-        return None if x._rg or x._backend is not backend else (x.data, None)
-    if cls is DualTensor and x._level is level and not x._rg and x._pd is not None:
-        return x._pd, x._td
-    return None
-
-
-def _enter2(prim: Primitive, a: Any, b: Any) -> Any:
-    """``engine.apply2`` while a transform runs: as ``_enter1``, for two operands (a
-    raw dual of one level, a plain tensor or a Python scalar each)."""
-    if a.__class__ is DualTensor:
-        d = a
-        other = _side(b, a._level, a._backend)
-    elif b.__class__ is DualTensor:
-        d = b
-        other = _side(a, b._level, b._backend)
-    else:
-        return _dispatch(prim, _operands(a, b), None)
-    level = d._level
-    if other is not None and not d._rg and d._pd is not None and level.active:
-        if d is a:
-            pa, ta = a._pd, a._td
-            pb, tb = other
-        else:
-            pa, ta = other
-            pb, tb = b._pd, b._td
-        rule = _BINARY.get(prim)
-        backend = d._backend
-        if (
-            (ta is not None or tb is not None)
-            and (rule is not None or (prim.jvp is not None and prim.differentiable))
-            and _CURRENT_TRACER() is None
-            and not (
-                backend.multi_device
-                and pa.__class__ not in _SCALARS
-                and pb.__class__ not in _SCALARS
-                and backend.device_of(pa) != backend.device_of(pb)
-            )
-        ):
-            xp = backend.xp
-            fwd = backend.kernels.get(prim) or prim.forward
-            try:
-                out = fwd(xp, pa, pb)
-            except Exception as err:
-                raise _forward_error(prim, (a, b), err) from err
-            if rule is None:
-                jvp: Any = prim.jvp
-                tan = jvp(xp, [ta, tb], out, pa, pb)
-            else:
-                tan = rule(xp, fwd, out, ta, tb, pa, pb)
-            return _raw(level, backend, xp, out, tan)
-    return _dispatch(prim, _operands(a, b), None)
-
-
-#: the fused rules of ``ops._jvp_fused`` by primitive
-_UNARY = {PRIMITIVES[n]: r for n, r in _jvp_fused.UNARY.items() if n in PRIMITIVES}
-_BINARY = {PRIMITIVES[n]: r for n, r in _jvp_fused.BINARY.items() if n in PRIMITIVES}
-engine.INTERPOSE1[0] = _enter1
-engine.INTERPOSE2[0] = _enter2
 _custom.LEVEL_RECORDERS["jvp"] = record_custom_jvp
+_forward_fast.install(DualTensor)

@@ -2,12 +2,16 @@
 Hessian and forward Jacobian it serves, against the old by-linearity JVP (two reverse
 passes, kept here for the comparison), ``torch.func`` and JAX when installed.
 
-Workloads (NumPy backend; medians of repeats):
+Workloads (NumPy backend). W1 and W3 are timed interleaved (every variant once per
+round, many rounds; the machine is shared): medians and minimums. The *NumPy limit* rows
+are the same forward and JVP written by hand in NumPy (primal and tangent arrays, no
+framework): what the arithmetic itself costs on this machine.
 
 - **W1 chain**: 201 chained elementwise ops (×1.0001, +0.001, tanh) on 16 float64,
   tangent on the input;
 - **W3 MLP**: 784-256-128-10, ReLU, softmax cross-entropy, batch 128, float32, tangent
-  on every parameter (a directional derivative of the loss);
+  on every parameter (a directional derivative of the loss), and tangent on the input
+  batch only;
 - **Hessian** of a 100-parameter function ``sum(tanh(X w)²) + sum(w⁴)/4`` (X 64×100);
 - **Jacobian** of a 100→100 map ``tanh(A x) * x``, forward mode.
 
@@ -18,6 +22,7 @@ Run with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset:
 from __future__ import annotations
 
 import itertools
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -30,7 +35,7 @@ import autodiff as ad
 
 def _time(fn: Callable[[], Any], repeats: int, min_time: float = 0.2) -> float:
     fn()
-    samples = []
+    samples: list[float] = []
     start = time.perf_counter()
     while len(samples) < repeats or time.perf_counter() - start < min_time:
         t0 = time.perf_counter()
@@ -39,6 +44,27 @@ def _time(fn: Callable[[], Any], repeats: int, min_time: float = 0.2) -> float:
         if len(samples) >= 20 * repeats:
             break
     return statistics.median(samples)
+
+
+def _interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, tuple[float, float]]:
+    """``(median, minimum)`` seconds per call of each function, timed in turn once per
+    round (a batch of calls lasting ~5 ms each time), so that load on a shared machine
+    falls on every variant alike."""
+    number = {}
+    for k, fn in fns.items():
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        number[k] = max(1, int(0.005 / max(time.perf_counter() - t0, 1e-7)))
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            n = number[k]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[k].append((time.perf_counter() - t0) / n)
+    return {k: (statistics.median(v), min(v)) for k, v in samples.items()}
 
 
 def old_jvp(f: Callable[..., Any], primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> Any:
@@ -75,12 +101,68 @@ def old_hessian(f: Callable[[Any], Any], w: Any) -> Any:
     return ad.stack([pull(ad.asarray(basis[k], dtype=w.dtype))[0] for k in range(w.size)])
 
 
-def chain_and_mlp(repeats: int) -> dict[str, float]:
+def _np_w1(y: np.ndarray) -> np.ndarray:
+    for _ in range(67):
+        y = np.tanh(y * 1.0001 + 0.001)
+    return y
+
+
+def _np_w1_jvp(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # d(y c) = t c; d(y + c) = t; d tanh(z) = t (1 - tanh(z)^2)
+    for _ in range(67):
+        y = np.tanh(y * 1.0001 + 0.001)
+        t = t * 1.0001
+        t = t * (1 - y * y)
+    return y, t
+
+
+def _np_mlp(ps: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> Any:
+    h = x
+    for i in range(0, len(ps), 2):
+        h = h @ ps[i] + ps[i + 1]
+        if i + 2 < len(ps):
+            h = np.maximum(h, 0)
+    m = h.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(h - m).sum(axis=1)) + m[:, 0]
+    return (lse - h[np.arange(len(y)), y]).mean()
+
+
+def _np_mlp_jvp(
+    ps: list[np.ndarray], ts: list[np.ndarray | None], x: np.ndarray, tx: Any, y: np.ndarray
+) -> Any:
+    """The loss and its tangent: tangents ``ts`` on the parameters (None: zero) and
+    ``tx`` on the input (None: zero)."""
+    h, th = x, tx
+    for i in range(0, len(ps), 2):
+        w, tw, tb = ps[i], ts[i], ts[i + 1]
+        z = h @ w + ps[i + 1]
+        tz = None if th is None else th @ w
+        if tw is not None:
+            tz = h @ tw if tz is None else tz + h @ tw
+        if tb is not None:
+            tz = tz + tb
+        assert tz is not None, "a tangent on the input or on some parameter"
+        if i + 2 < len(ps):
+            pos = z > 0
+            h, th = np.where(pos, z, 0), np.where(pos, tz, 0)
+        else:
+            h, th = z, tz
+    m = h.max(axis=1, keepdims=True)
+    e = np.exp(h - m)
+    s = e.sum(axis=1)
+    rows = np.arange(len(y))
+    loss = (np.log(s) + m[:, 0] - h[rows, y]).mean()
+    tloss = (((e * th).sum(axis=1) / s) - th[rows, y]).mean()
+    return loss, tloss
+
+
+def chain_and_mlp(rounds: int) -> dict[str, tuple[float, float]]:
+    """W1 and W3, every variant timed interleaved: ``(median, minimum)`` seconds."""
     rng = np.random.default_rng(0)
-    res: dict[str, float] = {}
 
     x = ad.tensor(rng.uniform(-1, 1, 16))
     u = ad.tensor(rng.standard_normal(16))
+    xn, un = x.numpy(), u.numpy()
 
     def w1(y: Any) -> Any:
         for _ in range(67):
@@ -91,10 +173,28 @@ def chain_and_mlp(repeats: int) -> dict[str, float]:
         out, pull = ad.vjp(w1, x)
         pull(ad.ones_like(out))
 
-    res["W1 forward"] = _time(lambda: w1(x), repeats)
-    res["W1 jvp"] = _time(lambda: ad.jvp(w1, (x,), (u,)), repeats)
-    res["W1 vjp"] = _time(w1_vjp, repeats)
-    res["W1 old jvp"] = _time(lambda: old_jvp(w1, (x,), (u,)), max(3, repeats // 4))
+    out, tan = ad.jvp(w1, (x,), (u,))
+    ref, tref = _np_w1_jvp(xn, un)
+    assert np.allclose(out.numpy(), ref)
+    assert np.allclose(tan.numpy(), tref)
+    res = {
+        f"W1 {k}": v
+        for k, v in _interleaved(
+            {
+                "forward": lambda: w1(x),
+                "jvp": lambda: ad.jvp(w1, (x,), (u,)),
+                "vjp": w1_vjp,
+                "NumPy forward": lambda: _np_w1(xn),
+                "NumPy jvp": lambda: _np_w1_jvp(xn, un),
+            },
+            rounds,
+        ).items()
+    }
+    t0 = time.perf_counter()
+    for _ in range(3):
+        old_jvp(w1, (x,), (u,))
+    old = (time.perf_counter() - t0) / 3
+    res["W1 old jvp"] = (old, old)
 
     sizes = (784, 256, 128, 10)
     params = []
@@ -109,24 +209,57 @@ def chain_and_mlp(repeats: int) -> dict[str, float]:
             ad.tensor(rng.standard_normal(b).astype(np.float32)),
         ]
     xb = ad.tensor(rng.standard_normal((128, 784)).astype(np.float32))
+    tx = ad.tensor(rng.standard_normal((128, 784)).astype(np.float32))
     yb = ad.tensor(rng.integers(0, 10, 128))
+    pn, tn = [p.numpy() for p in params], [t.numpy() for t in tangents]
+    xn3, txn, yn = xb.numpy(), tx.numpy(), yb.numpy()
 
-    def loss(*ps: Any) -> Any:
-        h = xb
+    def loss_of(h: Any, ps: Any) -> Any:
         for i in range(0, len(ps), 2):
             h = h @ ps[i] + ps[i + 1]
             if i + 2 < len(ps):
                 h = ad.nn.functional.relu(h)
         return ad.nn.functional.cross_entropy(h, yb)
 
+    def loss(*ps: Any) -> Any:
+        return loss_of(xb, ps)
+
+    def loss_x(h: Any) -> Any:
+        return loss_of(h, params)
+
     def mlp_vjp() -> None:
         out, pull = ad.vjp(loss, *params)
         pull(ad.ones_like(out))
 
-    res["W3 forward"] = _time(lambda: loss(*params), repeats)
-    res["W3 jvp"] = _time(lambda: ad.jvp(loss, tuple(params), tuple(tangents)), repeats)
-    res["W3 vjp"] = _time(mlp_vjp, repeats)
-    res["W3 old jvp"] = _time(lambda: old_jvp(loss, tuple(params), tuple(tangents)), repeats)
+    for got, want in (
+        (ad.jvp(loss, tuple(params), tuple(tangents)), _np_mlp_jvp(pn, tn, xn3, None, yn)),
+        (ad.jvp(loss_x, (xb,), (tx,)), _np_mlp_jvp(pn, [None] * 6, xn3, txn, yn)),
+    ):
+        assert np.allclose(float(got[0]), want[0], rtol=1e-4)
+        assert np.allclose(float(got[1]), want[1], rtol=1e-3, atol=1e-4), (got[1], want[1])
+    none6: list[np.ndarray | None] = [None] * 6
+    res.update(
+        {
+            f"W3 {k}": v
+            for k, v in _interleaved(
+                {
+                    "forward": lambda: loss(*params),
+                    "jvp": lambda: ad.jvp(loss, tuple(params), tuple(tangents)),
+                    "jvp (input tangent)": lambda: ad.jvp(loss_x, (xb,), (tx,)),
+                    "vjp": mlp_vjp,
+                    "NumPy forward": lambda: _np_mlp(pn, xn3, yn),
+                    "NumPy jvp": lambda: _np_mlp_jvp(pn, tn, xn3, None, yn),
+                    "NumPy jvp (input tangent)": lambda: _np_mlp_jvp(pn, none6, xn3, txn, yn),
+                },
+                max(5, rounds // 2),
+            ).items()
+        }
+    )
+    t0 = time.perf_counter()
+    for _ in range(3):
+        old_jvp(loss, tuple(params), tuple(tangents))
+    old = (time.perf_counter() - t0) / 3
+    res["W3 old jvp"] = (old, old)
     return res
 
 
@@ -201,16 +334,29 @@ def wide(repeats: int) -> dict[str, float]:
     return res
 
 
-def main(repeats: int = 20) -> dict[str, float]:
-    res = chain_and_mlp(repeats)
+def main(rounds: int = 30) -> dict[str, Any]:
+    print(f"load average {os.getloadavg()[0]:.1f}; (median / minimum), ms")
+    res: dict[str, Any] = dict(chain_and_mlp(rounds))
     for w in ("W1", "W3"):
-        fwd, jvp, vjp, old = (res[f"{w} {k}"] for k in ("forward", "jvp", "vjp", "old jvp"))
+        rows = sorted(k for k in res if k.startswith(w + " "))
+        for k in rows:
+            med, mn = res[k]
+            print(f"{k:32s} {med * 1e3:8.3f} / {mn * 1e3:8.3f}")
+        fwd, jvp, lim = (res[f"{w} {k}"] for k in ("forward", "jvp", "NumPy jvp"))
+        nfwd = res[f"{w} NumPy forward"]
         print(
-            f"{w}: forward {fwd * 1e3:.3f} ms  jvp {jvp * 1e3:.3f} ms  vjp {vjp * 1e3:.3f} ms  "
-            f"old jvp {old * 1e3:.3f} ms  |  jvp/forward {jvp / fwd:.2f}  jvp/vjp {jvp / vjp:.2f}  "
-            f"old jvp/vjp {old / vjp:.2f}"
+            f"{w}: jvp/forward {jvp[0] / fwd[0]:.2f} / {jvp[1] / fwd[1]:.2f}   "
+            f"jvp/NumPy limit {jvp[0] / lim[0]:.2f} / {jvp[1] / lim[1]:.2f}   "
+            f"NumPy jvp/NumPy forward {lim[0] / nfwd[0]:.2f} / {lim[1] / nfwd[1]:.2f}"
         )
-    more = wide(max(3, repeats // 4))
+    if "W3 jvp (input tangent)" in res:
+        j, f = res["W3 jvp (input tangent)"], res["W3 forward"]
+        li = res["W3 NumPy jvp (input tangent)"]
+        print(
+            f"W3 input tangent: jvp/forward {j[0] / f[0]:.2f} / {j[1] / f[1]:.2f}   "
+            f"jvp/NumPy limit {j[0] / li[0]:.2f} / {j[1] / li[1]:.2f}"
+        )
+    more = wide(5)
     for k, v in more.items():
         print(f"{k:32s} {v * 1e3:9.2f} ms")
     res.update(more)

@@ -94,6 +94,7 @@ LAYERS: tuple[Layer, ...] = (
             "custom",
             "_interpose",
             "_forward",
+            "_forward_fast",
             "_forward_ops",
             "_batching",
             "_batching_raw",

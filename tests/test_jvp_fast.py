@@ -71,21 +71,40 @@ def _shapes(name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     return [((3, 4), (3, 4)), ((3, 4), (4,)), ((1, 4), (3, 1))]
 
 
+def _same(a: Any, b: Any) -> None:
+    """Bit-for-bit equal arrays (NaN where NaN)."""
+    np.testing.assert_array_equal(
+        np.asarray(ad.tensor(a).numpy()), np.asarray(ad.tensor(b).numpy())
+    )
+
+
+def _fwds(prim: Any) -> list[Any]:
+    """The forwards a fused rule may be given: none (its inline forward), the
+    backend's kernel or the generic forward."""
+    return [None, ad.get_backend().kernels.get(prim) or prim.forward]
+
+
 @pytest.mark.parametrize("name", sorted(_jvp_fused.UNARY))
 def test_unary_rule_matches_general_rule(name: str, rng: np.random.Generator) -> None:
+    """The fused rule's output is the primitive's forward (bit for bit, inline or with
+    the forward it is given) and its tangent the general JVP rule's."""
     prim = PRIMITIVES[name]
     backend = ad.get_backend()
     xp = backend.xp
     a = make(_values(rng, (3, 4), name), _dtype()).data
     t = make(rng.standard_normal((3, 4)), _dtype()).data
     params = {"axis": 0} if name in ("sum", "mean") else {}
-    fwd = backend.kernels.get(prim) or prim.forward
-    out = fwd(xp, a, **params)
-    fused = _jvp_fused.UNARY[name](xp, fwd, out, t, a, **params)
-    general = prim.jvp(xp, [t], out, a, **params)  # type: ignore[misc]
-    np.testing.assert_allclose(
-        np.asarray(ad.tensor(fused).numpy()), np.asarray(ad.tensor(general).numpy()), rtol=1e-6
-    )
+    expected = (backend.kernels.get(prim) or prim.forward)(xp, a, **params)
+    general = prim.jvp(xp, [t], expected, a, **params)  # type: ignore[misc]
+    for fwd in _fwds(prim):
+        out, tan = _jvp_fused.UNARY[name](xp, fwd, a, t, **params)
+        if fwd is None:
+            _same(out, prim.forward(xp, a, **params))
+        else:
+            _same(out, expected)
+        np.testing.assert_allclose(
+            np.asarray(ad.tensor(tan).numpy()), np.asarray(ad.tensor(general).numpy()), rtol=1e-6
+        )
 
 
 @pytest.mark.parametrize("name", sorted(_jvp_fused.BINARY))
@@ -99,16 +118,17 @@ def test_binary_rule_matches_general_rule(name: str, which: str, rng: np.random.
         b = make(rng.uniform(0.5, 2.0, sb), _dtype()).data
         ta = make(rng.standard_normal(sa), _dtype()).data if which != "b" else None
         tb = make(rng.standard_normal(sb), _dtype()).data if which != "a" else None
-        fwd = backend.kernels.get(prim) or prim.forward
-        out = fwd(xp, a, b)
-        fused = _jvp_fused.BINARY[name](xp, fwd, out, ta, tb, a, b)
-        general = prim.jvp(xp, [ta, tb], out, a, b)  # type: ignore[misc]
-        shape = tuple(out.shape)
-        np.testing.assert_allclose(
-            np.broadcast_to(np.asarray(ad.tensor(fused).numpy()), shape),
-            np.broadcast_to(np.asarray(ad.tensor(general).numpy()), shape),
-            rtol=1e-6,
-        )
+        expected = (backend.kernels.get(prim) or prim.forward)(xp, a, b)
+        general = prim.jvp(xp, [ta, tb], expected, a, b)  # type: ignore[misc]
+        shape = tuple(expected.shape)
+        for fwd in _fwds(prim):
+            out, tan = _jvp_fused.BINARY[name](xp, fwd, a, b, ta, tb)
+            _same(out, prim.forward(xp, a, b) if fwd is None else expected)
+            np.testing.assert_allclose(
+                np.broadcast_to(np.asarray(ad.tensor(tan).numpy()), shape),
+                np.broadcast_to(np.asarray(ad.tensor(general).numpy()), shape),
+                rtol=1e-6,
+            )
 
 
 def _jvp_paths(
