@@ -116,8 +116,13 @@ class MLXBackend(Backend):
         return out
 
     def to_numpy(self, array: Any) -> Any:
+        """A NumPy copy; bfloat16, which NumPy lacks, comes back as float32 (exact: a
+        bfloat16 is the upper half of a float32), so ``tolist()``/``item()`` work too."""
+        import mlx.core as mx
         import numpy as np
 
+        if array.dtype == mx.bfloat16:
+            array = array.astype(mx.float32)
         return np.array(array)
 
     host_copies = True

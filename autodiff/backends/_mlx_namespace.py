@@ -333,7 +333,7 @@ class MLXNamespace:
         if not stable:
             idx = mx.argsort(-x if descending else x, axis=axis)
             return self._index(idx)
-        host = np.array(x)
+        host = self._host(x)
         if descending:
             flipped = np.flip(host, axis=axis)
             idx = np.flip(np.argsort(flipped, axis=axis, kind="stable"), axis=axis)
@@ -370,15 +370,22 @@ class MLXNamespace:
     # data-dependent shapes: evaluated and computed on the host, then brought back
     def nonzero(self, x: Any, /) -> tuple[Any, ...]:
         np, mx = self._np, self._mx
-        return tuple(mx.array(i.astype(np.int64)) for i in np.nonzero(np.array(x)))
+        return tuple(mx.array(i.astype(np.int64)) for i in np.nonzero(self._host(x)))
+
+    def _host(self, x: Any) -> Any:
+        # NumPy has no bfloat16: its values go through float32 (exact, a bfloat16 is the
+        # upper half of a float32)
+        if x.dtype == self._mx.bfloat16:
+            x = x.astype(self._mx.float32)
+        return self._np.array(x)
 
     def _unique(self, x: Any, **kw: Any) -> tuple[Any, ...]:
         np, mx = self._np, self._mx
-        host = np.array(x)
-        res = np.unique(host.reshape(-1), **kw)
+        res = np.unique(self._host(x).reshape(-1), **kw)
         res = res if isinstance(res, tuple) else (res,)
-        out = [mx.array(r if r.dtype == host.dtype else r.astype(np.int64)) for r in res]
-        return tuple(out)
+        # the values in x's dtype (mx.array makes NumPy's float64 float32), indices int64
+        out = [mx.array(res[0], dtype=x.dtype)]
+        return tuple(out + [mx.array(r.astype(np.int64)) for r in res[1:]])
 
     def unique_values(self, x: Any, /) -> Any:
         return self._unique(x)[0]

@@ -122,7 +122,11 @@ class TorchBackend(Backend):
         return super().asarray(obj, dtype, device, copy)
 
     def to_numpy(self, array: Any) -> Any:
-        return array.detach().cpu().numpy()
+        import torch
+
+        out = array.detach().cpu()
+        # NumPy has no bfloat16: float32 holds its values exactly (tolist, item, numpy)
+        return (out.float() if out.dtype == torch.bfloat16 else out).numpy()
 
     def host_readable(self, array: Any) -> bool:
         return bool(array.device.type == "cpu")
