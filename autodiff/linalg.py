@@ -386,7 +386,8 @@ def matrix_rank(x: Any, /, *, rtol: float | None = None) -> Tensor:
     x = _floating(x, "matrix_rank")
     if x.size == 0:  # no singular values: rank 0 (not every library reduces an empty axis)
         return zeros(x.shape[:-2], dtype=_rank_dtype(x), device=x.device)
-    return apply1(matrix_rank_p, x, {"rtol": rtol})
+    # a tensor rtol (the standard allows an array) goes to the backend as its array
+    return apply1(matrix_rank_p, x, {"rtol": getattr(rtol, "data", rtol)})
 
 
 def _rank_dtype(x: Tensor) -> Any:

@@ -223,3 +223,17 @@ def test_batched_decompositions(rng: Any) -> None:
         return (u * s[..., None, :]) @ vh + u[..., :1] * vh[..., :1, :]
 
     check_grads(sign_free, (x,), order=1)
+
+
+def test_array_rtol_is_one_per_matrix() -> None:
+    """The standard lets rtol of matrix_rank and pinv be an array, one value per matrix of
+    the stack: a tensor rtol reached PyTorch, JAX and Dask as a tensor (a TypeError) and
+    MLX scaled every matrix by every value (a broadcast error). Against NumPy's linalg."""
+    host = np.stack([np.diag([1.0, 0.5, 0.01]), np.diag([2.0, 0.1, 0.05])])
+    rtol = np.array([0.001, 0.2])
+    x, tol = make(host, dtype=ad.float32), make(rtol, dtype=ad.float32)
+    assert L.matrix_rank(x, rtol=tol).tolist() == [3, 1]
+    assert np.linalg.matrix_rank(host, rtol=rtol).tolist() == [3, 1]
+    np.testing.assert_allclose(
+        L.pinv(x, rtol=tol).numpy(), np.linalg.pinv(host, rcond=rtol), rtol=1e-5, atol=1e-6
+    )

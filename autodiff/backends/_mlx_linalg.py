@@ -126,7 +126,7 @@ class MLXLinalg:
             rtol = max(x.shape[-2:]) * float(
                 self._np.finfo(self._np.dtype(str(s.dtype).split(".")[-1])).eps
             )
-        cut = mx.max(s, axis=-1, keepdims=True) * rtol
+        cut = mx.max(s, axis=-1, keepdims=True) * _per_matrix(mx, rtol)
         inv_s = mx.where(s > cut, 1 / mx.where(s > cut, s, 1), 0)
         return mx.swapaxes(vh, -1, -2) @ (mx.expand_dims(inv_s, -1) * mx.swapaxes(u, -1, -2))
 
@@ -139,7 +139,7 @@ class MLXLinalg:
             rtol = max(x.shape[-2:]) * float(
                 self._np.finfo(self._np.dtype(str(s.dtype).split(".")[-1])).eps
             )
-        cut = mx.max(s, axis=-1, keepdims=True) * rtol
+        cut = mx.max(s, axis=-1, keepdims=True) * _per_matrix(mx, rtol)
         return mx.sum(s > cut, axis=-1).astype(mx.int64)
 
     def diagonal(self, x: Any, /, *, offset: int = 0) -> Any:
@@ -203,3 +203,9 @@ class MLXFFT:
     def rfftfreq(self, n: int, /, *, d: float = 1.0, dtype: Any = None, device: Any = None) -> Any:
         out = self._mx.fft.rfftfreq(n, d)
         return out if dtype is None else out.astype(dtype)
+
+
+def _per_matrix(mx: Any, rtol: Any) -> Any:
+    # an array rtol has one value per matrix (shape x.shape[:-2], broadcast): it scales
+    # each matrix's largest singular value, kept as (..., 1)
+    return mx.expand_dims(rtol, -1) if isinstance(rtol, mx.array) else rtol
