@@ -37,7 +37,6 @@ __all__ = [
     "BatchTensor",
     "VmapFallbackWarning",
     "batched",
-    "unbatched",
     "unwrap",
 ]
 
@@ -476,37 +475,6 @@ def batched(level: BatchLevel, x: Tensor, axis: int) -> BatchTensor:
     t = level.wrap(x, axis)
     t._wflag = _INPUT
     return t
-
-
-def unbatched(level: BatchLevel, x: Any, axis: int | None) -> Any:
-    """An output of the vmapped function as an ordinary value, batch axis at ``axis``."""
-    xp = _core.NAMESPACE
-    if isinstance(x, BatchTensor) and x._level is level:
-        if axis is None:
-            raise ValueError(
-                "vmap: out_axes is None for an output that depends on the mapped inputs; "
-                "give the axis to put the batch on (e.g. out_axes=0)."
-            )
-        val, d = x._val, x._bdim
-        axis = _norm_out_axis(axis, val.ndim)
-        return val if d == axis else xp.moveaxis(val, d, axis)
-    if axis is None or x is None:
-        return x
-    if not isinstance(x, Tensor):
-        x = xp.asarray(x)
-    axis = _norm_out_axis(axis, x.ndim + 1)
-    shape = list(x.shape)
-    shape.insert(axis, level.size)
-    return xp.broadcast_to(xp.expand_dims(x, axis=axis), tuple(shape))
-
-
-def _norm_out_axis(axis: int, ndim: int) -> int:
-    if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"vmap: out_axes {axis} is out of range for an output with {ndim - 1} "
-            f"dimensions per example (valid: {-ndim} to {ndim - 1})."
-        )
-    return axis % ndim
 
 
 def unwrap(level: BatchLevel, t: Any) -> tuple[Any, int | None]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _core, _tree, custom
-from ._batching import BatchAns, BatchLevel, BatchTensor, batched, unbatched, unwrap
+from ._batching import BatchAns, BatchLevel, BatchTensor, batched, unwrap
 from ._interpose import enter
 from .engine import Node, Primitive
 from .grad_mode import GRAD_ENABLED
@@ -108,6 +108,37 @@ def vmap(
         return _tree.unflatten(out_structure, result)
 
     return vmapped
+
+
+def unbatched(level: BatchLevel, x: Any, axis: int | None) -> Any:
+    """An output of the vmapped function as an ordinary value, batch axis at ``axis``."""
+    xp = _core.NAMESPACE
+    if isinstance(x, BatchTensor) and x._level is level:
+        if axis is None:
+            raise ValueError(
+                "vmap: out_axes is None for an output that depends on the mapped inputs; "
+                "give the axis to put the batch on (e.g. out_axes=0)."
+            )
+        val, d = x._val, x._bdim
+        axis = _norm_out_axis(axis, val.ndim)
+        return val if d == axis else xp.moveaxis(val, d, axis)
+    if axis is None or x is None:
+        return x
+    if not isinstance(x, Tensor):
+        x = xp.asarray(x)
+    axis = _norm_out_axis(axis, x.ndim + 1)
+    shape = list(x.shape)
+    shape.insert(axis, level.size)
+    return xp.broadcast_to(xp.expand_dims(x, axis=axis), tuple(shape))
+
+
+def _norm_out_axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"vmap: out_axes {axis} is out of range for an output with {ndim - 1} "
+            f"dimensions per example (valid: {-ndim} to {ndim - 1})."
+        )
+    return axis % ndim
 
 
 def _check_axes_tree(axes: Any, what: str) -> None:
