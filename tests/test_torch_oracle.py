@@ -619,8 +619,6 @@ CASES = _cases()
 UNSUPPORTED = {("mlx", "complex expm1"): "Not supported for complex64"}
 #: (backend, case) → a known bug outside this test's reach, skipped with its reason
 KNOWN_GAPS = {
-    ("dask", "matrix_rank"): "array_api_compat's Dask matrix_rank calls svd(compute_uv=False), "
-    "which Dask's svd does not take",
     ("dask", "diff n=5"): "the backward of a slice into an empty (3, 0) result fails in "
     "Dask's scatter",
 }

@@ -33,14 +33,14 @@ class DaskBackend(Backend):
         return True, ""
 
     def _load_xp(self) -> Any:
-        import array_api_compat.dask.array as xp
+        import array_api_compat.dask.array as compat
 
+        from ._dask_linalg import DaskNamespace
         from ._special import STRICT_KERNELS
 
         self.declare_kernels(
             {
                 "scatter_into_zeros": scatter_into_zeros_no_device,
-                "linalg.cholesky": _cholesky_lower,
                 "fft.c2c": _one_chunk_fft("fft.c2c"),
                 "fft.rfft": _one_chunk_fft("fft.rfft"),
                 "fft.irfft": _one_chunk_fft("fft.irfft"),
@@ -49,7 +49,8 @@ class DaskBackend(Backend):
                 **STRICT_KERNELS,
             }
         )
-        return xp
+        # stacks of matrices and the functions Dask's linalg lacks (_dask_linalg.py)
+        return DaskNamespace(compat)
 
     def _native_ok(self, dtype: Any, native: Any) -> bool:
         return dtype.name != "bfloat16"
@@ -94,20 +95,6 @@ def _one_chunk_fft(name: str) -> Any:
         return PRIMITIVES[name].forward(xp, a, **params)
 
     return kernel
-
-
-def _cholesky_lower(xp: Any, a: Any, upper: bool = False) -> Any:
-    # dask.array.linalg.cholesky gives the upper factor unless asked for the lower one, and
-    # array_api_compat passes that on as the standard's lower factor: ask explicitly
-    import dask.array as da
-
-    def mH(m: Any) -> Any:  # conjugate transpose
-        t = xp.matrix_transpose(m)
-        return xp.conj(t) if xp.isdtype(m.dtype, "complex floating") else t
-
-    # of the Hermitian part, as the generic forward (a backend imports no op module)
-    low = da.linalg.cholesky((a + mH(a)) / 2, lower=True)
-    return mH(low) if upper else low
 
 
 def _check_known(array: Any) -> None:
