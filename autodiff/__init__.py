@@ -21,7 +21,6 @@ import sys as _sys
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import _core, _methods, backends, engine, fft, linalg
-from ._backward import Gradients
 from ._batching import VmapFallbackWarning
 from ._compute import compute
 from ._config import (
@@ -48,6 +47,7 @@ from ._dtypes import (
     uint32,
     uint64,
 )
+from ._gradients import Gradients
 from ._info import (
     __array_namespace_info__,
     can_cast,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import _views as _vw
-from ._backward import Gradients, backward
+from ._backward import backward
+from ._gradients import Gradients
 from .creation import tensor
 from .engine import apply1 as _apply1
 from .engine import apply2 as _apply2

@@ -72,7 +72,7 @@ LAYERS: tuple[Layer, ...] = (
         "engine",
         "apply (recording nodes), backward (walking them) and reading the graph (_graph), "
         "tensor creation, views",
-        ("engine", "_backward", "_graph", "creation", "_views", "_compute"),
+        ("engine", "_backward", "_gradients", "_graph", "creation", "_views", "_compute"),
     ),
     Layer(
         "ops",
