@@ -98,3 +98,42 @@ def test_ten_million_rows_on_a_local_cluster() -> None:
     values = [float(item.split(":")[1]) for item in peaks.strip("{}").split(",")]
     assert max(values) < 600, "a worker went past its memory limit"
     assert max(values) < 687, "a worker held the whole data set"
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (3, 2), (0, 3), (1,)])
+@pytest.mark.parametrize("k", [0, 1, -1, 2, -5])
+def test_eye_of_any_shape(shape: tuple[int, ...], k: int) -> None:
+    """Dask's own eye built a graph missing a chunk when n_cols > n_rows: computing
+    ad.eye(2, 3) raised "Missing dependency"."""
+    with ad.use_backend("dask"):
+        got = [ad.eye(*shape, k=k, dtype=dt).numpy() for dt in (None, ad.float32, ad.bool)]
+    for g, dt in zip(got, (None, np.float32, np.bool_)):
+        want = np.eye(*shape, k=k, dtype=dt)
+        assert g.dtype == want.dtype
+        np.testing.assert_array_equal(g, want)
+
+
+@pytest.mark.parametrize("num", [0, 1, 2, 7, 50])
+def test_linspace_ends_at_stop(num: int) -> None:
+    """Dask's linspace computes start + i*step: its last value was an ulp off stop."""
+    for dt in (ad.float32, ad.float64):
+        with ad.use_backend("dask"):
+            got = ad.linspace(-3.3, 2.9, num, dtype=dt).numpy()
+            open_end = ad.linspace(-3.3, 2.9, num, dtype=dt, endpoint=False).numpy()
+        np.testing.assert_array_equal(got, np.linspace(-3.3, 2.9, num, dtype=dt.name))
+        want = np.linspace(-3.3, 2.9, num, dtype=dt.name, endpoint=False)
+        np.testing.assert_allclose(open_end, want, rtol=1e-6)
+
+
+def test_from_dlpack() -> None:
+    """array_api_compat's Dask namespace has no from_dlpack (an AttributeError)."""
+    torch = pytest.importorskip("torch")
+    host = np.arange(6.0).reshape(2, 3)
+    with ad.use_backend("dask"):
+        for source in (host, torch.arange(6.0, dtype=torch.float64).reshape(2, 3)):
+            t = ad.from_dlpack(source)
+            assert t.backend.name == "dask" and hasattr(t.data, "dask")
+            np.testing.assert_array_equal(t.numpy(), host)
+        np.testing.assert_array_equal(ad.from_dlpack(host, copy=True).numpy(), host)
+        lazy = ad.asarray(np.arange(3.0))
+        np.testing.assert_array_equal(ad.from_dlpack(lazy).numpy(), [0.0, 1.0, 2.0])

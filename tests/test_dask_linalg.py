@@ -132,13 +132,26 @@ def test_complex_stacks() -> None:
         np.testing.assert_allclose(g, want, rtol=1e-10)
 
 
-def test_solve_broadcasts_batch_axes() -> None:
-    b = RNG.standard_normal((2, 1, 3, 2))
+@pytest.mark.parametrize(
+    ("sa", "sb"),
+    [
+        ((4, 3, 3), (2, 1, 3, 2)),
+        ((2, 1, 3, 3), (4, 3, 1)),
+        ((4, 3, 3), (3,)),  # one vector for every matrix
+        ((0, 3, 3), (3,)),
+        ((0, 0, 0), (1, 0, 0)),  # Dask's own check refuses length 0 against length 1
+        ((2, 2), (2, 0)),  # an empty right-hand side: Dask divided by zero
+    ],
+)
+def test_solve_broadcasts_batch_axes(sa: tuple[int, ...], sb: tuple[int, ...]) -> None:
+    a = RNG.standard_normal(sa) + 3 * np.eye(sa[-1])
+    b = RNG.standard_normal(sb)
+    want = np.linalg.solve(a, b[..., None])[..., 0] if len(sb) == 1 else np.linalg.solve(a, b)
     with ad.use_backend("dask"):
-        out = ad.linalg.solve(_dask(SQUARE, "batch"), _dask(b, "one"))
-        assert out.shape == (2, 4, 3, 2)
+        out = ad.linalg.solve(_dask(a, "batch"), _dask(b, "one"))
+        assert out.shape == want.shape
         got = out.numpy()
-    np.testing.assert_allclose(got, np.linalg.solve(SQUARE, b), rtol=1e-10)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_pinv_and_matrix_rank_take_an_array_rtol() -> None:

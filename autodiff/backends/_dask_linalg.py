@@ -1,5 +1,6 @@
 """The array API namespace the Dask backend hands the primitives: ``array_api_compat.dask.array``
-with a ``linalg`` extension that runs on stacks of matrices.
+with a ``linalg`` extension that runs on stacks of matrices, and its ``eye``, ``linspace``
+and ``from_dlpack`` made the standard's (``DaskNamespace``).
 
 Dask's own ``linalg`` takes 2-D arrays only and lacks ``det``, ``slogdet``, ``eigh``,
 ``eigvalsh``, ``pinv`` and ``cross``. ``DaskLinalg`` computes each of these per chunk
@@ -31,6 +32,41 @@ class DaskNamespace:
         value = getattr(self._compat, name)
         setattr(self, name, value)
         return value
+
+    def eye(
+        self, n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
+        device: Any = None,
+    ) -> Any:  # fmt: skip
+        # Dask's eye builds a graph with a missing chunk when n_cols > n_rows (compute
+        # raised "Missing dependency"): the diagonal as a comparison of two aranges
+        import dask.array as da
+
+        cols = n_rows if n_cols is None else n_cols
+        hit = da.arange(cols)[None, :] - da.arange(n_rows)[:, None] == k
+        return hit.astype(self._compat.float64 if dtype is None else dtype)
+
+    def linspace(
+        self, start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Any = None,
+        endpoint: bool = True,
+    ) -> Any:  # fmt: skip
+        # Dask computes start + i*step: its last value can be an ulp off stop, which the
+        # standard includes exactly
+        import dask.array as da
+
+        out = self._compat.linspace(start, stop, num, dtype=dtype, endpoint=endpoint)
+        if not endpoint or num < 2:
+            return out
+        return da.where(da.arange(num, chunks=out.chunks) == num - 1, stop, out).astype(out.dtype)
+
+    def from_dlpack(self, x: Any, /, *, device: Any = None, copy: bool | None = None) -> Any:
+        # array_api_compat's Dask namespace has none: NumPy imports it, one chunk
+        import dask.array as da
+        import numpy as np
+
+        if isinstance(x, da.Array):  # no __dlpack__ (a graph, not memory): itself
+            return x.copy() if copy else x
+        host = np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)
+        return da.from_array(host, chunks=host.shape or ())
 
 
 def _chunk_linalg(block: Any) -> Any:
@@ -64,19 +100,24 @@ def _per_chunk(name: str, signature: str, a: Any, dtypes: Any, sizes: Any = None
 
 def _gufunc(fn: Any, signature: str, arrays: Any, meta: Any, sizes: Any = None) -> Any:
     import dask.array as da
+    import numpy as np
 
     # the core (matrix) axes of each input made one chunk here; Dask's allow_rechunk then
     # only aligns the batch axes' chunks between inputs (it divides by a core axis's
     # chunk size, so not when one is empty: the batch chunks are left as they are)
     groups = signature.split("->")[0].replace("),(", ")|(").split("|")
-    arrays = list(arrays)
-    empty = False
-    for i, group in enumerate(groups):
-        core = len([d for d in group.strip("()").split(",") if d])
-        x = arrays[i]
-        if core:
-            arrays[i] = x.rechunk({x.ndim - 1 - k: -1 for k in range(core)})
-            empty = empty or 0 in x.shape[x.ndim - core :]
+    cores = [len([d for d in g.strip("()").split(",") if d]) for g in groups]
+    arrays = [x.rechunk({x.ndim - 1 - k: -1 for k in range(c)}) for x, c in zip(arrays, cores)]
+    empty = any(0 in x.shape[x.ndim - c :] for x, c in zip(arrays, cores))
+    if len(arrays) > 1:
+        # the batch axes broadcast here: Dask's check refuses a length 0 against a length 1
+        batch = np.broadcast_shapes(*(x.shape[: x.ndim - c] for x, c in zip(arrays, cores)))
+        arrays = [
+            x
+            if x.shape[: x.ndim - c] == batch
+            else da.broadcast_to(x, batch + x.shape[x.ndim - c :])
+            for x, c in zip(arrays, cores)
+        ]
     return da.apply_gufunc(
         fn, signature, *arrays, meta=meta, output_sizes=sizes, allow_rechunk=not empty
     )
@@ -135,9 +176,12 @@ class DaskLinalg:
         if self._native(x1) and x2.ndim <= 2 and x2.chunks[0] == x1.chunks[0]:
             out = self._compat.solve(x1, x2)
             return out if out.dtype == dtype else out.astype(dtype)
-        # the standard: a 1-D x2 is one vector for every matrix of x1
-        signature = "(m,m),(m)->(m)" if x2.ndim == 1 else "(m,m),(m,k)->(m,k)"
-        return _per_chunk("solve", signature, (x1, x2), dtype)
+        # the standard: a 1-D x2 is one vector for every matrix of x1, solved as a column
+        # (a chunk of x2 broadcast over x1's batch would read as a matrix)
+        col = x2.ndim == 1
+        rhs = x2[:, None] if col else x2
+        out = _per_chunk("solve", "(m,m),(m,k)->(m,k)", (x1, rhs), dtype)
+        return out[..., 0] if col else out
 
     def cholesky(self, x: Any, /, *, upper: bool = False) -> Any:
         if self._native(x):
