@@ -244,3 +244,30 @@ def test_zero_tangent_gives_a_plain_tensor() -> None:
     assert kinds == [ad.Tensor]
     np.testing.assert_allclose(_host(t), 0.0)
     np.testing.assert_allclose(_host(out), 2 * np.tanh([0.5, 1.0]), rtol=1e-6)
+
+
+def test_fast_path_stays_off_where_a_tape_watches(rng: np.random.Generator) -> None:
+    """A parameter that requires grad, closed over by the jvp'd function (grad of a
+    tangent): its operations leave the fast path, so the gradient is recorded; against
+    the closed form d/dw sum(u w sech²(x w)) and finite differences."""
+    x, u, w0 = rng.uniform(-1, 1, 5), rng.standard_normal(5), rng.uniform(0.5, 1.5, 5)
+    dt = _dtype()
+    eps, atol, rtol = tolerances(dt)
+
+    def tangent_sum(w: Any) -> Any:
+        return ad.sum(ad.jvp(lambda z: ad.tanh(z * w), (make(x, dt),), (make(u, dt),))[1])
+
+    g = _host(ad.grad(tangent_sum)(make(w0, dt)))
+    s = 1 - np.tanh(x * w0) ** 2  # sech²(x w)
+    expected = u * s - 2 * u * w0 * x * np.tanh(x * w0) * s
+    np.testing.assert_allclose(g, expected, atol=atol, rtol=rtol)
+    e = np.eye(5)
+    fd = [
+        (
+            float(tangent_sum(make(w0 + eps * e[i], dt)))
+            - float(tangent_sum(make(w0 - eps * e[i], dt)))
+        )
+        / (2 * eps)
+        for i in range(5)
+    ]
+    np.testing.assert_allclose(g, fd, atol=atol, rtol=rtol)
