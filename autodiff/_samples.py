@@ -24,6 +24,7 @@ from . import linalg as L
 from .engine import apply1
 from .ops.fft import real_p
 from .ops.special import softmax_cross_entropy
+from .ops.window import fold, unfold
 
 __all__ = ["SAMPLES", "Sample", "best_dtype", "iter_samples"]
 
@@ -121,6 +122,14 @@ def _elsewhere(a: Any) -> Any:
     return a.to_device("array_api_strict:cpu" if a.backend.name == "numpy" else "numpy:cpu")
 
 
+# the window samples draw from a generator of their own (the draws of the others stay)
+_W = np.random.default_rng(25)
+
+
+def _wany(*shape: int) -> Any:
+    return _W.uniform(-1.5, 1.5, size=shape)
+
+
 _TIES = np.array([[1.0, 3.0, 2.0], [0.5, -1.0, 0.0]])
 
 #: primitive name → its samples; the first is the one ``autodiff check`` and the
@@ -176,7 +185,10 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
         _s(lambda a: ad.mean(a, axis=0), _any(2, 3)),
         _s(lambda x: ad.var(x, axis=0, correction=1), _u(-2, 2, 4, 3), label="var"),
     ),
-    "max": (_s(lambda a: ad.max(a, axis=1), _TIES),),
+    "max": (
+        _s(lambda a: ad.max(a, axis=1), _TIES),
+        _s(lambda x: ad.nn.functional.max_pool2d(x, 2), _wany(1, 2, 5, 4), label="max_pool2d"),
+    ),
     "min": (_s(lambda a: ad.min(a, axis=1), _TIES),),
     "logsumexp": (_s(lambda a: ad.logsumexp(a, axis=1), _any(2, 3)),),
     "matmul": (
@@ -428,6 +440,24 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
     "fft.shift": (
         _s(lambda t: F.fftshift(t) * t, _any(4, 6)),
         _s(lambda t: F.ifftshift(t, axes=0) * t, _any(4, 6), label="inverse"),
+    ),
+    # sliding windows (im2col) and their adjoint: stride 1 with padding, stride 2, and
+    # windows tiling the image with a remainder cut off (max_pool2d's case)
+    "unfold": (
+        _s(lambda x: unfold(x, 2, padding=1), _wany(2, 3, 4)),
+        _s(lambda x: unfold(x, (3, 2), stride=2), _wany(5, 6), label="stride2"),
+        _s(lambda x: unfold(x, 2, stride=2), _wany(1, 5, 4), label="tiles"),
+        _s(
+            lambda x, w: ad.nn.functional.conv2d(x, w, padding=1),
+            _wany(1, 2, 4, 3),
+            _wany(2, 2, 2, 2),
+            label="conv2d",
+        ),
+    ),
+    "fold": (
+        _s(lambda c: fold(c, (4, 5), 2, padding=1), _wany(2, 4, 5, 6)),
+        _s(lambda c: fold(c, (5, 6), (3, 2), stride=2), _wany(6, 2, 3), label="stride2"),
+        _s(lambda c: fold(c, (5, 4), 2, stride=2), _wany(1, 4, 2, 2), label="tiles"),
     ),
 }
 

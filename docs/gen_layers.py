@@ -128,6 +128,7 @@ LAYERS: tuple[Layer, ...] = (
             "viz",
         ),
         # public modules only; ops.special: the fused softmax and cross-entropy primitives;
+        # ops.window: the sliding-window primitive conv2d and max_pool2d are built on;
         # _graph: the documented-internal view of a recorded graph (ad.viz draws it)
         may_import=(
             NAMESPACE,
@@ -137,6 +138,7 @@ LAYERS: tuple[Layer, ...] = (
             "checks",
             "serialization",
             "ops.special",
+            "ops.window",
             "_graph",
         ),
     ),

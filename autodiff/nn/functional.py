@@ -9,6 +9,7 @@ import autodiff as ad
 
 from ..ops.special import log_softmax as _log_softmax
 from ..ops.special import softmax as _softmax
+from ..ops.window import unfold as _unfold
 
 # the losses are defined once, in losses.py, and exported here too (F.cross_entropy)
 from .losses import (
@@ -156,29 +157,12 @@ def dropout(
     return ad.where(keep, x / (1.0 - p), 0.0)
 
 
-def _pad2d(x: ad.Tensor, padding: int) -> ad.Tensor:
-    if padding == 0:
-        return x
-    n, c, h, w = x.shape
-    zrow = ad.zeros((n, c, padding, w), dtype=x.dtype, device=x.device)
-    x = ad.concat([zrow, x, zrow], axis=2)
-    zcol = ad.zeros((n, c, h + 2 * padding, padding), dtype=x.dtype, device=x.device)
-    return ad.concat([zcol, x, zcol], axis=3)
-
-
-def _patches(x: ad.Tensor, kh: int, kw: int, stride: int) -> tuple[ad.Tensor, int, int]:
-    # (N, C, H, W) -> (N, C, kh*kw, Ho, Wo) from shifted strided slices (im2col)
-    h, w = x.shape[2], x.shape[3]
-    ho = (h - kh) // stride + 1
-    wo = (w - kw) // stride + 1
-    if ho <= 0 or wo <= 0:
-        raise ValueError(f"kernel {kh}×{kw} does not fit an input of spatial size {h}×{w}.")
-    cols = [
-        x[:, :, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    return ad.stack(cols, axis=2), ho, wo
+def _patches(
+    x: ad.Tensor, kh: int, kw: int, stride: int, padding: int = 0
+) -> tuple[ad.Tensor, int, int]:
+    # (N, C, H, W) -> (N, C, kh*kw, Ho, Wo): the windows, one primitive (im2col)
+    cols = _unfold(x, (kh, kw), stride=stride, padding=padding)
+    return cols, cols.shape[-2], cols.shape[-1]
 
 
 def conv2d(
@@ -221,11 +205,11 @@ def conv2d(
             f"conv2d: x has {x.shape[1]} channels but weight expects {weight.shape[1]}."
         )
     o, c, kh, kw = weight.shape
-    cols, ho, wo = _patches(_pad2d(x, padding), kh, kw, stride)
     n = x.shape[0]
-    cols = ad.reshape(ad.permute_dims(cols, (0, 3, 4, 1, 2)), (n * ho * wo, c * kh * kw))
-    out = cols @ ad.reshape(weight, (o, c * kh * kw)).mT
-    out = ad.permute_dims(ad.reshape(out, (n, ho, wo, o)), (0, 3, 1, 2))
+    cols, ho, wo = _patches(x, kh, kw, stride, padding)
+    # (O, C*kh*kw) @ (N, C*kh*kw, Ho*Wo): five primitives with the bias
+    out = ad.reshape(weight, (o, c * kh * kw)) @ ad.reshape(cols, (n, c * kh * kw, ho * wo))
+    out = ad.reshape(out, (n, o, ho, wo))
     if bias is not None:
         out = out + ad.reshape(bias, (1, o, 1, 1))
     return out
@@ -233,6 +217,10 @@ def conv2d(
 
 def max_pool2d(x: ad.Tensor, kernel_size: int, stride: int | None = None) -> ad.Tensor:
     """Maximum over ``kernel_size``² windows (stride defaults to the kernel size).
+
+    The output has ``(H - kernel_size) // stride + 1`` rows (and likewise columns):
+    rows and columns no window covers are left out, as in PyTorch. Tied maxima in a
+    window share its gradient equally (PyTorch gives it all to one of them).
 
     Examples
     --------
@@ -243,5 +231,9 @@ def max_pool2d(x: ad.Tensor, kernel_size: int, stride: int | None = None) -> ad.
     """
     if x.ndim != 4:
         raise ValueError(f"max_pool2d needs x of shape (N, C, H, W), got {x.shape}.")
-    cols, _, _ = _patches(x, kernel_size, kernel_size, stride or kernel_size)
+    # the windows as one axis (one primitive) and one max over it: 2 primitives. (A
+    # reshape to (N, C, Ho, k, Wo, k) and a max over axes (3, 5) is as few, but NumPy
+    # reduces two strided axes 15x slower than one contiguous one.)
+    k = kernel_size
+    cols, _, _ = _patches(x, k, k, stride or k)
     return ad.max(cols, axis=2)
