@@ -299,7 +299,7 @@ CONFORMANCE: dict[str, tuple[int, int, int]] = {
     "mlx": (1343, 21, 14),
     "torch": (1344, 9, 15),
     "jax": (1319, 47, 14),
-    "dask": (1350, 16, 14),
+    "dask": (1360, 6, 14),
 }
 
 
