@@ -216,6 +216,17 @@ def fold(
     """The transpose of :func:`unfold`: windows ``(..., kh*kw, Ho, Wo)`` added back into
     ``(..., H, W)`` (where windows overlap, their values add up).
 
+    Parameters
+    ----------
+    cols : Tensor
+        Windows of shape ``(..., kh*kw, Ho, Wo)``, as :func:`unfold` lays them out.
+    size : (int, int)
+        ``(H, W)``, the spatial size of the image the windows were taken from.
+    kernel_size : int or (int, int)
+    stride : int
+    padding : int
+        As given to :func:`unfold`; the padding is cut away.
+
     Examples
     --------
     >>> import autodiff as ad
