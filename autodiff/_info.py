@@ -298,7 +298,7 @@ CONFORMANCE: dict[str, tuple[int, int, int]] = {
     "array_api_strict": (1366, 0, 14),
     "mlx": (1343, 21, 14),
     "torch": (1344, 9, 15),
-    "jax": (1319, 47, 14),
+    "jax": (1317, 47, 16),
     "dask": (1360, 6, 14),
 }
 
