@@ -229,6 +229,11 @@ def dual(level: JVPLevel, primal: Any, tangent: Any) -> DualTensor:
     """A new ``DualTensor`` of ``level`` (no tape: ``_rg`` False, no node)."""
     d = _forward_fast.blank(level, primal._backend)
     _assign(d, primal, tangent)
+    if d._pd is not None:
+        # raw: the fast path computes on these arrays, so ``_primal``/``_tangent`` wrap
+        # them too (the caller's tensors, kept, would show a later write into them:
+        # one dual reading two values)
+        d._p = d._t = None
     return d
 
 
