@@ -190,7 +190,12 @@ class Tensor:
 
     # -- conversion ------------------------------------------------------------
     def numpy(self) -> Any:
-        """The data as a NumPy array (copied to the host if needed)."""
+        """The data as a NumPy array (copied to the host if needed).
+
+        On the NumPy backend it is the tensor's own array, not a copy (as PyTorch's
+        ``.numpy()`` shares memory): writing into it changes the tensor, and no
+        gradient sees the write. Take ``t.numpy().copy()`` to modify it freely.
+        """
         return self._backend.to_numpy(self.data)
 
     def item(self) -> Any:
